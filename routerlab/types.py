@@ -1,0 +1,264 @@
+"""The plain data that flows through routerlab: Request → Decision → Completion → Answer.
+
+All are frozen dataclasses: cheap to build, safe to share between tasks, easy to test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Message", "Request", "Usage", "Completion", "Decision", "Answer", "Caller", "Strategy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message. ``role`` is ``system``, ``user`` or ``assistant``."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+def _as_messages(messages: Iterable[Message | Mapping[str, Any]]) -> tuple[Message, ...]:
+    out = []
+    for m in messages:
+        if isinstance(m, Message):
+            out.append(m)
+        else:
+            out.append(Message(str(m["role"]), str(m["content"])))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a user asks: messages plus sampling parameters plus metadata.
+
+    Example::
+
+        >>> r = Request.from_prompt("What is 2+2?", task="gsm", max_tokens=64)
+        >>> r.prompt
+        'What is 2+2?'
+    """
+
+    messages: tuple[Message, ...]
+    max_tokens: int | None = None
+    temperature: float = 0.0
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    tools: str | None = None  # canonical JSON of the tool definitions, when any
+    response_format: str | None = None  # canonical JSON, when any
+    prompt_id: str | None = None
+    task: str | None = None
+    sample: int = 0
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "messages", _as_messages(self.messages))
+        if not self.messages:
+            raise ValueError("Request needs at least one message; use Request.from_prompt(text)")
+        if self.stop is not None and not isinstance(self.stop, tuple):
+            object.__setattr__(self, "stop", tuple(self.stop))
+
+    @classmethod
+    def from_prompt(cls, prompt: str, *, system: str | None = None, **kwargs: Any) -> Request:
+        """Build a one-turn request (optionally with a system prompt)."""
+        msgs = ([Message("system", system)] if system else []) + [Message("user", prompt)]
+        return cls(messages=tuple(msgs), **kwargs)
+
+    @property
+    def prompt(self) -> str:
+        """The last user message: what prompt-only routers look at."""
+        for m in reversed(self.messages):
+            if m.role == "user":
+                return m.content
+        return self.messages[-1].content
+
+    @property
+    def system(self) -> str | None:
+        return next((m.content for m in self.messages if m.role == "system"), None)
+
+    @property
+    def text(self) -> str:
+        """Every message's content, joined: what a token count must cover."""
+        return "\n".join(m.content for m in self.messages)
+
+    def messages_as_dicts(self) -> list[dict[str, str]]:
+        return [m.to_dict() for m in self.messages]
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling parameters that change the answer (all of them go into cache keys)."""
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": list(self.stop) if self.stop else None,
+            "seed": self.seed,
+            "tools": self.tools,
+            "response_format": self.response_format,
+        }
+
+    def with_(self, **changes: Any) -> Request:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens and dollars, addable."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.cost + other.cost)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One model's answer to one request.
+
+    ``latency`` and ``ttft`` are seconds; ``simulated_latency`` is True when they were drawn from a
+    latency profile rather than measured. ``cached`` answers are excluded from latency statistics.
+    ``attempts`` records each deployment tried (live path only), as ``(deployment, outcome)``.
+    """
+
+    text: str
+    model: str
+    provider: str = "replay"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    latency: float = 0.0
+    ttft: float | None = None
+    cached: bool = False
+    simulated_latency: bool = False
+    finish_reason: str | None = "stop"
+    deployment: str | None = None
+    attempts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(self.input_tokens, self.output_tokens, self.cost)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A router's choice: the model, why, and how every candidate scored.
+
+    ``scores`` maps candidate → score (higher is better); candidates removed by a constraint are
+    absent from it and listed in the router's ``explain`` table instead.
+    """
+
+    model: str
+    reason: str = ""
+    scores: Mapping[str, float] = field(default_factory=dict)
+    task: str | None = None
+    router: str = ""
+    estimated_cost: float | None = None
+    estimated_latency: float | None = None
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>{escape(str(v))}</td></tr>"
+            for k, v in (
+                ("model", self.model),
+                ("task", self.task or "—"),
+                ("reason", self.reason),
+                ("router", self.router),
+                ("est. cost (USD)", "—" if self.estimated_cost is None else f"{self.estimated_cost:.6f}"),
+                ("est. latency (s)", "—" if self.estimated_latency is None else f"{self.estimated_latency:.2f}"),
+            )
+        )
+        return f"<table>{rows}</table>"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a strategy returns for one request: the final text plus every call it made.
+
+    ``cost``, ``input_tokens`` and ``output_tokens`` are summed over ``calls``; ``latency`` is what
+    the user waited (a sum for sequential calls, the slowest awaited call for parallel ones), so a
+    strategy sets it.
+
+    Example::
+
+        >>> a = Answer.single(Completion(text="4", model="gpt-4o", cost=0.001, latency=0.5))
+        >>> a.model, a.cost
+        ('gpt-4o', 0.001)
+    """
+
+    text: str
+    model: str
+    calls: tuple[Completion, ...]
+    latency: float
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def single(cls, completion: Completion, **info: Any) -> Answer:
+        return cls(completion.text, completion.model, (completion,), completion.latency, info)
+
+    @classmethod
+    def sequential(cls, calls: Sequence[Completion], final: Completion, **info: Any) -> Answer:
+        """Calls made one after the other: the user waited for all of them."""
+        return cls(final.text, final.model, tuple(calls), sum(c.latency for c in calls), info)
+
+    @property
+    def cost(self) -> float:
+        return float(sum(c.cost for c in self.calls))
+
+    @property
+    def input_tokens(self) -> int:
+        return int(sum(c.input_tokens for c in self.calls))
+
+    @property
+    def output_tokens(self) -> int:
+        return int(sum(c.output_tokens for c in self.calls))
+
+    @property
+    def ttft(self) -> float | None:
+        final = self.calls[-1] if self.calls else None
+        return None if final is None or final.ttft is None else final.ttft
+
+    @property
+    def cached(self) -> bool:
+        return bool(self.calls) and all(c.cached for c in self.calls)
+
+    @property
+    def simulated_latency(self) -> bool:
+        return any(c.simulated_latency for c in self.calls)
+
+    @property
+    def models_called(self) -> tuple[str, ...]:
+        return tuple(c.model for c in self.calls)
+
+    def info_json(self) -> str:
+        return json.dumps(dict(self.info), sort_keys=True, default=str)
+
+
+@runtime_checkable
+class Caller(Protocol):
+    """Turns (request, model) into a Completion: the replay caller and the live Gateway both are one."""
+
+    async def complete(self, request: Request, model: str) -> Completion: ...
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Answers one request, calling one or more models through the caller it is given."""
+
+    name: str
+
+    async def answer(self, request: Request, caller: Caller) -> Answer: ...
