@@ -1,0 +1,463 @@
+"""Datasets (prompts with references) and Outcomes (what each model answered), bundled or your own.
+
+Example::
+
+    >>> from routerlab import datasets
+    >>> ds = datasets.load("zeroeval")          # the bundled default: 2,840 prompts x 9 models
+    >>> ds.prompts.columns.tolist()[:4]
+    ['prompt_id', 'task', 'prompt', 'reference']
+    >>> ds.outcomes.models[:2]
+    ['claude-3-haiku', 'claude-3-opus']
+
+Your own data: ``datasets.load("my_runs.jsonl")`` reads JSONL, CSV or Parquet in long form (one row
+per prompt x model: ``prompt_id, model, response`` and optionally ``prompt, task, reference, score,
+input_tokens, output_tokens``) or in the wide form RouterBench and RouteLLM use (one row per prompt,
+one column per model holding its score, optionally ``<model>_response`` columns). A malformed row
+raises :class:`~routerlab.errors.DatasetError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .catalog import Catalog
+from .errors import DatasetError, MissingOutcomeError
+from .tokens import count_tokens
+from .types import Message, Request
+
+__all__ = ["Dataset", "Outcomes", "load", "bundled", "data_dir"]
+
+PROMPT_COLUMNS = ("prompt_id", "task", "prompt", "reference")
+OUTCOME_COLUMNS = ("prompt_id", "model", "response", "input_tokens", "output_tokens", "score")
+_RESERVED = {"prompt_id", "id", "task", "prompt", "reference", "system", "model", "response",
+             "input_tokens", "output_tokens", "score", "answer", "generator"}
+
+
+def data_dir() -> Path:
+    """Where the bundled data sets live (``$ROUTERLAB_DATA`` overrides)."""
+    env = os.environ.get("ROUTERLAB_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "datasets"
+
+
+def bundled() -> list[str]:
+    """Names of the bundled data sets."""
+    d = data_dir()
+    return sorted(p.name for p in d.iterdir() if (p / "prompts.parquet").exists()) if d.is_dir() else []
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What each model answered for each prompt: one row per (prompt_id, model).
+
+    Columns: ``prompt_id, model, response, input_tokens, output_tokens, score`` (score is NaN until
+    scored; data sets that record only correctness carry it from the start) and ``answer`` once scored.
+    """
+
+    df: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        idx = pd.MultiIndex.from_frame(self.df[["prompt_id", "model"]])
+        if not idx.is_unique:
+            dup = self.df[idx.duplicated()].iloc[0]
+            raise DatasetError(f"outcome for prompt {dup['prompt_id']!r} and model {dup['model']!r} appears twice",
+                               field="prompt_id")
+        object.__setattr__(self, "_index", pd.Series(np.arange(len(self.df)), index=idx))
+
+    @property
+    def models(self) -> list[str]:
+        return sorted(self.df["model"].unique().tolist())
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def row(self, prompt_id: str, model: str) -> pd.Series:
+        """The recorded outcome, or :class:`MissingOutcomeError` naming what is missing."""
+        try:
+            i = self._index[(prompt_id, model)]  # type: ignore[attr-defined]
+        except KeyError:
+            known = set(self.df["model"].unique())
+            what = (f"model {model!r} (recorded models: {', '.join(sorted(known))})" if model not in known
+                    else f"prompt {prompt_id!r} for model {model!r}")
+            raise MissingOutcomeError(f"no recorded outcome for {what}; replay can only serve recorded "
+                                      "answers: run live through a Gateway for new prompts or models") from None
+        return self.df.iloc[int(i)]
+
+    def response(self, prompt_id: str, model: str) -> str:
+        return str(self.row(prompt_id, model)["response"])
+
+    def positions(self, prompt_ids: Sequence[str], models: Sequence[str]) -> np.ndarray:
+        """Row positions for many (prompt, model) pairs at once (-1 where missing)."""
+        idx = pd.MultiIndex.from_arrays([np.asarray(prompt_ids, dtype=object), np.asarray(models, dtype=object)])
+        return self._index.index.get_indexer(idx)  # type: ignore[attr-defined]
+
+    def matrix(self, column: str = "score") -> pd.DataFrame:
+        """A prompt x model table of one column (e.g. ``score`` or ``output_tokens``)."""
+        return self.df.pivot(index="prompt_id", columns="model", values=column)
+
+    def subset(self, prompt_ids: Iterable[str] | None = None, models: Iterable[str] | None = None) -> Outcomes:
+        mask = np.ones(len(self.df), dtype=bool)
+        if prompt_ids is not None:
+            mask &= self.df["prompt_id"].isin(list(prompt_ids)).to_numpy()
+        if models is not None:
+            mask &= self.df["model"].isin(list(models)).to_numpy()
+        return Outcomes(self.df[mask].reset_index(drop=True))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Prompts (``prompt_id, task, prompt, reference``, optional ``system``) and their Outcomes.
+
+    ``outcomes`` are scored on load with the per-task default scorer (see :mod:`routerlab.scoring`).
+    """
+
+    name: str
+    prompts: pd.DataFrame
+    outcomes: Outcomes | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted(self.prompts["task"].unique().tolist())
+
+    @property
+    def models(self) -> list[str]:
+        return self.outcomes.models if self.outcomes is not None else []
+
+    def filter(self, *, tasks: Iterable[str] | None = None, prompt_ids: Iterable[str] | None = None,
+               models: Iterable[str] | None = None) -> Dataset:
+        """A smaller Dataset (and its outcomes) restricted to some tasks, prompts or models."""
+        p = self.prompts
+        if tasks is not None:
+            tasks = list(tasks)
+            unknown = set(tasks) - set(self.tasks)
+            if unknown:
+                raise DatasetError(f"unknown task(s) {sorted(unknown)} in data set {self.name!r}; "
+                                   f"its tasks are {self.tasks}", field="task")
+            p = p[p["task"].isin(tasks)]
+        if prompt_ids is not None:
+            p = p[p["prompt_id"].isin(list(prompt_ids))]
+        p = p.reset_index(drop=True)
+        out = self.outcomes.subset(p["prompt_id"], models) if self.outcomes is not None else None
+        return Dataset(self.name, p, out, dict(self.info))
+
+    def split(self, test_size: float = 0.5, *, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """A seeded train/test split, stratified by task (each task split in the same proportion)."""
+        if not 0 < test_size < 1:
+            raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
+        rng = np.random.default_rng(seed)
+        test_ids: list[str] = []
+        for _, group in self.prompts.groupby("task", sort=True):
+            ids = group["prompt_id"].to_numpy()
+            n_test = int(round(len(ids) * test_size))
+            test_ids.extend(rng.permutation(ids)[:n_test].tolist())
+        test_set = set(test_ids)
+        is_test = self.prompts["prompt_id"].isin(test_set)
+        train = self.filter(prompt_ids=self.prompts.loc[~is_test, "prompt_id"])
+        test = self.filter(prompt_ids=self.prompts.loc[is_test, "prompt_id"])
+        info = {"split_seed": seed, "test_size": test_size}
+        return (Dataset(f"{self.name}[train]", train.prompts, train.outcomes, {**self.info, **info, "split": "train"}),
+                Dataset(f"{self.name}[test]", test.prompts, test.outcomes, {**self.info, **info, "split": "test"}))
+
+    def request(self, prompt_id: str, **kwargs: Any) -> Request:
+        row = self.prompts.loc[self._pos()[prompt_id]]
+        return self._request(row, **kwargs)
+
+    def requests(self, **kwargs: Any) -> list[Request]:
+        """One Request per prompt, in order (kwargs such as ``max_tokens`` apply to all)."""
+        return [self._request(r, **kwargs) for r in self.prompts.itertuples(index=False)]
+
+    def _request(self, row: Any, **kwargs: Any) -> Request:
+        system = getattr(row, "system", None)
+        msgs = ([Message("system", system)] if isinstance(system, str) and system else [])
+        msgs.append(Message("user", row.prompt if hasattr(row, "prompt") else row["prompt"]))
+        get = (lambda k: getattr(row, k)) if hasattr(row, "prompt_id") else (lambda k: row[k])
+        return Request(messages=tuple(msgs), prompt_id=get("prompt_id"), task=get("task"), **kwargs)
+
+    def _pos(self) -> dict[str, int]:
+        cached = self.info.get("_pos")
+        if cached is None:
+            cached = {pid: i for i, pid in enumerate(self.prompts["prompt_id"])}
+            self.info["_pos"] = cached
+        return cached
+
+    def find_prompt(self, text: str) -> str | None:
+        """The prompt id whose prompt text is exactly ``text`` (used by the local provider server)."""
+        lookup = self.info.get("_by_text")
+        if lookup is None:
+            lookup = dict(zip(self.prompts["prompt"], self.prompts["prompt_id"]))
+            self.info["_by_text"] = lookup
+        return lookup.get(text)
+
+    def _repr_html_(self) -> str:
+        counts = self.prompts.groupby("task").size().rename("prompts").to_frame()
+        head = f"<b>Dataset {self.name}</b>: {len(self)} prompts, {len(self.models)} models<br>"
+        return head + counts._repr_html_()
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+def load(name_or_path: str | os.PathLike[str] = "zeroeval", *, score: bool = True,
+         catalog: Catalog | None = None) -> Dataset:
+    """Load a bundled data set by name, or your own file / directory.
+
+    A directory holds ``prompts.*`` and ``outcomes.*`` (JSONL, CSV or Parquet). A single file holds
+    long-form outcomes with prompt columns, or the wide form (one column per model).
+    ``score=True`` fills each outcome's ``score`` and ``answer`` with the task's default scorer.
+    """
+    catalog = catalog or Catalog.default()
+    path = Path(name_or_path)
+    if not path.exists():
+        candidate = data_dir() / str(name_or_path)
+        if not candidate.is_dir():
+            raise DatasetError(f"no bundled data set or file named {str(name_or_path)!r}; bundled: {bundled()}. "
+                               "Pass a path to a JSONL, CSV or Parquet file or a directory.")
+        path = candidate
+    if path.is_dir():
+        prompts_file = _one(path, "prompts")
+        outcomes_file = _one(path, "outcomes", required=False)
+        prompts = _normalise_prompts(read_rows(prompts_file), prompts_file)
+        outcomes = None
+        if outcomes_file is not None:
+            rows = read_rows(outcomes_file)
+            outcomes = (rows.df if _is_normalised(rows.df, catalog)
+                        else _normalise_outcomes(rows, outcomes_file, catalog, prompts))
+        name = path.name
+    else:
+        prompts, outcomes = _from_single_file(path, catalog)
+        name = path.stem
+    ds = Dataset(name, prompts, Outcomes(outcomes) if outcomes is not None else None, {"source": str(path)})
+    if score and ds.outcomes is not None:
+        ds = Dataset(ds.name, ds.prompts, Outcomes(score_outcomes(ds.prompts, ds.outcomes.df)), ds.info)
+    return ds
+
+
+def score_outcomes(prompts: pd.DataFrame, outcomes: pd.DataFrame, scorer: Any = None) -> pd.DataFrame:
+    """Fill ``score`` (where not recorded) and ``answer`` with each task's default scorer.
+
+    Recorded scores (data sets that hold only correctness or judge grades) are kept as they are.
+    """
+    from .scoring import scorer_for_task
+
+    out = outcomes.copy()
+    meta = prompts.set_index("prompt_id")
+    task = meta["task"].reindex(out["prompt_id"]).to_numpy()
+    reference = meta["reference"].reindex(out["prompt_id"]).to_numpy()
+    who = (out["generator"] if "generator" in out.columns else out["model"]).to_numpy()
+    answers = np.full(len(out), None, dtype=object)
+    scores = out["score"].to_numpy(dtype=float, copy=True)
+    todo = np.isnan(scores)
+    for t in pd.unique(task[todo]):
+        rows = np.flatnonzero(todo & (task == t))
+        s = scorer or scorer_for_task(str(t))
+        values, extracted = s.score_many(out["response"].to_numpy()[rows], reference[rows], who[rows])
+        scores[rows] = values
+        answers[rows] = extracted
+    out["score"] = scores
+    out["answer"] = answers
+    return out
+
+
+def _is_normalised(df: pd.DataFrame, catalog: Catalog) -> bool:
+    """True for tables already in canonical form (as the build script writes them): skip the slow checks."""
+    ok = (all(c in df.columns for c in OUTCOME_COLUMNS)
+          and all(pd.api.types.is_integer_dtype(df[c]) for c in ("input_tokens", "output_tokens"))
+          and pd.api.types.is_float_dtype(df["score"]))
+    return ok and all(m in catalog.models for m in df["model"].unique())
+
+
+def _one(directory: Path, stem: str, required: bool = True) -> Path | None:
+    for ext in (".parquet", ".jsonl", ".csv", ".jsonl.gz", ".csv.gz"):
+        if (directory / f"{stem}{ext}").exists():
+            return directory / f"{stem}{ext}"
+    if required:
+        raise DatasetError(f"directory {directory} has no {stem}.parquet, {stem}.jsonl or {stem}.csv")
+    return None
+
+
+class _Rows:
+    """A table read from a file plus the source line of each row, for error messages."""
+
+    def __init__(self, df: pd.DataFrame, path: Path, lines: Sequence[int] | None, unit: str = "line"):
+        self.df, self.path, self.lines, self.unit = df, path, lines, unit
+
+    def where(self, i: int) -> int:
+        return int(self.lines[i]) if self.lines is not None else i + 1
+
+    def fail(self, i: int, fieldname: str, message: str) -> DatasetError:
+        return DatasetError(message, path=str(self.path), line=self.where(i), field=fieldname)
+
+
+def read_rows(path: Path) -> _Rows:
+    """Read JSONL, CSV or Parquet, keeping each row's line number."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return _Rows(pd.read_parquet(path), path, None, "row")
+    opener = __import__("gzip").open if name.endswith(".gz") else open
+    if ".jsonl" in name or name.endswith(".json"):
+        records, lines = [], []
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"not valid JSON ({exc.msg} at column {exc.colno})", path=str(path),
+                                       line=n) from None
+                if not isinstance(obj, dict):
+                    raise DatasetError("each line must be a JSON object", path=str(path), line=n)
+                records.append(obj)
+                lines.append(n)
+        return _Rows(pd.DataFrame.from_records(records), path, lines)
+    if ".csv" in name:
+        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            records, lines = [], []
+            start = 2
+            for row in reader:
+                if None in row:
+                    raise DatasetError(f"row has more values than the header has columns ({len(reader.fieldnames or [])})",
+                                       path=str(path), line=start)
+                records.append(row)
+                lines.append(start)
+                start = reader.line_num + 1
+        return _Rows(pd.DataFrame.from_records(records, columns=reader.fieldnames), path, lines)
+    raise DatasetError("unsupported file type: use .jsonl, .csv or .parquet (optionally .gz)", path=str(path))
+
+
+def _require(rows: _Rows, columns: Sequence[str]) -> None:
+    for col in columns:
+        if col not in rows.df.columns:
+            raise DatasetError(f"missing column {col!r}; found {list(rows.df.columns)}", path=str(rows.path),
+                               line=1 if rows.lines else None, field=col)
+        bad = rows.df[col].isna() | (rows.df[col].astype(str).str.len() == 0)
+        if col in ("prompt_id", "prompt", "model") and bad.any():
+            raise rows.fail(int(np.flatnonzero(bad.to_numpy())[0]), col, f"empty {col!r}")
+
+
+def _normalise_prompts(rows: _Rows, path: Path) -> pd.DataFrame:
+    df = rows.df
+    if "prompt_id" not in df.columns and "id" in df.columns:
+        df = df.rename(columns={"id": "prompt_id"})
+        rows.df = df
+    _require(rows, ("prompt_id", "prompt"))
+    out = pd.DataFrame({
+        "prompt_id": df["prompt_id"].astype(str),
+        "task": df["task"].astype(str) if "task" in df.columns else "default",
+        "prompt": df["prompt"].astype(str),
+        "reference": df["reference"].fillna("").astype(str) if "reference" in df.columns else "",
+    })
+    if "system" in df.columns:
+        out["system"] = df["system"].fillna("").astype(str)
+    dup = out["prompt_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise rows.fail(i, "prompt_id", f"prompt_id {out['prompt_id'].iloc[i]!r} appears twice")
+    return out
+
+
+def _numeric(rows: _Rows, col: str, *, integer: bool) -> pd.Series:
+    raw = rows.df[col]
+    if raw.dtype == bool or str(raw.dtype) == "boolean":
+        return raw.astype(float)
+    text = raw.astype(str).str.strip()
+    lowered = text.str.lower()
+    values = pd.to_numeric(text.where(~lowered.isin(["true", "false"]), (lowered == "true").astype(int).astype(str)),
+                           errors="coerce")
+    bad = values.isna() & raw.notna() & (text != "") & (lowered != "nan")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise rows.fail(i, col, f"{col!r} must be a number, got {text.iloc[i]!r}")
+    if col == "score" and ((values < 0) | (values > 1)).any():
+        i = int(np.flatnonzero(((values < 0) | (values > 1)).to_numpy())[0])
+        raise rows.fail(i, col, f"score must be within [0, 1], got {values.iloc[i]} (rescale judge scores)")
+    return values.astype("Int64") if integer else values.astype(float)
+
+
+def _normalise_outcomes(rows: _Rows, path: Path, catalog: Catalog, prompts: pd.DataFrame) -> pd.DataFrame:
+    _require(rows, ("prompt_id", "model"))
+    df = rows.df
+    models = df["model"].astype(str)
+    canonical = {}
+    for i, m in enumerate(models):
+        if m not in canonical:
+            if m not in catalog:
+                raise rows.fail(i, "model", f"unknown model {m!r}; add it to your catalog "
+                                f"(Catalog.from_file) or use one of {catalog.names}")
+            canonical[m] = catalog.canonical(m)
+    out = pd.DataFrame({"prompt_id": df["prompt_id"].astype(str), "model": models.map(canonical)})
+    if "response" not in df.columns and "score" not in df.columns:
+        raise DatasetError("outcomes need a 'response' column (to be scored) or a 'score' column",
+                           path=str(path), field="response")
+    out["response"] = df["response"].fillna("").astype(str) if "response" in df.columns else ""
+    known = set(prompts["prompt_id"])
+    missing = ~out["prompt_id"].isin(known)
+    if missing.any():
+        i = int(np.flatnonzero(missing.to_numpy())[0])
+        raise rows.fail(i, "prompt_id", f"prompt_id {out['prompt_id'].iloc[i]!r} is not among the prompts")
+    text = dict(zip(prompts["prompt_id"], prompts["prompt"]))
+    for col in ("input_tokens", "output_tokens"):
+        if col in df.columns:
+            out[col] = _numeric(rows, col, integer=True)
+        else:
+            out[col] = pd.array([pd.NA] * len(out), dtype="Int64")
+    todo_in = out["input_tokens"].isna().to_numpy()
+    if todo_in.any():
+        out.loc[todo_in, "input_tokens"] = count_tokens([text[p] for p in out.loc[todo_in, "prompt_id"]])
+    todo_out = out["output_tokens"].isna().to_numpy()
+    if todo_out.any():
+        out.loc[todo_out, "output_tokens"] = count_tokens(out.loc[todo_out, "response"].tolist())
+    out["input_tokens"] = out["input_tokens"].astype("int64")
+    out["output_tokens"] = out["output_tokens"].astype("int64")
+    out["score"] = _numeric(rows, "score", integer=False) if "score" in df.columns else np.nan
+    return out
+
+
+def _from_single_file(path: Path, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    rows = read_rows(path)
+    df = rows.df
+    if "prompt_id" not in df.columns:
+        if "id" in df.columns:
+            df = rows.df = df.rename(columns={"id": "prompt_id"})
+        else:  # RouterBench / RouteLLM style files have no ids: the row number is the id
+            df = rows.df = df.assign(prompt_id=[f"{path.stem}-#{i}" for i in range(len(df))])
+    if "model" in df.columns:  # long form
+        _require(rows, ("prompt", "model"))
+        first = df.drop_duplicates("prompt_id")
+        prompts = _normalise_prompts(_Rows(first.reset_index(drop=True), path,
+                                           [rows.where(i) for i in first.index]), path)
+        return prompts, _normalise_outcomes(rows, path, catalog, prompts)
+    # wide form: one score column per model, optional '<model>_response' columns
+    _require(rows, ("prompt",))
+    prompts = _normalise_prompts(rows, path)
+    model_cols = [c for c in df.columns if c not in _RESERVED and not str(c).endswith("_response")]
+    for c in model_cols:
+        if c not in catalog:
+            raise DatasetError(f"unknown model column {c!r}: in the wide form every other column is a model; "
+                               f"known models: {catalog.names} (add yours with Catalog.from_file)",
+                               path=str(path), line=1 if rows.lines else None, field=str(c))
+    if not model_cols:
+        return prompts, None
+    long_rows = []
+    for c in model_cols:
+        part = pd.DataFrame({"prompt_id": prompts["prompt_id"], "model": c, "score": df[c]})
+        if f"{c}_response" in df.columns:
+            part["response"] = df[f"{c}_response"]
+        long_rows.append(part)
+    long = pd.concat(long_rows, ignore_index=True)
+    n = len(df)
+    lines = [rows.where(i % n) for i in range(len(long))]
+    return prompts, _normalise_outcomes(_Rows(long, path, lines), path, catalog, prompts)

@@ -1,0 +1,152 @@
+"""The replay caller: recorded outcomes served as Completions, offline and deterministic.
+
+Cost comes from the catalog's prices and the recorded token counts; latency is drawn from the
+model's catalog latency profile and marked ``simulated_latency=True``. The draw for a given
+(seed, prompt, model, sample) is a pure function of those four values, so it does not depend on the
+order of calls: a per-prompt replay, a vectorised replay and a resumed replay all agree.
+
+Example::
+
+    >>> from routerlab import datasets
+    >>> from routerlab.providers.replay import ReplayCaller
+    >>> ds = datasets.load("zeroeval")
+    >>> caller = ReplayCaller(ds, seed=0)
+    >>> c = caller.complete_sync(ds.request("gsm8k-main-test-#0"), "gpt-4o")
+    >>> c.simulated_latency, c.cost > 0
+    (True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from ..catalog import Catalog
+from ..datasets import Dataset
+from ..errors import MissingOutcomeError
+from ..types import Completion, Request
+
+__all__ = ["ReplayCaller", "stable_normals"]
+
+
+def stable_normals(keys: Sequence[str] | np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent standard-normal draws per key, a pure function of (key, seed). Vectorised."""
+    arr = np.asarray(keys, dtype=object)
+    out = []
+    for salt in ("ttft", "rate"):
+        h = pd.util.hash_array(arr, hash_key=f"{salt}{seed:012d}"[-16:].rjust(16, "0"), categorize=False)
+        u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+        out.append(ndtri(u))
+    return out[0], out[1]
+
+
+def _keys(prompt_ids: Any, models: Any, samples: Any) -> np.ndarray:
+    p = pd.Series(prompt_ids, dtype=object).astype(str)
+    m = pd.Series(models, dtype=object).astype(str)
+    s = pd.Series(samples).astype(int).astype(str)
+    return (p + "\x1f" + m.values + "\x1f" + s.values).to_numpy(dtype=object)
+
+
+class ReplayCaller:
+    """A Caller that answers from a Dataset's recorded outcomes.
+
+    ``latency_scale`` multiplies simulated latencies (1.0 = the profile as is). Set
+    ``simulate_latency=False`` to report zero latency.
+    """
+
+    provider = "replay"
+
+    def __init__(self, dataset: Dataset, *, catalog: Catalog | None = None, seed: int = 0,
+                 simulate_latency: bool = True, latency_scale: float = 1.0) -> None:
+        if dataset.outcomes is None:
+            raise MissingOutcomeError(f"data set {dataset.name!r} has no outcomes to replay; "
+                                      "load one with recorded responses or run live through a Gateway")
+        self.dataset = dataset
+        self.outcomes = dataset.outcomes
+        self.catalog = catalog or Catalog.default()
+        self.seed = seed
+        self.simulate_latency = simulate_latency
+        self.latency_scale = latency_scale
+
+    def __repr__(self) -> str:
+        return f"ReplayCaller({self.dataset.name!r}, seed={self.seed})"
+
+    def _prompt_id(self, request: Request) -> str:
+        pid = request.prompt_id or self.dataset.find_prompt(request.prompt)
+        if pid is None:
+            raise MissingOutcomeError(
+                f"prompt {request.prompt[:60]!r}... is not in data set {self.dataset.name!r}; "
+                "replay serves recorded answers only: give Request.prompt_id or run live")
+        return pid
+
+    def simulate(self, prompt_ids: Any, models: Sequence[str], samples: Any,
+                 output_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised (ttft, latency) for many calls; the scalar path uses the same function."""
+        n = len(output_tokens)
+        if not self.simulate_latency or n == 0:
+            return np.full(n, np.nan), np.zeros(n)
+        z1, z2 = stable_normals(_keys(prompt_ids, models, samples), self.seed)
+        models = np.asarray(models, dtype=object)
+        ttft = np.empty(n)
+        total = np.empty(n)
+        for m in pd.unique(models):
+            rows = models == m
+            prof = self.catalog[str(m)].latency
+            t = prof.ttft_p50 * np.exp(prof.ttft_sigma * z1[rows])
+            rate = prof.tps_p50 * np.exp(prof.tps_sigma * z2[rows])
+            ttft[rows] = t
+            total[rows] = t + np.asarray(output_tokens, dtype=float)[rows] / rate
+        return ttft * self.latency_scale, total * self.latency_scale
+
+    def complete_many(self, prompt_ids: Sequence[str], models: Sequence[str],
+                      samples: Sequence[int] | int = 0) -> pd.DataFrame:
+        """Vectorised replay: one row per (prompt, model) with response, tokens, cost and latency."""
+        prompt_ids = np.asarray(prompt_ids, dtype=object)
+        models = np.asarray(models, dtype=object)
+        samples = np.broadcast_to(np.asarray(samples), prompt_ids.shape)
+        pos = self.outcomes.positions(prompt_ids, models)
+        if (pos < 0).any():
+            i = int(np.flatnonzero(pos < 0)[0])
+            self.outcomes.row(str(prompt_ids[i]), str(models[i]))  # raises the precise error
+        rows = self.outcomes.df.iloc[pos]
+        out = pd.DataFrame({
+            "prompt_id": prompt_ids, "model": models, "response": rows["response"].to_numpy(),
+            "input_tokens": rows["input_tokens"].to_numpy(), "output_tokens": rows["output_tokens"].to_numpy(),
+        })
+        cost = np.empty(len(out))
+        for m in pd.unique(models):
+            sel = models == m
+            cost[sel] = self.catalog[str(m)].cost(out["input_tokens"].to_numpy()[sel],
+                                                  out["output_tokens"].to_numpy()[sel])
+        out["cost"] = cost
+        out["ttft"], out["latency"] = self.simulate(prompt_ids, models, samples, out["output_tokens"].to_numpy())
+        for col in ("score", "answer"):
+            if col in rows.columns:
+                out[col] = rows[col].to_numpy()
+        return out
+
+    def recorded(self, prompt_id: str, model: str) -> pd.Series:
+        return self.outcomes.row(prompt_id, model)
+
+    async def complete(self, request: Request, model: str) -> Completion:
+        model = self.catalog.canonical(model)
+        pid = self._prompt_id(request)
+        row = self.outcomes.row(pid, model)
+        spec = self.catalog[model]
+        ttft, latency = self.simulate([pid], [model], [request.sample], np.array([row["output_tokens"]]))
+        return Completion(
+            text=str(row["response"]), model=model, provider=self.provider,
+            input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]),
+            cost=float(spec.cost(int(row["input_tokens"]), int(row["output_tokens"]))),
+            latency=float(latency[0]), ttft=None if np.isnan(ttft[0]) else float(ttft[0]),
+            simulated_latency=self.simulate_latency, deployment="replay",
+        )
+
+    def complete_sync(self, request: Request, model: str) -> Completion:
+        from .._aio import run_sync
+
+        return run_sync(self.complete(request, model))
