@@ -1,0 +1,132 @@
+"""OpenAI (and every OpenAI-compatible host: Gemini's endpoint, a local server) over ``openai.AsyncOpenAI``.
+
+Example::
+
+    >>> from routerlab.providers.openai import OpenAIProvider
+    >>> p = OpenAIProvider(base_url="http://127.0.0.1:8000/d/P1/v1", deployment="P1")  # doctest: +SKIP
+    >>> (await p.complete(Request.from_prompt("2+2?"), "gpt-4o-mini")).text            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..catalog import ModelSpec
+from ..errors import ConfigError, MalformedResponse
+from ..types import Request
+from .base import BaseProvider, _StreamState, count_message_tokens, count_tokens
+
+__all__ = ["OpenAIProvider", "GeminiProvider", "OpenAICompatibleProvider"]
+
+
+class OpenAIProvider(BaseProvider):
+    """Chat Completions through the official ``openai`` SDK (``max_retries=0``; our loop retries).
+
+    ``base_url`` points it at any OpenAI-compatible host; the key comes from ``api_key_env``.
+
+    Example::
+
+        >>> p = OpenAIProvider(api_key_env="OPENAI_API_KEY", deployment="east")  # doctest: +SKIP
+        >>> p
+        OpenAIProvider(deployment='east', base_url=None, api_key_env='OPENAI_API_KEY', timeout=60.0)
+    """
+
+    name = "openai"
+    package = "openai"
+    default_key_env = "OPENAI_API_KEY"
+    client_class = "AsyncOpenAI"
+    max_tokens_param = "max_tokens"
+
+    def _new_client(self) -> Any:
+        cls = getattr(self._sdk, self.client_class)
+        return cls(api_key=self._secret.reveal(), base_url=self.base_url, max_retries=0, timeout=self.timeout)
+
+    def _params(self, request: Request, spec: ModelSpec) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": spec.api_name,
+            "messages": request.messages_as_dicts(),
+            self.max_tokens_param: self._max_tokens(request, spec),
+            "temperature": request.temperature,
+        }
+        if request.top_p is not None:
+            params["top_p"] = request.top_p
+        if request.stop:
+            params["stop"] = list(request.stop)
+        if request.seed is not None:
+            params["seed"] = request.seed
+        if request.tools:
+            params["tools"] = json.loads(request.tools)
+        if request.response_format:
+            params["response_format"] = json.loads(request.response_format)
+        return params
+
+    def _stream_params(self) -> dict[str, Any]:
+        return {"stream_options": {"include_usage": True}}
+
+    async def _complete(self, request: Request, spec: ModelSpec, timeout: float) -> tuple[str, int, int, str | None]:
+        params = self._params(request, spec)
+        resp = await self._client().chat.completions.create(**params, timeout=timeout)
+        if isinstance(resp, (str, bytes)) or not getattr(resp, "choices", None):
+            raise MalformedResponse(f"{self.name} reply has no choices: {str(resp)[:200]!r}",
+                                    deployment=self.deployment)
+        choice = resp.choices[0]
+        message = choice.message
+        text = message.content or ""
+        if not isinstance(text, str):
+            raise MalformedResponse(f"{self.name} reply content is not text", deployment=self.deployment)
+        usage = getattr(resp, "usage", None)
+        if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
+            n_in, n_out = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
+        else:  # some compatible hosts omit usage: count it ourselves
+            n_in, n_out = count_message_tokens(params["messages"]), count_tokens(text)
+        return text, n_in, n_out, choice.finish_reason
+
+    async def _stream(self, request: Request, spec: ModelSpec, timeout: float,
+                      state: _StreamState) -> AsyncIterator[str]:
+        params = self._params(request, spec)
+        stream = await self._client().chat.completions.create(**params, stream=True, timeout=timeout,
+                                                               **self._stream_params())
+        try:
+            async for chunk in stream:
+                usage = getattr(chunk, "usage", None)
+                if usage is None:  # Groq puts usage under x_groq in its last chunk
+                    usage = getattr(getattr(chunk, "x_groq", None), "usage", None)
+                if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
+                    state.input_tokens = int(usage.prompt_tokens)
+                    state.output_tokens = int(usage.completion_tokens or 0)
+                choices = getattr(chunk, "choices", None)
+                if choices is None:
+                    raise MalformedResponse(f"{self.name} stream chunk has no choices", deployment=self.deployment)
+                for choice in choices:
+                    if getattr(choice, "index", 0) != 0:
+                        continue
+                    delta = getattr(choice, "delta", None)
+                    content = getattr(delta, "content", None) if delta is not None else None
+                    if content:
+                        yield content
+                    if choice.finish_reason:
+                        state.finish = choice.finish_reason
+        finally:
+            await stream.close()
+
+
+class GeminiProvider(OpenAIProvider):
+    """Gemini through its OpenAI-compatible endpoint (key in ``GEMINI_API_KEY``)."""
+
+    name = "gemini"
+    default_key_env = "GEMINI_API_KEY"
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta/openai/"
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """Any OpenAI-compatible host (vLLM, Together, a local server): ``base_url`` is required."""
+
+    name = "openai-compatible"
+    default_key_env = "OPENAI_COMPATIBLE_API_KEY"
+
+    def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
+        if not base_url:
+            raise ConfigError("an openai-compatible provider needs base_url=, e.g. 'http://127.0.0.1:8000/v1'")
+        super().__init__(base_url=base_url, **kwargs)
