@@ -71,6 +71,9 @@ class Outcomes:
             raise DatasetError(f"outcome for prompt {dup['prompt_id']!r} and model {dup['model']!r} appears twice",
                                field="prompt_id")
         object.__setattr__(self, "_index", pd.Series(np.arange(len(self.df)), index=idx))
+        # scalar look-ups are on the per-prompt hot path: a dict and plain column arrays
+        object.__setattr__(self, "_pos", dict(zip(zip(self.df["prompt_id"], self.df["model"]), range(len(self.df)))))
+        object.__setattr__(self, "_cols", {c: self.df[c].to_numpy() for c in self.df.columns})
 
     @property
     def models(self) -> list[str]:
@@ -79,20 +82,26 @@ class Outcomes:
     def __len__(self) -> int:
         return len(self.df)
 
-    def row(self, prompt_id: str, model: str) -> pd.Series:
-        """The recorded outcome, or :class:`MissingOutcomeError` naming what is missing."""
-        try:
-            i = self._index[(prompt_id, model)]  # type: ignore[attr-defined]
-        except KeyError:
-            known = set(self.df["model"].unique())
+    def record(self, prompt_id: str, model: str) -> dict[str, Any]:
+        """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
+        i = self._pos.get((prompt_id, model))  # type: ignore[attr-defined]
+        if i is None:
+            known = set(self._cols["model"])  # type: ignore[attr-defined]
             what = (f"model {model!r} (recorded models: {', '.join(sorted(known))})" if model not in known
                     else f"prompt {prompt_id!r} for model {model!r}")
             raise MissingOutcomeError(f"no recorded outcome for {what}; replay can only serve recorded "
-                                      "answers: run live through a Gateway for new prompts or models") from None
-        return self.df.iloc[int(i)]
+                                      "answers: run live through a Gateway for new prompts or models")
+        rec = {c: v[i] for c, v in self._cols.items()}  # type: ignore[attr-defined]
+        if "answer" in rec and not isinstance(rec["answer"], str):
+            rec["answer"] = None
+        return rec
+
+    def row(self, prompt_id: str, model: str) -> pd.Series:
+        """The recorded outcome as a Series (see :meth:`record`)."""
+        return pd.Series(self.record(prompt_id, model))
 
     def response(self, prompt_id: str, model: str) -> str:
-        return str(self.row(prompt_id, model)["response"])
+        return str(self.record(prompt_id, model)["response"])
 
     def positions(self, prompt_ids: Sequence[str], models: Sequence[str]) -> np.ndarray:
         """Row positions for many (prompt, model) pairs at once (-1 where missing)."""
@@ -150,7 +159,7 @@ class Dataset:
             p = p[p["prompt_id"].isin(list(prompt_ids))]
         p = p.reset_index(drop=True)
         out = self.outcomes.subset(p["prompt_id"], models) if self.outcomes is not None else None
-        return Dataset(self.name, p, out, dict(self.info))
+        return Dataset(self.name, p, out, {k: v for k, v in self.info.items() if not k.startswith("_")})
 
     def split(self, test_size: float = 0.5, *, seed: int = 0) -> tuple[Dataset, Dataset]:
         """A seeded train/test split, stratified by task (each task split in the same proportion)."""
@@ -166,24 +175,38 @@ class Dataset:
         is_test = self.prompts["prompt_id"].isin(test_set)
         train = self.filter(prompt_ids=self.prompts.loc[~is_test, "prompt_id"])
         test = self.filter(prompt_ids=self.prompts.loc[is_test, "prompt_id"])
-        info = {"split_seed": seed, "test_size": test_size}
-        return (Dataset(f"{self.name}[train]", train.prompts, train.outcomes, {**self.info, **info, "split": "train"}),
-                Dataset(f"{self.name}[test]", test.prompts, test.outcomes, {**self.info, **info, "split": "test"}))
+        info = {k: v for k, v in self.info.items() if not k.startswith("_")}
+        info.update(split_seed=seed, test_size=test_size)
+        return (Dataset(f"{self.name}[train]", train.prompts, train.outcomes, {**info, "split": "train"}),
+                Dataset(f"{self.name}[test]", test.prompts, test.outcomes, {**info, "split": "test"}))
 
     def request(self, prompt_id: str, **kwargs: Any) -> Request:
-        row = self.prompts.loc[self._pos()[prompt_id]]
-        return self._request(row, **kwargs)
+        """The Request for one prompt id (kwargs such as ``max_tokens`` or ``sample`` are passed on)."""
+        i = self._pos().get(prompt_id)
+        if i is None:
+            raise DatasetError(f"prompt id {prompt_id!r} is not in data set {self.name!r}", field="prompt_id")
+        return self._request_at(i, **kwargs)
 
     def requests(self, **kwargs: Any) -> list[Request]:
         """One Request per prompt, in order (kwargs such as ``max_tokens`` apply to all)."""
-        return [self._request(r, **kwargs) for r in self.prompts.itertuples(index=False)]
+        return [self._request_at(i, **kwargs) for i in range(len(self.prompts))]
 
-    def _request(self, row: Any, **kwargs: Any) -> Request:
-        system = getattr(row, "system", None)
-        msgs = ([Message("system", system)] if isinstance(system, str) and system else [])
-        msgs.append(Message("user", row.prompt if hasattr(row, "prompt") else row["prompt"]))
-        get = (lambda k: getattr(row, k)) if hasattr(row, "prompt_id") else (lambda k: row[k])
-        return Request(messages=tuple(msgs), prompt_id=get("prompt_id"), task=get("task"), **kwargs)
+    def reference(self, prompt_id: str) -> str:
+        return str(self._column("reference")[self._pos()[prompt_id]])
+
+    def _column(self, name: str) -> np.ndarray:
+        cols = self.info.setdefault("_cols", {})
+        if name not in cols:
+            cols[name] = self.prompts[name].to_numpy() if name in self.prompts.columns else None
+        return cols[name]
+
+    def _request_at(self, i: int, **kwargs: Any) -> Request:
+        system = self._column("system")
+        sys_text = system[i] if system is not None else None
+        msgs = ([Message("system", str(sys_text))] if isinstance(sys_text, str) and sys_text else [])
+        msgs.append(Message("user", str(self._column("prompt")[i])))
+        return Request(messages=tuple(msgs), prompt_id=str(self._column("prompt_id")[i]),
+                       task=str(self._column("task")[i]), **kwargs)
 
     def _pos(self) -> dict[str, int]:
         cached = self.info.get("_pos")

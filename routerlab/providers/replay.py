@@ -71,6 +71,8 @@ class ReplayCaller:
         self.seed = seed
         self.simulate_latency = simulate_latency
         self.latency_scale = latency_scale
+        self._specs: dict[str, Any] = {}
+        self._z: dict[tuple[str, str], tuple[float, float]] | None = None
 
     def __repr__(self) -> str:
         return f"ReplayCaller({self.dataset.name!r}, seed={self.seed})"
@@ -111,7 +113,7 @@ class ReplayCaller:
         pos = self.outcomes.positions(prompt_ids, models)
         if (pos < 0).any():
             i = int(np.flatnonzero(pos < 0)[0])
-            self.outcomes.row(str(prompt_ids[i]), str(models[i]))  # raises the precise error
+            self.outcomes.record(str(prompt_ids[i]), str(models[i]))  # raises the precise error
         rows = self.outcomes.df.iloc[pos]
         out = pd.DataFrame({
             "prompt_id": prompt_ids, "model": models, "response": rows["response"].to_numpy(),
@@ -129,21 +131,44 @@ class ReplayCaller:
                 out[col] = rows[col].to_numpy()
         return out
 
-    def recorded(self, prompt_id: str, model: str) -> pd.Series:
-        return self.outcomes.row(prompt_id, model)
+    def recorded(self, prompt_id: str, model: str) -> dict[str, Any]:
+        """The recorded outcome (response, tokens, score, extracted answer) as a dict."""
+        return self.outcomes.record(prompt_id, model)
+
+    def _spec(self, model: str) -> Any:
+        spec = self._specs.get(model)
+        if spec is None:
+            spec = self._specs[model] = self.catalog[model]
+        return spec
+
+    def _normals(self, pid: str, model: str, sample: int) -> tuple[float, float]:
+        if self._z is None:  # one vectorised draw for every recorded (prompt, model) at sample 0
+            df = self.outcomes.df
+            z1, z2 = stable_normals(_keys(df["prompt_id"], df["model"], np.zeros(len(df), int)), self.seed)
+            self._z = dict(zip(zip(df["prompt_id"], df["model"]), zip(z1.tolist(), z2.tolist())))
+        if sample == 0 and (pid, model) in self._z:
+            return self._z[(pid, model)]
+        z1, z2 = stable_normals(_keys([pid], [model], [sample]), self.seed)
+        return float(z1[0]), float(z2[0])
 
     async def complete(self, request: Request, model: str) -> Completion:
         model = self.catalog.canonical(model)
         pid = self._prompt_id(request)
-        row = self.outcomes.row(pid, model)
-        spec = self.catalog[model]
-        ttft, latency = self.simulate([pid], [model], [request.sample], np.array([row["output_tokens"]]))
+        row = self.outcomes.record(pid, model)
+        spec = self._spec(model)
+        n_in, n_out = int(row["input_tokens"]), int(row["output_tokens"])
+        if self.simulate_latency:
+            prof = spec.latency
+            z1, z2 = self._normals(pid, model, request.sample)
+            ttft = prof.ttft_p50 * float(np.exp(prof.ttft_sigma * z1))
+            latency = (ttft + n_out / (prof.tps_p50 * float(np.exp(prof.tps_sigma * z2)))) * self.latency_scale
+            ttft *= self.latency_scale
+        else:
+            ttft, latency = None, 0.0
         return Completion(
             text=str(row["response"]), model=model, provider=self.provider,
-            input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]),
-            cost=float(spec.cost(int(row["input_tokens"]), int(row["output_tokens"]))),
-            latency=float(latency[0]), ttft=None if np.isnan(ttft[0]) else float(ttft[0]),
-            simulated_latency=self.simulate_latency, deployment="replay",
+            input_tokens=n_in, output_tokens=n_out, cost=float(spec.cost(n_in, n_out)),
+            latency=latency, ttft=ttft, simulated_latency=self.simulate_latency, deployment="replay",
         )
 
     def complete_sync(self, request: Request, model: str) -> Completion:

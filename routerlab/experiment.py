@@ -1,0 +1,356 @@
+"""Experiment: replay (or run live) a Dataset across strategies, resumably, into a Results table.
+
+Example::
+
+    >>> from routerlab import Experiment, datasets
+    >>> ds = datasets.load("zeroeval").filter(tasks=["gsm"])
+    >>> res = Experiment(ds, models=["gpt-4o", "gpt-4o-mini"], store=None).run(progress=False)
+    >>> res.summary()[["quality", "cost"]]                 # doctest: +SKIP
+
+Units are (config hash, strategy, prompt id, sample). Each finished unit is written to the
+:class:`~routerlab.store.ResultStore` together with its done-marker in one transaction, so a re-run
+(after Ctrl-C, a kernel restart or SIGKILL) computes only what is missing and never repeats a paid
+call. Failures are rows (``error_type``, ``error``), never dropped. Prompt-only routers replayed
+offline take a vectorised path (``route_many`` + a join on the outcomes) whose rows are identical to
+the per-prompt path's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._aio import run_sync
+from .datasets import Dataset
+from .errors import ConfigError, RouterlabError
+from .providers.replay import ReplayCaller
+from .results import RESULT_COLUMNS, Results
+from .store import ResultStore
+from .types import Answer, Caller, Request
+
+__all__ = ["Experiment", "fingerprint"]
+
+ProgressHook = Callable[[str, pd.DataFrame], None]
+
+
+def fingerprint(obj: Any, _depth: int = 0) -> Any:
+    """A stable, JSON-able description of a strategy's configuration (for the config hash).
+
+    Uses ``get_params()`` when the object has it (scikit-learn style), dataclass fields, or simple
+    attributes; nested objects are described the same way, anything else by its class name.
+    """
+    if _depth > 4:
+        return type(obj).__qualname__
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else str(obj)
+    if isinstance(obj, (list, tuple)):
+        return [fingerprint(x, _depth + 1) for x in obj]
+    if isinstance(obj, Mapping):
+        return {str(k): fingerprint(v, _depth + 1) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (Dataset, pd.DataFrame, np.ndarray)):
+        return type(obj).__qualname__
+    params: Mapping[str, Any] | None = None
+    if hasattr(obj, "get_params"):
+        try:
+            params = obj.get_params()
+        except Exception:  # noqa: BLE001 - a broken get_params must not stop a run
+            params = None
+    if params is None and is_dataclass(obj) and not isinstance(obj, type):
+        params = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    if params is None:
+        params = {k: v for k, v in vars(obj).items() if not k.startswith("_") and not k.endswith("_")} \
+            if hasattr(obj, "__dict__") else {}
+    return {"class": type(obj).__qualname__, **fingerprint(dict(params), _depth + 1)}
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _as_strategy(obj: Any) -> Any:
+    if hasattr(obj, "answer"):
+        return obj
+    if hasattr(obj, "route"):
+        from .routers import RouterStrategy
+
+        return RouterStrategy(obj)
+    raise ConfigError(f"{obj!r} is neither a Strategy (has .answer) nor a Router (has .route)")
+
+
+class Experiment:
+    """Replay ``dataset`` across ``strategies`` (name → Strategy or Router) and record every call.
+
+    Parameters
+    ----------
+    dataset: the prompts (and, for replay, the recorded outcomes).
+    strategies: name → Strategy or Router. ``models=[...]`` adds one fixed-model strategy per model.
+    caller: a Caller; default: replay the dataset's outcomes (no key, no network).
+    scorer: a Scorer for every task; default: each task's default scorer (recorded scores in replay).
+    samples: answers per prompt (sample index is part of each unit and of cache keys).
+    seed: seeds the replay latency draws and any randomness the harness owns.
+    store: a path for the resumable results store (``None``: in memory, nothing resumes).
+    concurrency: units in flight at once on the per-prompt path.
+    split: label recorded in the ``split`` column (``Experiment.holdout`` sets ``test``).
+    """
+
+    def __init__(self, dataset: Dataset, strategies: Mapping[str, Any] | None = None, *,
+                 models: Sequence[str] | None = None, caller: Caller | None = None, scorer: Any = None,
+                 samples: int = 1, seed: int = 0, store: str | ResultStore | None = None,
+                 concurrency: int = 32, split: str = "all", meta: Mapping[str, Any] | None = None,
+                 request_options: Mapping[str, Any] | None = None, fast_path: bool = True) -> None:
+        if samples < 1:
+            raise ConfigError(f"samples must be >= 1, got {samples}")
+        self.dataset = dataset
+        strategies = dict(strategies or {})
+        for m in models or ():
+            from .routers import FixedRouter
+
+            strategies.setdefault(m, FixedRouter(m))
+        if not strategies:
+            raise ConfigError("no strategies to run: pass strategies={name: router_or_strategy} or models=[...]")
+        self.strategies = {str(k): v for k, v in strategies.items()}
+        self.caller = caller if caller is not None else ReplayCaller(dataset, seed=seed)
+        self.scorer = scorer
+        self.samples = samples
+        self.seed = seed
+        self.store = store if isinstance(store, ResultStore) else ResultStore(store)
+        self.concurrency = concurrency
+        self.split = split
+        self.meta = dict(meta or {})
+        self.request_options = dict(request_options or {})
+        self.fast_path = fast_path
+
+    @classmethod
+    def holdout(cls, dataset: Dataset, make_strategies: Callable[[Dataset], Mapping[str, Any]], *,
+                test_size: float = 0.5, split_seed: int = 0, **kwargs: Any) -> Experiment:
+        """Split ``dataset`` (seeded, stratified by task), build strategies from the train part
+        (``make_strategies(train)`` fits whatever needs fitting) and evaluate on the test part."""
+        train, test = dataset.split(test_size, seed=split_seed)
+        meta = {"split_seed": split_seed, "test_size": test_size, "train_prompts": len(train),
+                "test_prompts": len(test), **kwargs.pop("meta", {})}
+        return cls(test, make_strategies(train), split="test", meta=meta, **kwargs)
+
+    # configuration ---------------------------------------------------------------------------
+    def config_hash(self, name: str) -> str:
+        """The hash that identifies one strategy's units: change the config and it recomputes."""
+        caller = self.caller
+        base = {
+            "dataset": self.dataset.name.split("[")[0],
+            "caller": fingerprint(caller) if isinstance(caller, ReplayCaller) else type(caller).__qualname__,
+            "scorer": fingerprint(self.scorer),
+            "split": self.split,
+            "request": fingerprint(self.request_options),
+            "strategy": fingerprint(self.strategies[name]),
+        }
+        return _hash(base)
+
+    def _is_replay(self) -> bool:
+        return isinstance(self.caller, ReplayCaller)
+
+    # running ---------------------------------------------------------------------------------
+    def run(self, *, progress: bool = True, on_rows: ProgressHook | None = None,
+            dashboard: bool = False) -> Results:
+        """Run what is missing and return every result (sync; works inside Jupyter)."""
+        if dashboard:
+            from .viz.dashboard import live_dashboard
+
+            hook, finish = live_dashboard(self)
+            results = run_sync(self.arun(progress=progress, on_rows=hook))
+            finish(results)
+            return results
+        return run_sync(self.arun(progress=progress, on_rows=on_rows))
+
+    async def arun(self, *, progress: bool = True, on_rows: ProgressHook | None = None) -> Results:
+        """The async form of :meth:`run`."""
+        for name in self.strategies:
+            strategy = self.strategies[name]
+            config = self.config_hash(name)
+            done = self.store.done(config, name)
+            todo = [(pid, s) for pid in self.dataset.prompts["prompt_id"] for s in range(self.samples)
+                    if (pid, s) not in done]
+            if not todo:
+                continue
+            bar = _progress(name, len(todo), progress)
+            try:
+                if self.fast_path and self._is_replay() and getattr(strategy, "prompt_only", False):
+                    await self._run_fast(name, strategy, config, todo, bar, on_rows)
+                else:
+                    await self._run_units(name, _as_strategy(strategy), config, todo, bar, on_rows)
+            finally:
+                bar.close()
+        return self.results()
+
+    def results(self) -> Results:
+        """Every stored result of this experiment's strategies on this dataset, in a stable order."""
+        frames = []
+        ids = set(self.dataset.prompts["prompt_id"])
+        for name in self.strategies:
+            df = self.store.rows(self.config_hash(name), [name])
+            if len(df):
+                frames.append(df[df["prompt_id"].isin(ids) & (df["sample"] < self.samples)])
+        meta = {"dataset": self.dataset.name, "seed": self.seed, "samples": self.samples, "split": self.split,
+                "strategies": list(self.strategies), **self.meta}
+        if not frames:
+            return Results(pd.DataFrame(columns=RESULT_COLUMNS), meta)
+        df = pd.concat(frames, ignore_index=True)
+        order = {pid: i for i, pid in enumerate(self.dataset.prompts["prompt_id"])}
+        strat = {n: i for i, n in enumerate(self.strategies)}
+        df = df.assign(_s=df["strategy"].map(strat), _p=df["prompt_id"].map(order))
+        df = df.sort_values(["_s", "_p", "sample"], kind="stable").drop(columns=["_s", "_p"])
+        return Results(df.reset_index(drop=True), meta)
+
+    # the vectorised replay path -----------------------------------------------------------------
+    async def _run_fast(self, name: str, router: Any, config: str, todo: list[tuple[str, int]],
+                        bar: Any, on_rows: ProgressHook | None) -> None:
+        assert isinstance(self.caller, ReplayCaller)
+        ids = [p for p, _ in todo]
+        samples = np.array([s for _, s in todo])
+        prompts = self.dataset.prompts.set_index("prompt_id").loc[ids].reset_index()
+        models = np.asarray(router.route_many(prompts), dtype=object)
+        if len(models) != len(prompts):
+            raise ConfigError(f"{name}: route_many returned {len(models)} decisions for {len(prompts)} prompts")
+        canonical = {m: self.caller.catalog.canonical(str(m)) for m in pd.unique(models)}
+        models = np.array([canonical[m] for m in models], dtype=object)
+        pos = self.caller.outcomes.positions(ids, models)
+        ok = pos >= 0
+        rows = pd.DataFrame({"strategy": name, "prompt_id": ids, "task": prompts["task"].to_numpy(),
+                             "sample": samples, "split": self.split})
+        got = self.caller.complete_many(np.asarray(ids, dtype=object)[ok], models[ok], samples[ok])
+        out = _empty_rows(rows)
+        out.loc[ok, "models_called"] = models[ok]
+        out.loc[ok, "final_model"] = models[ok]
+        for col in ("input_tokens", "output_tokens", "cost", "latency", "ttft"):
+            out.loc[ok, col] = got[col].to_numpy()
+        out.loc[ok, "score"] = got["score"].to_numpy() if "score" in got else np.nan
+        out.loc[ok, "answer"] = got["answer"].to_numpy() if "answer" in got else None
+        out.loc[ok, "simulated_latency"] = self.caller.simulate_latency
+        for i in np.flatnonzero(~ok):
+            try:
+                self.caller.outcomes.record(ids[i], models[i])
+            except RouterlabError as exc:
+                out.loc[i, ["error_type", "error", "final_model"]] = [type(exc).__name__, str(exc), ""]
+        records = _records(out)
+        for start in range(0, len(records), 5000):
+            chunk = records[start:start + 5000]
+            self.store.put_many(config, chunk)
+            bar.update(len(chunk))
+            if on_rows is not None:
+                on_rows(name, pd.DataFrame.from_records(chunk))
+        _postfix(bar, out)
+
+    # the per-prompt path ----------------------------------------------------------------------
+    async def _run_units(self, name: str, strategy: Any, config: str, todo: list[tuple[str, int]],
+                         bar: Any, on_rows: ProgressHook | None) -> None:
+        flush_every = 256 if self._is_replay() else 1  # a live call is paid for: persist it at once
+        buffer: list[dict[str, Any]] = []
+        stats = {"errors": 0, "cost": 0.0}
+        queue = iter(todo)
+
+        def flush() -> None:
+            if buffer:
+                self.store.put_many(config, buffer)
+                if on_rows is not None:
+                    on_rows(name, pd.DataFrame.from_records(buffer))
+                buffer.clear()
+
+        async def worker() -> None:
+            for pid, sample in queue:
+                row = await self._unit(name, strategy, pid, sample)
+                buffer.append(row)
+                stats["errors"] += bool(row["error_type"])
+                stats["cost"] += row["cost"]
+                bar.update(1)
+                if len(buffer) >= flush_every:
+                    flush()
+                    bar.set_postfix(errors=stats["errors"], cost=f"${stats['cost']:.4f}", refresh=False)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
+        finally:
+            flush()  # nothing already computed is lost, also on Ctrl-C
+            bar.set_postfix(errors=stats["errors"], cost=f"${stats['cost']:.4f}", refresh=True)
+
+    async def _unit(self, name: str, strategy: Any, pid: str, sample: int) -> dict[str, Any]:
+        request = self.dataset.request(pid, sample=sample, **self.request_options)
+        base = {"strategy": name, "prompt_id": pid, "task": request.task, "sample": sample, "split": self.split}
+        started = time.perf_counter()
+        try:
+            answer: Answer = await strategy.answer(request, self.caller)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failure is a row, never a lost unit
+            row = _empty_rows(pd.DataFrame([base])).iloc[0].to_dict()
+            row.update(error_type=type(exc).__name__, error=str(exc)[:2000],
+                       latency=time.perf_counter() - started)
+            tokens = getattr(exc, "tokens", (0, 0))
+            row.update(input_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
+                       cost=float(getattr(exc, "cost", 0.0) or 0.0))
+            return row
+        score, extracted = self._score(request, answer)
+        return {**base, "models_called": "|".join(answer.models_called), "final_model": answer.model,
+                "answer": extracted, "score": score, "input_tokens": answer.input_tokens,
+                "output_tokens": answer.output_tokens, "cost": answer.cost, "latency": float(answer.latency),
+                "ttft": np.nan if answer.ttft is None else float(answer.ttft),
+                "simulated_latency": answer.simulated_latency, "cached": answer.cached,
+                "error_type": "", "error": ""}
+
+    def _score(self, request: Request, answer: Answer) -> tuple[float, str | None]:
+        final = answer.calls[-1] if answer.calls else None
+        if (self.scorer is None and isinstance(self.caller, ReplayCaller) and final is not None
+                and final.provider == ReplayCaller.provider and final.text == answer.text):
+            rec = self.caller.recorded(request.prompt_id or "", answer.model)
+            return float(rec["score"]), rec.get("answer")
+        from .scoring import scorer_for_task
+
+        scorer = self.scorer or scorer_for_task(request.task or "default")
+        reference = self.dataset.reference(request.prompt_id or "")
+        s = scorer.score(answer.text, reference, model=answer.model)
+        return float(s.value), s.answer
+
+
+def _empty_rows(base: pd.DataFrame) -> pd.DataFrame:
+    n = len(base)
+    out = base.reset_index(drop=True).copy()
+    defaults: dict[str, Any] = {"models_called": "", "final_model": "", "answer": None, "score": np.nan,
+                                "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "latency": np.nan,
+                                "ttft": np.nan, "simulated_latency": False, "cached": False,
+                                "error_type": "", "error": ""}
+    for col, value in defaults.items():
+        out[col] = pd.Series([value] * n, dtype=object if isinstance(value, str) or value is None else None)
+    return out[RESULT_COLUMNS]
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    df = df[RESULT_COLUMNS]
+    recs = df.to_dict("records")
+    for r in recs:
+        for k in ("input_tokens", "output_tokens", "sample"):
+            r[k] = int(r[k])
+        for k in ("score", "cost", "latency", "ttft"):
+            r[k] = float(r[k]) if r[k] is not None else float("nan")
+        for k in ("simulated_latency", "cached"):
+            r[k] = bool(r[k])
+        if isinstance(r["answer"], float) and math.isnan(r["answer"]):
+            r["answer"] = None
+    return recs
+
+
+def _progress(name: str, total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=name, unit="prompt", disable=not enabled, leave=True, dynamic_ncols=True)
+
+
+def _postfix(bar: Any, out: pd.DataFrame) -> None:
+    bar.set_postfix(errors=int((out["error_type"] != "").sum()), cost=f"${float(out['cost'].sum()):.4f}")
