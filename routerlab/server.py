@@ -286,6 +286,7 @@ class ProviderServer:
         if self._httpd is not None:
             return self
         self._stop.clear()
+        count_tokens("warm up")  # load the encoding now, not inside the first request's latency
         self._httpd = _HTTPServer((self.host, self.requested_port), _Handler)
         self._httpd.app = self  # type: ignore[attr-defined]
         self._t0 = self.clock()
@@ -419,6 +420,10 @@ class _HTTPServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 256  # the default backlog of 5 refuses connections at ~64 concurrent clients
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # clients hanging up mid-request are routine here
+            super().handle_error(request, client_address)
 
 
 _ROUTE = re.compile(r"^(?:/d/(?P<dep>[\w.\-]+))?(?P<route>/v1/chat/completions|/openai/v1/chat/completions|/v1/messages)/?$")
@@ -742,7 +747,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return False
                 sent += 1
             if faults.malformed and kind == "text":
-                data = b'data: {"choices": [{"delta": {"content": "oops"\n\n'
+                data = (b"event: content_block_delta\n" if api == "anthropic" else b"") + \
+                    b'data: {"choices": [{"delta": {"content": "oops"\n\n'
             if not self._chunk(data):
                 return False
         return self._chunk(b"")

@@ -36,8 +36,10 @@ class AnthropicProvider(BaseProvider):
     default_key_env = "ANTHROPIC_API_KEY"
 
     def _new_client(self) -> Any:
-        return self._sdk.AsyncAnthropic(api_key=self._secret.reveal(), base_url=self.base_url,
-                                        max_retries=0, timeout=self.timeout)
+        client = self._sdk.AsyncAnthropic(api_key=self._secret.reveal(), base_url=self.base_url,
+                                          max_retries=0, timeout=self.timeout)
+        client.messages  # the SDK imports resources lazily: pay that now, not inside a deadline
+        return client
 
     def _accepted(self) -> frozenset[str]:
         """Keyword arguments this SDK release's ``messages.create`` takes (2.x dropped sampling ones)."""

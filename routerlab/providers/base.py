@@ -376,6 +376,8 @@ class BaseProvider:
         with self._lock:
             client = self._clients.get(loop)
             if client is None:
+                for old in [lp for lp in self._clients if lp.is_closed()]:
+                    del self._clients[old]  # its loop is gone; so is any use for its connections
                 client = self._new_client()
                 self._clients[loop] = client
             return client
@@ -402,6 +404,7 @@ class BaseProvider:
         """
         spec = self.spec(model)
         deadline = self.timeout if timeout is None else float(timeout)
+        self._client()  # built (and its lazy imports paid) outside the deadline and the latency
         start = time.perf_counter()
         err: ProviderError | None = None
         try:
@@ -432,8 +435,9 @@ class BaseProvider:
         """
         spec = self.spec(model)
         deadline = self.timeout if timeout is None else float(timeout)
+        self._client()
         start = time.perf_counter()
-        state = _StreamState(prompt_tokens=count_message_tokens(_wire_messages(request)))
+        state = _StreamState(request)
         err: ProviderError | None = None
         try:
             async with asyncio.timeout(deadline + 0.05):
@@ -457,7 +461,7 @@ class BaseProvider:
                 err = ProviderError(f"{self.name} stream failed: {type(exc).__name__}", deployment=self.deployment)
         if err is not None:
             if state.parts:
-                n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens
+                n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens()
                 n_out = max(state.output_tokens or 0, count_tokens("".join(state.parts)))
                 err = StreamInterrupted(
                     f"{self.name} stream cut after {len(state.parts)} chunks ({n_out} output tokens): {err}",
@@ -467,7 +471,7 @@ class BaseProvider:
                 err.deployment = err.deployment or self.deployment
             raise err
         text = "".join(state.parts)
-        n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens
+        n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens()
         n_out = state.output_tokens if state.output_tokens is not None else count_tokens(text)
         yield self._completion(spec, text, n_in, n_out, state.finish, time.perf_counter() - start, state.ttft)
 
@@ -551,16 +555,16 @@ def _error_fields(body: Any, fallback: str) -> tuple[str, str | None]:
 class _StreamState:
     """What a stream learned so far; adapters fill usage and the stop reason as events arrive."""
 
-    __slots__ = ("parts", "ttft", "finish", "input_tokens", "output_tokens", "prompt_tokens")
+    __slots__ = ("parts", "ttft", "finish", "input_tokens", "output_tokens", "request")
 
-    def __init__(self, prompt_tokens: int) -> None:
+    def __init__(self, request: Request) -> None:
         self.parts: list[str] = []
         self.ttft: float | None = None
         self.finish: str | None = None
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
-        self.prompt_tokens = prompt_tokens
+        self.request = request
 
-
-def _wire_messages(request: Request) -> list[dict[str, str]]:
-    return request.messages_as_dicts()
+    def prompt_tokens(self) -> int:
+        """Our count of the prompt, for when the provider reported none before failing."""
+        return count_message_tokens(self.request.messages_as_dicts())

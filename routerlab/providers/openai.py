@@ -41,7 +41,9 @@ class OpenAIProvider(BaseProvider):
 
     def _new_client(self) -> Any:
         cls = getattr(self._sdk, self.client_class)
-        return cls(api_key=self._secret.reveal(), base_url=self.base_url, max_retries=0, timeout=self.timeout)
+        client = cls(api_key=self._secret.reveal(), base_url=self.base_url, max_retries=0, timeout=self.timeout)
+        client.chat.completions  # the SDK imports resources lazily: pay that now, not inside a deadline
+        return client
 
     def _params(self, request: Request, spec: ModelSpec) -> dict[str, Any]:
         params: dict[str, Any] = {
