@@ -1,0 +1,19 @@
+"""Shared fixtures: the bundled data set is loaded once per session (it is read-only)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def zeroeval():
+    from routerlab import datasets
+
+    return datasets.load("zeroeval")
+
+
+@pytest.fixture(scope="session")
+def gsm_small(zeroeval):
+    """120 GSM8K prompts: enough for behaviour, small enough to be quick."""
+    ids = zeroeval.prompts.loc[zeroeval.prompts["task"] == "gsm", "prompt_id"].iloc[:120]
+    return zeroeval.filter(prompt_ids=ids)
