@@ -65,33 +65,44 @@ class Outcomes:
     df: pd.DataFrame
 
     def __post_init__(self) -> None:
-        idx = pd.MultiIndex.from_frame(self.df[["prompt_id", "model"]])
-        if not idx.is_unique:
-            dup = self.df[idx.duplicated()].iloc[0]
+        p_codes, p_uniques = pd.factorize(self.df["prompt_id"])
+        m_codes, m_uniques = pd.factorize(self.df["model"])
+        matrix = np.full((len(p_uniques), len(m_uniques)), -1, dtype=np.int64)
+        matrix[p_codes, m_codes] = np.arange(len(self.df))
+        if int((matrix >= 0).sum()) != len(self.df):
+            seen = pd.Series(p_codes.astype(np.int64) * len(m_uniques) + m_codes).duplicated()
+            dup = self.df.iloc[int(np.flatnonzero(seen.to_numpy())[0])]
             raise DatasetError(f"outcome for prompt {dup['prompt_id']!r} and model {dup['model']!r} appears twice",
                                field="prompt_id")
-        object.__setattr__(self, "_index", pd.Series(np.arange(len(self.df)), index=idx))
-        # scalar look-ups are on the per-prompt hot path: a dict and plain column arrays
-        object.__setattr__(self, "_pos", dict(zip(zip(self.df["prompt_id"], self.df["model"]), range(len(self.df)))))
-        object.__setattr__(self, "_cols", {c: self.df[c].to_numpy() for c in self.df.columns})
+        # a dense (prompt x model) -> row matrix: vectorised joins are two hash look-ups and a gather
+        object.__setattr__(self, "_prompt_index", pd.Index(p_uniques))
+        object.__setattr__(self, "_model_index", pd.Index(m_uniques))
+        object.__setattr__(self, "_matrix", matrix)
+        object.__setattr__(self, "_scalar", None)
 
     @property
     def models(self) -> list[str]:
-        return sorted(self.df["model"].unique().tolist())
+        return sorted(self._model_index.tolist())  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         return len(self.df)
 
     def record(self, prompt_id: str, model: str) -> dict[str, Any]:
         """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
-        i = self._pos.get((prompt_id, model))  # type: ignore[attr-defined]
+        if self._scalar is None:  # type: ignore[has-type]
+            # the per-prompt hot path: a dict and plain column arrays, built on first use
+            pos = dict(zip(zip(self.df["prompt_id"], self.df["model"]), range(len(self.df))))
+            cols = {c: self.df[c].to_numpy() for c in self.df.columns}
+            object.__setattr__(self, "_scalar", (pos, cols))
+        pos, cols = self._scalar  # type: ignore[misc]
+        i = pos.get((prompt_id, model))
         if i is None:
-            known = set(self._cols["model"])  # type: ignore[attr-defined]
-            what = (f"model {model!r} (recorded models: {', '.join(sorted(known))})" if model not in known
+            known = self.models
+            what = (f"model {model!r} (recorded models: {', '.join(known)})" if model not in known
                     else f"prompt {prompt_id!r} for model {model!r}")
             raise MissingOutcomeError(f"no recorded outcome for {what}; replay can only serve recorded "
                                       "answers: run live through a Gateway for new prompts or models")
-        rec = {c: v[i] for c, v in self._cols.items()}  # type: ignore[attr-defined]
+        rec = {c: v[i] for c, v in cols.items()}
         if "answer" in rec and not isinstance(rec["answer"], str):
             rec["answer"] = None
         return rec
@@ -105,8 +116,10 @@ class Outcomes:
 
     def positions(self, prompt_ids: Sequence[str], models: Sequence[str]) -> np.ndarray:
         """Row positions for many (prompt, model) pairs at once (-1 where missing)."""
-        idx = pd.MultiIndex.from_arrays([np.asarray(prompt_ids, dtype=object), np.asarray(models, dtype=object)])
-        return self._index.index.get_indexer(idx)  # type: ignore[attr-defined]
+        pi = self._prompt_index.get_indexer(pd.Index(prompt_ids))  # type: ignore[attr-defined]
+        mi = self._model_index.get_indexer(pd.Index(models))  # type: ignore[attr-defined]
+        ok = (pi >= 0) & (mi >= 0)
+        return np.where(ok, self._matrix[np.where(ok, pi, 0), np.where(ok, mi, 0)], -1)  # type: ignore[attr-defined]
 
     def matrix(self, column: str = "score") -> pd.DataFrame:
         """A prompt x model table of one column (e.g. ``score`` or ``output_tokens``)."""

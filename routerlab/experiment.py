@@ -37,7 +37,7 @@ from .results import RESULT_COLUMNS, Results
 from .store import ResultStore
 from .types import Answer, Caller, Request
 
-__all__ = ["Experiment", "fingerprint"]
+__all__ = ["Experiment", "fingerprint", "replay_rows"]
 
 ProgressHook = Callable[[str, pd.DataFrame], None]
 
@@ -214,32 +214,10 @@ class Experiment:
     async def _run_fast(self, name: str, router: Any, config: str, todo: list[tuple[str, int]],
                         bar: Any, on_rows: ProgressHook | None) -> None:
         assert isinstance(self.caller, ReplayCaller)
-        ids = [p for p, _ in todo]
+        ids = np.array([p for p, _ in todo], dtype=object)
         samples = np.array([s for _, s in todo])
-        prompts = self.dataset.prompts.set_index("prompt_id").loc[ids].reset_index()
-        models = np.asarray(router.route_many(prompts), dtype=object)
-        if len(models) != len(prompts):
-            raise ConfigError(f"{name}: route_many returned {len(models)} decisions for {len(prompts)} prompts")
-        canonical = {m: self.caller.catalog.canonical(str(m)) for m in pd.unique(models)}
-        models = np.array([canonical[m] for m in models], dtype=object)
-        pos = self.caller.outcomes.positions(ids, models)
-        ok = pos >= 0
-        rows = pd.DataFrame({"strategy": name, "prompt_id": ids, "task": prompts["task"].to_numpy(),
-                             "sample": samples, "split": self.split})
-        got = self.caller.complete_many(np.asarray(ids, dtype=object)[ok], models[ok], samples[ok])
-        out = _empty_rows(rows)
-        out.loc[ok, "models_called"] = models[ok]
-        out.loc[ok, "final_model"] = models[ok]
-        for col in ("input_tokens", "output_tokens", "cost", "latency", "ttft"):
-            out.loc[ok, col] = got[col].to_numpy()
-        out.loc[ok, "score"] = got["score"].to_numpy() if "score" in got else np.nan
-        out.loc[ok, "answer"] = got["answer"].to_numpy() if "answer" in got else None
-        out.loc[ok, "simulated_latency"] = self.caller.simulate_latency
-        for i in np.flatnonzero(~ok):
-            try:
-                self.caller.outcomes.record(ids[i], models[i])
-            except RouterlabError as exc:
-                out.loc[i, ["error_type", "error", "final_model"]] = [type(exc).__name__, str(exc), ""]
+        prompts = self.dataset.prompts.iloc[[self.dataset._pos()[p] for p in ids]].reset_index(drop=True)
+        out = replay_rows(name, router, self.caller, prompts, samples, self.split)
         records = _records(out)
         for start in range(0, len(records), 5000):
             chunk = records[start:start + 5000]
@@ -317,6 +295,45 @@ class Experiment:
         reference = self.dataset.reference(request.prompt_id or "")
         s = scorer.score(answer.text, reference, model=answer.model)
         return float(s.value), s.answer
+
+
+def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFrame,
+                samples: np.ndarray | int = 0, split: str = "all") -> pd.DataFrame:
+    """The vectorised replay of a prompt-only router: ``route_many`` plus a join on the outcomes.
+
+    Returns result rows (``RESULT_COLUMNS``) identical to what the per-prompt path records.
+    """
+    ids = prompts["prompt_id"].to_numpy(dtype=object)
+    samples = np.broadcast_to(np.asarray(samples), ids.shape)
+    decided = np.asarray(router.route_many(prompts), dtype=object)
+    if len(decided) != len(ids):
+        raise ConfigError(f"{name}: route_many returned {len(decided)} decisions for {len(ids)} prompts")
+    codes, uniques = pd.factorize(decided)
+    models = np.asarray([caller.catalog.canonical(str(m)) for m in uniques], dtype=object)[codes]
+    ok = caller.outcomes.positions(ids, models) >= 0
+    out = _empty_rows(pd.DataFrame({"strategy": name, "prompt_id": ids, "task": prompts["task"].to_numpy(),
+                                    "sample": samples, "split": split}))
+    if ok.all():
+        got = caller.complete_many(ids, models, samples, columns=())
+        out["models_called"] = models
+        out["final_model"] = models
+        for col in ("input_tokens", "output_tokens", "cost", "latency", "ttft", "score", "answer"):
+            out[col] = got[col].to_numpy() if col in got else out[col]
+        out["simulated_latency"] = caller.simulate_latency
+        return out
+    got = caller.complete_many(ids[ok], models[ok], samples[ok], columns=())
+    out.loc[ok, "models_called"] = models[ok]
+    out.loc[ok, "final_model"] = models[ok]
+    for col in ("input_tokens", "output_tokens", "cost", "latency", "ttft", "score", "answer"):
+        if col in got:
+            out.loc[ok, col] = got[col].to_numpy()
+    out.loc[ok, "simulated_latency"] = caller.simulate_latency
+    for i in np.flatnonzero(~ok):
+        try:
+            caller.outcomes.record(ids[i], models[i])
+        except RouterlabError as exc:
+            out.loc[i, ["error_type", "error", "final_model"]] = [type(exc).__name__, str(exc), ""]
+    return out
 
 
 def _empty_rows(base: pd.DataFrame) -> pd.DataFrame:

@@ -85,19 +85,19 @@ class ReplayCaller:
                 "replay serves recorded answers only: give Request.prompt_id or run live")
         return pid
 
-    def simulate(self, prompt_ids: Any, models: Sequence[str], samples: Any,
-                 output_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def simulate(self, prompt_ids: Any, models: Sequence[str], samples: Any, output_tokens: np.ndarray,
+                 codes: tuple[np.ndarray, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised (ttft, latency) for many calls; the scalar path uses the same function."""
         n = len(output_tokens)
         if not self.simulate_latency or n == 0:
             return np.full(n, np.nan), np.zeros(n)
         z1, z2 = stable_normals(_keys(prompt_ids, models, samples), self.seed)
-        models = np.asarray(models, dtype=object)
+        model_codes, uniques = codes if codes is not None else pd.factorize(np.asarray(models, dtype=object))
         ttft = np.empty(n)
         total = np.empty(n)
-        for m in pd.unique(models):
-            rows = models == m
-            prof = self.catalog[str(m)].latency
+        for k, m in enumerate(uniques):
+            rows = model_codes == k
+            prof = self._spec(str(m)).latency
             t = prof.ttft_p50 * np.exp(prof.ttft_sigma * z1[rows])
             rate = prof.tps_p50 * np.exp(prof.tps_sigma * z2[rows])
             ttft[rows] = t
@@ -105,8 +105,9 @@ class ReplayCaller:
         return ttft * self.latency_scale, total * self.latency_scale
 
     def complete_many(self, prompt_ids: Sequence[str], models: Sequence[str],
-                      samples: Sequence[int] | int = 0) -> pd.DataFrame:
-        """Vectorised replay: one row per (prompt, model) with response, tokens, cost and latency."""
+                      samples: Sequence[int] | int = 0, *, columns: Sequence[str] = ("response",)) -> pd.DataFrame:
+        """Vectorised replay: one row per (prompt, model) with tokens, cost, latency, the recorded
+        score and extracted answer, and the ``columns`` asked for (``response`` by default)."""
         prompt_ids = np.asarray(prompt_ids, dtype=object)
         models = np.asarray(models, dtype=object)
         samples = np.broadcast_to(np.asarray(samples), prompt_ids.shape)
@@ -114,22 +115,21 @@ class ReplayCaller:
         if (pos < 0).any():
             i = int(np.flatnonzero(pos < 0)[0])
             self.outcomes.record(str(prompt_ids[i]), str(models[i]))  # raises the precise error
-        rows = self.outcomes.df.iloc[pos]
-        out = pd.DataFrame({
-            "prompt_id": prompt_ids, "model": models, "response": rows["response"].to_numpy(),
-            "input_tokens": rows["input_tokens"].to_numpy(), "output_tokens": rows["output_tokens"].to_numpy(),
-        })
-        cost = np.empty(len(out))
-        for m in pd.unique(models):
-            sel = models == m
-            cost[sel] = self.catalog[str(m)].cost(out["input_tokens"].to_numpy()[sel],
-                                                  out["output_tokens"].to_numpy()[sel])
+        df = self.outcomes.df
+        n_in = df["input_tokens"].to_numpy()[pos]
+        n_out = df["output_tokens"].to_numpy()[pos]
+        out = {"prompt_id": prompt_ids, "model": models, "input_tokens": n_in, "output_tokens": n_out}
+        for col in (*columns, "score", "answer"):
+            if col in df.columns:
+                out[col] = df[col].take(pos).to_numpy()
+        cost = np.empty(len(pos))
+        codes, uniques = pd.factorize(models)
+        for k, m in enumerate(uniques):
+            sel = codes == k
+            cost[sel] = self._spec(str(m)).cost(n_in[sel], n_out[sel])
         out["cost"] = cost
-        out["ttft"], out["latency"] = self.simulate(prompt_ids, models, samples, out["output_tokens"].to_numpy())
-        for col in ("score", "answer"):
-            if col in rows.columns:
-                out[col] = rows[col].to_numpy()
-        return out
+        out["ttft"], out["latency"] = self.simulate(prompt_ids, models, samples, n_out, codes=(codes, uniques))
+        return pd.DataFrame(out)
 
     def recorded(self, prompt_id: str, model: str) -> dict[str, Any]:
         """The recorded outcome (response, tokens, score, extracted answer) as a dict."""
