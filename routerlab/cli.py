@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         caller = Gateway.from_config(args.config)
     elif args.server:
-        from .gateway import local_gateway
+        from .local import local_gateway
 
         caller, server = local_gateway(ds, models=ds.models)
     store = args.store or (f"routerlab-runs/{ds.name}-live.sqlite" if caller is not None else None)
