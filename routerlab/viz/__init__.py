@@ -1,0 +1,70 @@
+"""Plots and the trade-off dashboard for experiment results.
+
+``plot(results, kind)`` dispatches to one matplotlib function per kind; every function accepts
+``ax=`` and returns the Figure. ``Results.plot(kind)`` and ``Results.dashboard()`` call into here.
+
+Example::
+
+    >>> from routerlab import viz                                   # doctest: +SKIP
+    >>> viz.plot(res, "frontier")                                   # doctest: +SKIP
+    >>> viz.save_frontier_png(res, "out/frontier.png")              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .plots import forest, frontier, heatmap, latency, oracle_point, shares
+
+__all__ = ["plot", "KINDS", "frontier", "latency", "heatmap", "shares", "forest", "oracle_point",
+           "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard"]
+
+KINDS = {"frontier": frontier, "latency": latency, "heatmap": heatmap, "shares": shares, "forest": forest}
+_ALIASES = {"pareto": "frontier", "cost_quality": "frontier", "cdf": "latency", "tasks": "heatmap",
+            "share": "shares", "models": "shares", "ab": "forest"}
+
+
+def plot(results: Any, kind: str = "frontier", **kwargs: Any) -> Figure:
+    """Draw one kind of plot: ``frontier``, ``latency``, ``heatmap``, ``shares`` or ``forest``.
+
+    For ``forest`` pass the A/B table as ``results`` (or ``tests=`` with Results first).
+    """
+    key = _ALIASES.get(kind, kind)
+    if key not in KINDS:
+        raise ValueError(f"unknown plot kind {kind!r}; choose one of {sorted(KINDS)}")
+    if key == "forest" and "tests" in kwargs:
+        return forest(kwargs.pop("tests"), **kwargs)
+    return KINDS[key](results, **kwargs)
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes (no pyplot, thread-safe)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_frontier_png(results: Any, path: str | Path, *, dpi: int = 150, **kwargs: Any) -> Path:
+    """Write the cost-quality frontier plot to ``path`` (the CLI's ``frontier.png``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = frontier(results, pyplot=False, **kwargs)
+    path.write_bytes(figure_png(fig, dpi=dpi))
+    return path
+
+
+def __getattr__(name: str) -> Any:
+    # the dashboard pulls in ipywidgets: load it only when asked for
+    if name in ("Dashboard", "recommend", "live_dashboard"):
+        from . import dashboard
+
+        return getattr(dashboard, name)
+    raise AttributeError(f"module 'routerlab.viz' has no attribute {name!r}")

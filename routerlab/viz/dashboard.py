@@ -1,0 +1,497 @@
+"""The trade-off dashboard: "which strategy should I use?", answered live as constraints move.
+
+:class:`Dashboard` (``Results.dashboard()``) shows sliders for a cost budget (USD per 1,000 prompts),
+a p95 latency objective and a quality floor, pickers for the tasks included and the strategies
+shown, the recommendation with its numbers and an A/B test against the runner-up, the frontier plot,
+the summary table and an export button. Where widgets cannot render (nbviewer, GitHub, a plain
+console) the same object displays as a static HTML table with the plot inlined as a PNG.
+
+:func:`live_dashboard` is what ``Experiment.run(dashboard=True)`` uses to show progress and fill the
+plot while results arrive.
+
+Example::
+
+    >>> dash = res.dashboard(budget=1.0)                     # doctest: +SKIP
+    >>> dash.recommended                                      # doctest: +SKIP
+    'gpt-4o-mini'
+    >>> dash.export("routing_table.json")                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import figure_png
+from .plots import frontier
+
+__all__ = ["Dashboard", "Recommendation", "recommend", "live_dashboard", "nice_step"]
+
+
+# ---------------------------------------------------------------------------------- the rule
+@dataclass(frozen=True)
+class Recommendation:
+    """The outcome of :func:`recommend`: the chosen strategy (or ``None``), the runner-up, and the
+    per-strategy table with an ``eligible`` column and, for the excluded, ``why_not``."""
+
+    strategy: str | None
+    runner_up: str | None
+    table: pd.DataFrame
+
+
+def recommend(summary: pd.DataFrame, *, budget: float | None = None, latency_p95: float | None = None,
+              quality_floor: float | None = None) -> Recommendation:
+    """Among strategies meeting the budget (``cost_per_1k``), the latency objective
+    (``latency_p95``) and the quality floor, the highest quality; ties go to the cheaper one.
+
+    ``summary`` is ``Results.summary()`` (indexed by strategy). ``None`` constraints are not applied.
+
+    Example::
+
+        >>> s = pd.DataFrame({"quality": [0.9, 0.8], "cost_per_1k": [5.0, 1.0], "latency_p95": [2.0, 1.0]},
+        ...                  index=pd.Index(["big", "small"], name="strategy"))
+        >>> recommend(s, budget=2.0).strategy
+        'small'
+    """
+    t = summary.copy()
+    reasons: list[list[str]] = [[] for _ in range(len(t))]
+    for i, (_, r) in enumerate(t.iterrows()):
+        if budget is not None and not (r["cost_per_1k"] <= budget + 1e-12):
+            reasons[i].append(f"cost ${r['cost_per_1k']:,.3f}/1k > budget")
+        p95 = r.get("latency_p95", np.nan)
+        if latency_p95 is not None and np.isfinite(p95) and p95 > latency_p95 + 1e-12:
+            reasons[i].append(f"p95 {p95:.2f}s > objective")
+        if quality_floor is not None and not (r["quality"] >= quality_floor - 1e-12):
+            reasons[i].append(f"quality {r['quality']:.3f} < floor")
+        if not np.isfinite(r["quality"]):
+            reasons[i].append("no scored answers")
+    t["eligible"] = [not rs for rs in reasons]
+    t["why_not"] = ["; ".join(rs) for rs in reasons]
+    ok = t[t["eligible"]].sort_values(["quality", "cost_per_1k"], ascending=[False, True], kind="stable")
+    names = [str(n) for n in ok.index]
+    return Recommendation(names[0] if names else None, names[1] if len(names) > 1 else None, t)
+
+
+def nice_step(span: float, steps: int = 500) -> float:
+    """A round slider step (1, 2 or 5 × 10^k) giving about ``steps`` steps over ``span``."""
+    if not span > 0 or not math.isfinite(span):
+        return 0.01
+    raw = span / steps
+    k = 10 ** math.floor(math.log10(raw))
+    return next(m * k for m in (1, 2, 5, 10) if m * k >= raw)
+
+
+def _ceil_to(x: float, step: float) -> float:
+    # a hair above x on the step grid, so the slider's own snapping cannot drop below x
+    return round(math.ceil(x / step - 1e-9) * step, 10)
+
+
+# ---------------------------------------------------------------------------------- A/B
+def _ab(results: Any, a: str, b: str) -> dict[str, Any]:
+    """Paired A/B test of ``b`` (recommended) against ``a`` (runner-up) on quality."""
+    try:
+        from ..stats import compare  # type: ignore[attr-defined]
+
+        r = compare(results, a, b, metric="quality")
+        ci = getattr(r, "ci", (np.nan, np.nan))
+        p = getattr(r, "p", getattr(r, "p_value", np.nan))
+        return {"estimate": float(getattr(r, "estimate")), "ci": (float(ci[0]), float(ci[1])), "p": float(p),
+                "decision": str(getattr(r, "decision", "")), "method": "routerlab.stats.compare"}
+    except Exception:  # noqa: BLE001 - stats not available, or the test refused: fall back
+        pass
+    from scipy import stats as st
+
+    df = results.df[results.df["sample"] == 0]
+    m = df.pivot_table(index="prompt_id", columns="strategy", values="score", aggfunc="mean")[[a, b]].dropna()
+    d = (m[b] - m[a]).to_numpy(dtype=float)
+    if len(d) < 2:
+        return {"estimate": np.nan, "ci": (np.nan, np.nan), "p": np.nan, "decision": "too few paired prompts",
+                "method": "paired t"}
+    se = d.std(ddof=1) / math.sqrt(len(d))
+    est = float(d.mean())
+    p = float(st.ttest_rel(m[b], m[a]).pvalue) if se > 0 else (1.0 if est == 0 else 0.0)
+    z = 1.959963984540054
+    decision = ("no significant difference" if not (p < 0.05) else
+                (f"{b} is better" if est > 0 else f"{a} is better"))
+    return {"estimate": est, "ci": (est - z * se, est + z * se), "p": p if math.isfinite(p) else 1.0,
+            "decision": decision, "method": "paired t-test (install routerlab.stats for the full test)"}
+
+
+# ---------------------------------------------------------------------------------- dashboard
+def _widgets() -> Any:
+    try:
+        import ipywidgets
+
+        return ipywidgets
+    except ImportError:
+        return None
+
+
+class Dashboard:
+    """Interactive trade-off dashboard over a Results table.
+
+    Parameters
+    ----------
+    results: the experiment's Results.
+    budget: initial budget in USD per 1,000 prompts; default: the cost of the strategy that is best
+        with no budget, so moving the slider down changes the answer.
+    latency_p95: initial p95 latency objective in seconds (default: no constraint).
+    quality_floor: initial minimum quality (default 0).
+    tasks, strategies: initially included tasks and shown strategies (default: all).
+    export_dir: where the export button writes the routing table.
+    widgets: ``False`` forces the static view; ``None`` uses ipywidgets when importable.
+    """
+
+    def __init__(self, results: Any, *, budget: float | None = None, latency_p95: float | None = None,
+                 quality_floor: float = 0.0, tasks: Sequence[str] | None = None,
+                 strategies: Sequence[str] | None = None, export_dir: str | Path = ".",
+                 widgets: bool | None = None) -> None:
+        self.results = results
+        self.all_tasks = sorted(results.df["task"].unique().tolist())
+        self.all_strategies = list(results.strategies)
+        self.tasks = list(tasks) if tasks is not None else list(self.all_tasks)
+        self.strategies = list(strategies) if strategies is not None else list(self.all_strategies)
+        self.export_dir = Path(export_dir)
+        self._summaries: dict[tuple[str, ...], pd.DataFrame] = {}
+        self._ab_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        full = self._summary()
+        costs = full["cost_per_1k"].replace([np.inf, -np.inf], np.nan).dropna()
+        p95s = full["latency_p95"].replace([np.inf, -np.inf], np.nan).dropna()
+        self.budget_max = float(costs.max() * 1.05) if len(costs) else 1.0
+        self.budget_step = nice_step(self.budget_max)
+        self.budget_max = _ceil_to(self.budget_max, self.budget_step)
+        self.latency_max = float(math.ceil(p95s.max() * 1.05 * 10) / 10) if len(p95s) else 10.0
+        if budget is None:
+            best = recommend(full.loc[[s for s in self.strategies if s in full.index]]).strategy
+            budget = float(full.loc[best, "cost_per_1k"]) if best is not None else self.budget_max
+            budget = min(_ceil_to(budget, self.budget_step), self.budget_max)
+        self.budget = float(budget)
+        self.latency_p95 = float(latency_p95) if latency_p95 is not None else self.latency_max
+        self.quality_floor = float(quality_floor)
+        self.last_export: Path | None = None
+        self.rec = self._recommend()
+        w = _widgets() if widgets is not False else None
+        self.widget = self._build(w) if w is not None else None
+        if self.widget is not None:
+            self.update()
+
+    # ------------------------------------------------------------------ state
+    def _selected(self) -> Any:
+        tasks = [t for t in self.tasks if t in self.all_tasks]
+        strategies = [s for s in self.strategies if s in self.all_strategies]
+        return self.results.select(strategies=strategies or None, tasks=tasks or None)
+
+    def _summary(self) -> pd.DataFrame:
+        key = tuple(sorted(self.tasks))
+        if key not in self._summaries:
+            sel = self.results.select(tasks=list(key)) if set(key) != set(self.all_tasks) else self.results
+            self._summaries[key] = sel.summary() if len(sel.df) else pd.DataFrame()
+        s = self._summaries[key]
+        return s.loc[[x for x in self.strategies if x in s.index]] if len(s) else s
+
+    def _recommend(self) -> Recommendation:
+        s = self._summary()
+        if s.empty:
+            return Recommendation(None, None, s)
+        lat = None if self.latency_p95 >= self.latency_max else self.latency_p95
+        return recommend(s, budget=self.budget, latency_p95=lat, quality_floor=self.quality_floor or None)
+
+    @property
+    def recommended(self) -> str | None:
+        """The strategy recommended under the current controls (``None`` if nothing qualifies)."""
+        return self.rec.strategy
+
+    def set(self, **controls: Any) -> Dashboard:
+        """Change controls from code (``budget``, ``latency_p95``, ``quality_floor``, ``tasks``,
+        ``strategies``) and refresh; the widgets follow."""
+        for k, v in controls.items():
+            if k not in ("budget", "latency_p95", "quality_floor", "tasks", "strategies"):
+                raise TypeError(f"unknown control {k!r}")
+            setattr(self, k, list(v) if k in ("tasks", "strategies") else float(v))
+        if self.widget is not None:
+            self._sync_widgets()
+        self.update()
+        return self
+
+    # ------------------------------------------------------------------ text
+    def _ab_against_runner_up(self) -> dict[str, Any] | None:
+        rec, run = self.rec.strategy, self.rec.runner_up
+        if rec is None or run is None:
+            return None
+        key = (tuple(sorted(self.tasks)), run, rec)
+        if key not in self._ab_cache:
+            self._ab_cache[key] = _ab(self.results.select(strategies=[run, rec], tasks=self.tasks), run, rec)
+        return self._ab_cache[key]
+
+    def recommendation_html(self) -> str:
+        """The answer to "which strategy should I use?", with its numbers and why."""
+        s = self.rec.table
+        cons = (f"budget ≤ ${self.budget:,.2f} per 1k prompts"
+                + (f", p95 latency ≤ {self.latency_p95:.1f} s" if self.latency_p95 < self.latency_max else "")
+                + (f", quality ≥ {self.quality_floor:.2f}" if self.quality_floor > 0 else ""))
+        if self.rec.strategy is None:
+            cheapest = s.sort_values("cost_per_1k").index[0] if len(s) else "—"
+            return (f"<div class='routerlab-rec'><b>No strategy meets {escape(cons)}.</b> "
+                    f"Relax a constraint; the cheapest shown is <code>{escape(str(cheapest))}</code>.</div>")
+        name = self.rec.strategy
+        r = s.loc[name]
+        sim = " (simulated)" if bool(r.get("simulated_latency", False)) else ""
+        n_ok = int(s["eligible"].sum())
+        parts = [f"<div class='routerlab-rec'><b>Use <code>{escape(name)}</code></b>: quality "
+                 f"{r['quality']:.3f} [{r['quality_lo']:.3f}, {r['quality_hi']:.3f}] (95% CI), "
+                 f"${r['cost_per_1k']:,.3f} per 1k prompts, p95 latency {r['latency_p95']:.2f} s{sim}.",
+                 f"<br>Why: the highest quality of the {n_ok} of {len(s)} strategies meeting {escape(cons)}."]
+        ab = self._ab_against_runner_up()
+        if ab is not None:
+            run = self.rec.runner_up
+            rr = s.loc[run]
+            parts.append(
+                f"<br>Versus runner-up <code>{escape(str(run))}</code> (quality {rr['quality']:.3f}, "
+                f"${rr['cost_per_1k']:,.3f}/1k): Δquality {ab['estimate']:+.3f} "
+                f"[{ab['ci'][0]:+.3f}, {ab['ci'][1]:+.3f}], p {_p(ab['p'])}"
+                + (f" — {escape(ab['decision'])}" if ab["decision"] else "") + ".")
+        else:
+            parts.append("<br>No runner-up meets the constraints.")
+        return "".join(parts) + "</div>"
+
+    def table_html(self) -> str:
+        """The summary table of the shown strategies, the recommended one highlighted."""
+        s = self.rec.table
+        if s.empty:
+            return "<p>no results</p>"
+        rows = []
+        for name, r in s.sort_values(["quality", "cost_per_1k"], ascending=[False, True]).iterrows():
+            style = " style='background:#e6f4ea;font-weight:bold'" if name == self.rec.strategy else ""
+            status = "✓" if r["eligible"] else f"✗ {escape(r['why_not'])}"
+            rows.append(f"<tr{style}><td style='text-align:left'>{escape(str(name))}</td>"
+                        f"<td>{r['quality']:.3f}</td><td>[{r['quality_lo']:.3f}, {r['quality_hi']:.3f}]</td>"
+                        f"<td>${r['cost_per_1k']:,.3f}</td><td>{r['latency_p50']:.2f}</td>"
+                        f"<td>{r['latency_p95']:.2f}</td><td>{r['error_rate']:.1%}</td>"
+                        f"<td>{'★' if r.get('pareto', False) else ''}</td>"
+                        f"<td style='text-align:left'>{status}</td></tr>")
+        sim = " (simulated)" if bool(s["simulated_latency"].any()) else ""
+        head = ("<tr><th>strategy</th><th>quality</th><th>95% CI</th><th>$/1k prompts</th>"
+                f"<th>p50 s{sim}</th><th>p95 s{sim}</th><th>errors</th><th>Pareto</th><th>meets constraints</th></tr>")
+        return f"<table class='routerlab-table'>{head}{''.join(rows)}</table>"
+
+    def figure(self, pyplot: bool = False) -> Any:
+        """The frontier plot of the shown strategies, the recommendation ringed, the budget drawn."""
+        return frontier(self._selected(), highlight=self.rec.strategy, budget=self.budget, pyplot=pyplot,
+                        figsize=(7.5, 4.6))
+
+    # ------------------------------------------------------------------ export
+    def export(self, path: str | Path | None = None) -> Path:
+        """Write the recommended strategy's routing table and return its path.
+
+        Uses ``routerlab.export.RoutingTable`` when available; otherwise a JSON file with the
+        strategy's per-task model shares and its summary numbers.
+        """
+        name = self.rec.strategy
+        if name is None:
+            raise ValueError("nothing to export: no strategy meets the constraints")
+        path = Path(path) if path is not None else self.export_dir / f"routing_table_{_slug(name)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sel = self.results.select(strategies=[name], tasks=self.tasks)
+        try:
+            from ..export import RoutingTable  # type: ignore[attr-defined]
+
+            table = RoutingTable.from_results(sel, strategy=name)
+            out = table.save(path)
+            self.last_export = Path(out) if isinstance(out, (str, Path)) else path
+        except ImportError:
+            self.last_export = _fallback_export(sel, name, path, self.rec.table.loc[name])
+        return self.last_export
+
+    # ------------------------------------------------------------------ widgets
+    def _build(self, w: Any) -> Any:
+        style = {"description_width": "initial"}
+        wide = w.Layout(width="420px")
+        self.budget_slider = w.FloatSlider(value=self.budget, min=0.0, max=self.budget_max, step=self.budget_step,
+                                           description="Budget (USD per 1k prompts)", readout_format=".2f",
+                                           continuous_update=False, style=style, layout=wide)
+        self.latency_slider = w.FloatSlider(value=self.latency_p95, min=0.0, max=self.latency_max, step=0.1,
+                                            description="p95 latency objective (s)", readout_format=".1f",
+                                            continuous_update=False, style=style, layout=wide)
+        self.floor_slider = w.FloatSlider(value=self.quality_floor, min=0.0, max=1.0, step=0.01,
+                                          description="Quality floor", readout_format=".2f",
+                                          continuous_update=False, style=style, layout=wide)
+        self.tasks_select = w.SelectMultiple(options=self.all_tasks, value=tuple(self.tasks), description="Tasks",
+                                             rows=min(6, max(2, len(self.all_tasks))), style=style)
+        self.strategies_select = w.SelectMultiple(options=self.all_strategies, value=tuple(self.strategies),
+                                                  description="Strategies", style=style,
+                                                  rows=min(10, max(2, len(self.all_strategies))))
+        self.rec_html = w.HTML()
+        self.plot_image = w.Image(format="png", layout=w.Layout(max_width="760px"))
+        self.table_view = w.HTML()
+        self.export_button = w.Button(description="Export routing table", icon="download", button_style="primary")
+        self.export_label = w.HTML()
+        self._syncing = False
+
+        def on_change(_: Any) -> None:
+            if self._syncing:
+                return
+            self.budget = float(self.budget_slider.value)
+            self.latency_p95 = float(self.latency_slider.value)
+            self.quality_floor = float(self.floor_slider.value)
+            self.tasks = list(self.tasks_select.value)
+            self.strategies = list(self.strategies_select.value)
+            self.update()
+
+        for c in (self.budget_slider, self.latency_slider, self.floor_slider, self.tasks_select,
+                  self.strategies_select):
+            c.observe(on_change, names="value")
+
+        def on_export(_: Any) -> None:
+            try:
+                p = self.export()
+                self.export_label.value = f"wrote <code>{escape(str(p.resolve()))}</code>"
+            except Exception as exc:  # noqa: BLE001 - show the problem in the dashboard, do not raise into the void
+                self.export_label.value = f"<span style='color:#b00'>export failed: {escape(str(exc))}</span>"
+
+        self.export_button.on_click(on_export)
+        controls = w.VBox([self.budget_slider, self.latency_slider, self.floor_slider])
+        pickers = w.HBox([self.tasks_select, self.strategies_select])
+        title = w.HTML("<h3 style='margin:4px 0'>routerlab — which strategy should I use?</h3>")
+        return w.VBox([title, w.HBox([controls, pickers]), self.rec_html, self.plot_image, self.table_view,
+                       w.HBox([self.export_button, self.export_label])],
+                      layout=w.Layout(border="1px solid #ddd", padding="6px"))
+
+    def _sync_widgets(self) -> None:
+        self._syncing = True
+        try:
+            self.budget_slider.value = self.budget
+            self.latency_slider.value = self.latency_p95
+            self.floor_slider.value = self.quality_floor
+            self.tasks_select.value = tuple(self.tasks)
+            self.strategies_select.value = tuple(self.strategies)
+        finally:
+            self._syncing = False
+
+    def update(self) -> None:
+        """Recompute the recommendation, and redraw plot and table (called as controls move)."""
+        self.rec = self._recommend()
+        if self.widget is None:
+            return
+        self.rec_html.value = self.recommendation_html()
+        self.table_view.value = self.table_html()
+        self.plot_image.value = figure_png(self.figure())
+
+    # ------------------------------------------------------------------ display
+    def static_html(self) -> str:
+        """The dashboard without widgets: recommendation, summary table and the plot as an inline PNG."""
+        png = base64.b64encode(figure_png(self.figure())).decode()
+        return (f"<div class='routerlab-dashboard'><h3>routerlab — which strategy should I use?</h3>"
+                f"{self.recommendation_html()}<img src='data:image/png;base64,{png}' "
+                f"alt='cost vs quality frontier' style='max-width:760px'/>{self.table_html()}</div>")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self.static_html()}
+        if self.widget is not None:
+            view = self.widget._repr_mimebundle_()
+            if view:
+                bundle.update({k: v for k, v in view.items() if k != "text/plain"})
+        return bundle
+
+    def __repr__(self) -> str:
+        return (f"Dashboard(recommended={self.rec.strategy!r}, budget=${self.budget:,.2f}/1k, "
+                f"p95<={self.latency_p95:.1f}s, floor={self.quality_floor:.2f}, "
+                f"{len(self.strategies)} strategies, tasks={self.tasks})")
+
+
+def _p(p: float) -> str:
+    return "= —" if not np.isfinite(p) else ("< 0.001" if p < 0.001 else f"= {p:.3f}")
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _fallback_export(sel: Any, name: str, path: Path, row: pd.Series) -> Path:
+    ok = sel.df[sel.df["error_type"] == ""]
+    per_task = {str(t): {str(m): round(float(v), 6) for m, v in g["final_model"].value_counts(normalize=True).items()}
+                for t, g in ok.groupby("task")}
+    top = ok["final_model"].value_counts()
+    doc = {"format": "routerlab.routing_table.fallback/1", "strategy": name,
+           "default_model": str(top.index[0]) if len(top) else None,
+           "routes": {t: max(sh, key=sh.get) for t, sh in per_task.items() if sh},
+           "model_shares_by_task": per_task,
+           "summary": {"quality": float(row["quality"]), "cost_per_1k": float(row["cost_per_1k"]),
+                       "latency_p95": float(row["latency_p95"])},
+           "source": {k: str(v) for k, v in sel.meta.items() if k in ("dataset", "split", "seed")}}
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+# ---------------------------------------------------------------------------------- live
+def live_dashboard(experiment: Any, *, min_interval: float = 0.75) -> tuple[Callable[[str, pd.DataFrame], None],
+                                                                          Callable[[Any], None]]:
+    """Progress and a filling frontier plot while ``experiment`` runs.
+
+    Returns ``(hook, finish)``: ``hook(strategy, rows)`` is called (possibly from a worker thread) as
+    rows arrive; ``finish(results)`` turns the view into the full :class:`Dashboard`. Without
+    ipywidgets or outside IPython both only keep the rows (the run still shows its tqdm bars).
+    """
+    from ..results import Results
+
+    total = len(experiment.dataset) * int(getattr(experiment, "samples", 1)) * len(experiment.strategies)
+    frames: list[pd.DataFrame] = []
+    seen = {"rows": 0, "last": 0.0}
+    lock = threading.Lock()
+    w = _widgets()
+    box = status = image = None
+    if w is not None:
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is not None:
+                status = w.HTML(f"<b>routerlab</b>: running {len(experiment.strategies)} strategies "
+                                f"on {len(experiment.dataset):,} prompts…")
+                image = w.Image(format="png", layout=w.Layout(max_width="760px"))
+                box = w.VBox([status, image])
+                display(box)
+        except ImportError:
+            box = None
+
+    def draw(final: bool = False) -> None:
+        if image is None or not frames:
+            return
+        res = Results(pd.concat(frames, ignore_index=True), {})
+        image.value = figure_png(frontier(res, pyplot=False, figsize=(7.5, 4.6)))
+
+    def hook(strategy: str, rows: pd.DataFrame) -> None:
+        with lock:
+            frames.append(rows)
+            seen["rows"] += len(rows)
+            now = time.monotonic()
+            if status is not None:
+                status.value = (f"<b>routerlab</b>: {seen['rows']:,} / {total:,} results "
+                                f"({seen['rows'] / max(total, 1):.0%}) — now <code>{escape(strategy)}</code>")
+            if now - seen["last"] >= min_interval:
+                seen["last"] = now
+                draw()
+
+    def finish(results: Any) -> None:
+        with lock:
+            if box is None or w is None:
+                return
+            if len(results.df):
+                dash = Dashboard(results)
+                assert status is not None
+                status.value = f"<b>routerlab</b>: done — {len(results.df):,} results"
+                box.children = (status, dash.widget) if dash.widget is not None else (status,)
+            elif status is not None:
+                status.value = "<b>routerlab</b>: done — no results"
+
+    return hook, finish
