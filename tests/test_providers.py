@@ -357,3 +357,15 @@ def test_helpers():
     assert isinstance(error_from_status(403, "forbidden"), AuthError)
     assert isinstance(error_from_status(408, "request timeout"), Timeout)
     assert normalize_finish_reason("tool_use") == "tool_calls" and normalize_finish_reason(None) is None
+
+
+@ALL3
+def test_warmup_lists_models_and_reports_auth(srv, kind):
+    dep, _ = KINDS[kind]
+    p = build(srv, kind)
+    asyncio.run(p.warmup())
+    srv.set_api_key(dep, "another-key")
+    with pytest.raises(AuthError) as e:
+        asyncio.run(p.warmup())
+    assert e.value.status == 401 and CANARY not in str(e.value)
+    assert srv.log(dep) == []  # health checks are not completion requests

@@ -8,7 +8,7 @@ Example::
 
     >>> from routerlab.providers import make_provider, ProviderConfig
     >>> cfg = ProviderConfig("anthropic", base_url="http://127.0.0.1:8000/d/P2", deployment="P2")
-    >>> provider = cfg.build()          # doctest: +SKIP  (reads ANTHROPIC_API_KEY)
+    >>> provider = cfg.build()          # doctest: +SKIP
 """
 
 from __future__ import annotations

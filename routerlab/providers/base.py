@@ -475,6 +475,26 @@ class BaseProvider:
         n_out = state.output_tokens if state.output_tokens is not None else count_tokens(text)
         yield self._completion(spec, text, n_in, n_out, state.finish, time.perf_counter() - start, state.ttft)
 
+    async def warmup(self, timeout: float | None = None) -> None:
+        """Open a connection with a cheap authenticated call (``GET /models``); raises like ``complete``.
+
+        A 401/403 here (AuthError) means the deployment is misconfigured before any user request.
+        """
+        client = self._client()
+        deadline = self.timeout if timeout is None else float(timeout)
+        err: ProviderError | None = None
+        try:
+            async with asyncio.timeout(deadline + 0.05):
+                await client.models.list(timeout=deadline)
+        except TimeoutError:
+            err = Timeout(f"{self.name} did not answer within {deadline:g} s", deployment=self.deployment)
+        except Exception as exc:  # noqa: BLE001
+            err = self._map_exception(exc, deadline)
+            if err is None:
+                raise
+        if err is not None:
+            raise err
+
     def complete_sync(self, request: Request, model: str, *, timeout: float | None = None) -> Completion:
         """``complete`` from sync code (works inside Jupyter's running loop)."""
         return run_sync(self.complete(request, model, timeout=timeout))

@@ -29,7 +29,7 @@ class OpenAIProvider(BaseProvider):
     Example::
 
         >>> p = OpenAIProvider(api_key_env="OPENAI_API_KEY", deployment="east")  # doctest: +SKIP
-        >>> p
+        >>> p                                                                    # doctest: +SKIP
         OpenAIProvider(deployment='east', base_url=None, api_key_env='OPENAI_API_KEY', timeout=60.0)
     """
 
