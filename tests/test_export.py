@@ -1,0 +1,185 @@
+"""Exports: LiteLLM loads ours and routes through the local provider server, Portkey's validates, no key leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from routerlab import export
+from routerlab.errors import ConfigError
+from routerlab.runtime import Router, validate
+from routerlab.server import ProviderServer
+
+pytestmark = pytest.mark.timeout(120)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CANARY = "sk-canary-7f3e9b21d4c8a6e5"
+MINI, BIG, HAIKU = "gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "claude-3-haiku-20240307"
+
+
+@pytest.fixture(scope="module")
+def litellm():
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no price-map download
+    return pytest.importorskip("litellm")  # ~5 s: once per module
+
+
+@pytest.fixture(scope="module")
+def srv():
+    with ProviderServer(["P1", "P2", "P3"], latency_scale=0, answers={"What is 2+2?": "4"}) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _canary(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", CANARY + "-anthropic")
+
+
+def table(srv=None, **extra):
+    doc = {
+        "name": "t", "tasks": [{"task": "math", "patterns": [r"\d+\s*[-+*/]\s*\d+"]}],
+        "routes": {"math": "gpt-4o-mini"}, "default": "gpt-4o",
+        "fallbacks": {"gpt-4o-mini": ["gpt-4o"], "gpt-4o": ["claude-3-haiku"]},
+        "context_window_fallbacks": {"gpt-4o-mini": ["claude-3-haiku"]},
+        "retry": {"num_retries": 1, "timeout": 10.0}, "balancer": {"allowed_fails": 5, "cooldown_time": 1.0},
+        **extra,
+    }
+    base = None if srv is None else {"gpt-4o-mini": srv.base_url("P1"), "gpt-4o": srv.base_url("P2"),
+                                     "claude-3-haiku": srv.base_url("P3", "anthropic")}
+    return export.document(doc, api_base=base)
+
+
+def exported(tmp_path, doc):
+    paths = export.write(doc, tmp_path)
+    for p in paths.values():
+        assert CANARY not in p.read_text(), f"a key leaked into {p}"
+    return paths
+
+
+# --- LiteLLM itself loads the export -------------------------------------------------------------
+def test_litellm_routes_and_follows_fallback(litellm, srv, tmp_path):
+    srv.clear_log()
+    srv.clear_faults()
+    for dep in ("P1", "P2", "P3"):
+        srv.set_api_key(dep, CANARY)  # the server checks LiteLLM resolved os.environ/OPENAI_API_KEY
+    try:
+        cfg = yaml.safe_load(exported(tmp_path, table(srv))["litellm"].read_text())
+        router = litellm.Router(model_list=cfg["model_list"], **cfg["router_settings"])
+        msgs = [{"role": "user", "content": "What is 2+2?"}]
+        r = router.completion(model="math", messages=msgs)
+        assert r.choices[0].message.content == "4"
+        assert [(e["model"], e["status"]) for e in srv.log("P1")] == [(MINI, 200)]
+        assert srv.log("P2") == []
+
+        srv.set_faults("P1", status=500)  # the primary fails: the exported fallback takes over
+        r = router.completion(model="math", messages=msgs)
+        assert r.choices[0].message.content == "4"
+        assert all(e["status"] == 500 for e in srv.log("P1")[1:]) and len(srv.log("P1")) >= 2
+        assert [(e["model"], e["status"]) for e in srv.log("P2")] == [(BIG, 200)]
+    finally:
+        srv.set_api_key("*", None)
+        srv.clear_faults()
+
+
+def test_litellm_config_shape(srv):
+    cfg = export.to_litellm(table(srv))
+    names = [m["model_name"] for m in cfg["model_list"]]
+    assert names == ["math", "default", "gpt-4o", "gpt-4o-mini", "claude-3-haiku"]
+    first = cfg["model_list"][0]["litellm_params"]
+    assert first == {"model": f"openai/{MINI}", "api_key": "os.environ/OPENAI_API_KEY", "api_base": srv.base_url("P1")}
+    assert cfg["model_list"][-1]["litellm_params"]["model"] == f"anthropic/{HAIKU}"
+    rs = cfg["router_settings"]
+    assert rs["fallbacks"] == [{"math": ["gpt-4o"]}, {"default": ["claude-3-haiku"]},
+                               {"gpt-4o-mini": ["gpt-4o"]}, {"gpt-4o": ["claude-3-haiku"]}]
+    assert rs["context_window_fallbacks"] == [{"math": ["claude-3-haiku"]}, {"gpt-4o-mini": ["claude-3-haiku"]}]
+    assert (rs["num_retries"], rs["timeout"], rs["allowed_fails"], rs["cooldown_time"]) == (1, 10.0, 5, 1.0)
+
+
+def test_deployments_become_balanced_entries():
+    doc = export.document({"default": "gpt-4o", "models": {"gpt-4o": {
+        **export.model_entry("gpt-4o"), "deployments": [{"name": "east", "weight": 3},
+                                                         {"name": "west", "api_key_env": "OPENAI_WEST_KEY", "weight": 1}]}}})
+    cfg = export.to_litellm(doc)
+    entries = [m for m in cfg["model_list"] if m["model_name"] == "gpt-4o"]
+    assert [e["litellm_params"]["weight"] for e in entries] == [3, 1]
+    assert entries[1]["litellm_params"]["api_key"] == "os.environ/OPENAI_WEST_KEY"
+    lb = export.to_portkey(doc)["targets"][0]["targets"][0]
+    assert lb["strategy"] == {"mode": "loadbalance"}
+    assert [t["provider"] for t in lb["targets"]] == ["@east", "@west"]
+
+
+# --- Portkey ---------------------------------------------------------------------------------------
+def test_portkey_export_validates_against_schema(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((FIXTURES / "portkey_config.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    cfg = json.loads(exported(tmp_path, table())["portkey"].read_text())
+    jsonschema.validate(cfg, schema)
+    assert cfg["strategy"]["conditions"] == [{"query": {"metadata.task": {"$eq": "math"}}, "then": "math"}]
+    math = cfg["targets"][0]
+    assert math["strategy"]["mode"] == "fallback"
+    assert [t["override_params"]["model"] for t in math["targets"]] == [MINI, BIG]
+    # the fixture is strict enough to catch a broken config
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**cfg, "strategy": {"mode": "conditional", "conditions": []}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"strategy": {"mode": "fallback"}}, schema)
+
+
+# --- env and JSON ------------------------------------------------------------------------------------
+def test_env_file(tmp_path):
+    text = exported(tmp_path, table())["env"].read_text()
+    assert "MATH_MODEL=gpt-4o-mini" in text.splitlines()
+    assert "DEFAULT_MODEL=gpt-4o" in text.splitlines()
+    assert "MATH_FALLBACKS=gpt-4o" in text.splitlines()
+    assert "OPENAI_API_KEY" in text and CANARY not in text
+
+
+def test_json_round_trips_through_the_runtime(tmp_path):
+    path = exported(tmp_path, table())["json"]
+    router = Router.load(path)
+    assert router.route("what is 17 * 3?") == "gpt-4o-mini"
+    assert router.route("tell me a story") == "gpt-4o"
+    assert router.decide("2+2").chain == ("gpt-4o-mini", "gpt-4o")
+
+
+def test_schema_file_is_valid_and_agrees_with_the_stdlib_validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    from routerlab.runtime import schema
+
+    jsonschema.Draft202012Validator.check_schema(schema())
+    doc = table()
+    jsonschema.validate(doc, schema())
+    bad = {**doc, "retry": {"num_retries": -1}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema())
+    with pytest.raises(ConfigError, match=r"retry\.num_retries: must be at least 0"):
+        validate(bad)
+
+
+def test_write_refuses_a_leaked_key(tmp_path, monkeypatch):
+    doc = table()
+    doc["name"] = CANARY  # a key pasted into a field by mistake
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        export.write(doc, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_task_named_like_a_model_is_rejected():
+    with pytest.raises(ConfigError, match="also model names"):
+        export.to_litellm({"routes": {"gpt-4o": "gpt-4o-mini"}, "default": "gpt-4o"})
+
+
+def test_export_main(tmp_path, capsys):
+    src = tmp_path / "t.json"
+    src.write_text(json.dumps(table()))
+    assert export.export_main([str(src), "--to", "litellm", "--to", "env", "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["litellm_config.yaml", "routing.env"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**table(), "default": "nope"}))
+    assert export.export_main([str(bad), "-o", str(tmp_path / "x")]) == 2
+    assert "default: 'nope' is not a model" in capsys.readouterr().err
