@@ -180,6 +180,7 @@ class Dashboard:
         self.latency_p95 = float(latency_p95) if latency_p95 is not None else self.latency_max
         self.quality_floor = float(quality_floor)
         self.last_export: Path | None = None
+        self.export_note = ""
         self.rec = self._recommend()
         w = _widgets() if widgets is not False else None
         self.widget = self._build(w) if w is not None else None
@@ -294,8 +295,9 @@ class Dashboard:
     def export(self, path: str | Path | None = None) -> Path:
         """Write the recommended strategy's routing table and return its path.
 
-        Uses ``routerlab.export.RoutingTable`` when available; otherwise a JSON file with the
-        strategy's per-task model shares and its summary numbers.
+        The routerlab JSON routing table (:func:`routerlab.export.document_from_results`, what
+        ``routerlab.runtime.Router`` loads); where ``routerlab.export`` is unavailable, a JSON file with
+        the strategy's per-task model shares and its summary numbers.
         """
         name = self.rec.strategy
         if name is None:
@@ -304,12 +306,23 @@ class Dashboard:
         path.parent.mkdir(parents=True, exist_ok=True)
         sel = self.results.select(strategies=[name], tasks=self.tasks)
         try:
-            from ..export import RoutingTable  # type: ignore[attr-defined]
-
-            table = RoutingTable.from_results(sel, strategy=name)
-            out = table.save(path)
-            self.last_export = Path(out) if isinstance(out, (str, Path)) else path
+            from .. import export as _export
         except ImportError:
+            _export = None  # type: ignore[assignment]
+        self.export_note = ""
+        if _export is not None and hasattr(_export, "document_from_results"):
+            try:
+                doc = _export.document_from_results(sel, name)
+            except Exception as exc:  # noqa: BLE001 - e.g. models unknown to the catalog: keep the shares
+                self.export_note = f"not a production routing table ({exc}); wrote per-task model shares"
+                self.last_export = _fallback_export(sel, name, path, self.rec.table.loc[name])
+            else:
+                path.write_text(_export.to_json(doc), encoding="utf-8")
+                self.last_export = path
+        elif _export is not None and hasattr(_export, "RoutingTable"):
+            out = _export.RoutingTable.from_results(sel, strategy=name).save(path)
+            self.last_export = Path(out) if isinstance(out, (str, Path)) else path
+        else:
             self.last_export = _fallback_export(sel, name, path, self.rec.table.loc[name])
         return self.last_export
 
@@ -355,7 +368,8 @@ class Dashboard:
         def on_export(_: Any) -> None:
             try:
                 p = self.export()
-                self.export_label.value = f"wrote <code>{escape(str(p.resolve()))}</code>"
+                note = f" <i>({escape(self.export_note)})</i>" if self.export_note else ""
+                self.export_label.value = f"wrote <code>{escape(str(p.resolve()))}</code>{note}"
             except Exception as exc:  # noqa: BLE001 - show the problem in the dashboard, do not raise into the void
                 self.export_label.value = f"<span style='color:#b00'>export failed: {escape(str(exc))}</span>"
 

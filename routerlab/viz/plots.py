@@ -48,6 +48,14 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float], *, pyplot: bool = Tr
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def _done(fig: Figure, pyplot: bool) -> Figure:
+    # figures for PNG bytes are saved with bbox_inches="tight", which already fits the labels;
+    # tight_layout would render the figure once more (the slowest step of a dashboard update)
+    if pyplot:
+        fig.tight_layout()
+    return fig
+
+
 def _mean_t_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     from scipy import stats as st
 
@@ -134,8 +142,7 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
     ax.set_title(f"Cost vs quality — {results.df['prompt_id'].nunique():,} prompts")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
+    return _done(fig, pyplot)
 
 
 def latency(results: Any, *, ax: Axes | None = None, strategies: Sequence[str] | None = None,
@@ -168,8 +175,7 @@ def latency(results: Any, *, ax: Axes | None = None, strategies: Sequence[str] |
     ax.set_title("Latency CDF (● p50, ▲ p95)" + (" — SIMULATED" if sim else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
+    return _done(fig, pyplot)
 
 
 def heatmap(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float] | None = None,
@@ -197,8 +203,7 @@ def heatmap(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float
     ax.set_yticks(range(s.shape[0]), [str(t) for t in s.index], fontsize=8)
     ax.set_title("Quality by task (boxed: best per task)")
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="quality")
-    fig.tight_layout()
-    return fig
+    return _done(fig, pyplot)
 
 
 def _rect(x: float, y: float) -> Any:
@@ -233,8 +238,7 @@ def shares(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float]
     ax.set_xlabel("share of calls answered by each model")
     ax.set_title("Which model answers, per strategy")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.tight_layout()
-    return fig
+    return _done(fig, pyplot)
 
 
 def _cmap(n: int) -> list[Any]:
@@ -312,8 +316,7 @@ def forest(tests: Any, *, ax: Axes | None = None, alpha: float = 0.05, metric: s
     ax.set_xlabel(f"{m}: estimate (B − A) with CI")
     ax.set_title("A/B tests" + (" (p-values adjusted for multiple comparisons)" if pcol == "p_adj" else ""))
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _done(fig, pyplot)
 
 
 def _fmt_p(p: float) -> str:
