@@ -1,0 +1,370 @@
+"""``%route`` and ``%%route``: ask a router from a notebook cell.
+
+Load with ``%load_ext routerlab``, then::
+
+    %route --use task                    # the active router: a built-in name, a model, or a variable
+    %route What is 17 * 23?              # its Decision: model, task, reason, est. cost/latency, candidates
+    %route --explain What is 17 * 23?    # every candidate, with the constraint that removed it
+    %route --compare task,gpt-4o,my_router What is 17 * 23?
+    %route --run --id gsm8k-main-test-#0 # answer a bundled prompt through the replay caller
+    %route --run --via gw Hi there        # ... or through a Gateway variable (live path)
+
+    %%route --run --via gw
+    A long prompt over
+    several lines.
+
+Options come first; everything after the first word that is not an option is the prompt, verbatim
+(quotes and apostrophes need no escaping). ``%route?`` lists every flag; for the same reason a
+one-line prompt that *ends* with ``?`` is taken by IPython as a help request: use ``%%route``. The value of the magic is a
+:class:`RouteReport` (rich display in Jupyter; ``.decision``, ``.candidates``, ``.answer`` in code).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+import pandas as pd
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .types import Decision, Request
+
+__all__ = ["RouteMagics", "RouteReport", "load_ipython_extension", "unload_ipython_extension"]
+
+_MAX_CANDIDATES = 12
+
+
+# ------------------------------------------------------------------------------------------ report
+@dataclass
+class RouteReport:
+    """What ``%route`` shows: the decision(s), the candidates, and the answer when ``--run``."""
+
+    prompt: str
+    router: str = ""
+    decision: Decision | None = None
+    candidates: pd.DataFrame | None = None
+    explain: pd.DataFrame | None = None
+    compare: pd.DataFrame | None = None
+    answer: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def _decision_rows(self) -> list[tuple[str, str]]:
+        d = self.decision
+        if d is None:
+            return []
+        return [("router", self.router or d.router), ("model", d.model), ("task", d.task or "—"),
+                ("reason", d.reason or "—"),
+                ("est. cost (USD)", "—" if d.estimated_cost is None else f"{d.estimated_cost:.6f}"),
+                ("est. latency (s)", "—" if d.estimated_latency is None else f"{d.estimated_latency:.2f}")]
+
+    def _answer_rows(self) -> list[tuple[str, str]]:
+        a = self.answer
+        if a is None:
+            return []
+        sim = " (simulated)" if a.get("simulated_latency") else ""
+        return [("answered by", str(a["model"])), ("via", str(a["via"])),
+                ("tokens (in / out)", f"{a['input_tokens']} / {a['output_tokens']}"),
+                ("cost (USD)", f"{a['cost']:.6f}"), ("latency (s)", f"{a['latency']:.2f}{sim}")]
+
+    def __repr__(self) -> str:
+        out = [f"prompt: {self.prompt[:100]!r}" + ("…" if len(self.prompt) > 100 else "")]
+        out += [f"{k:>17}: {v}" for k, v in self._decision_rows()]
+        if self.candidates is not None and len(self.candidates):
+            out += ["candidates:", self.candidates.to_string(index=False)]
+        if self.explain is not None:
+            out += ["explain:", self.explain.to_string()]
+        if self.compare is not None:
+            out += ["decisions side by side:", self.compare.to_string()]
+        if self.answer is not None:
+            out += [f"{k:>17}: {v}" for k, v in self._answer_rows()] + ["answer:", str(self.answer["text"])]
+        out += [f"note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        def kv(rows: list[tuple[str, str]]) -> str:
+            return "<table>" + "".join(f"<tr><th style='text-align:left'>{escape(k)}</th>"
+                                       f"<td style='text-align:left'>{escape(v)}</td></tr>" for k, v in rows) + "</table>"
+
+        prompt = self.prompt if len(self.prompt) <= 300 else self.prompt[:300] + "…"
+        parts = [f"<div class='routerlab-route'><p><b>prompt</b>: {escape(prompt)}</p>"]
+        if self.decision is not None:
+            parts.append(kv(self._decision_rows()))
+        if self.candidates is not None and len(self.candidates):
+            parts.append("<p><b>candidates</b></p>" + self.candidates.to_html(index=False, float_format="%.4g"))
+        if self.explain is not None:
+            parts.append("<p><b>explain</b>: every candidate and what removed it</p>"
+                         + self.explain.to_html(float_format="%.4g"))
+        if self.compare is not None:
+            parts.append("<p><b>decisions side by side</b></p>" + self.compare.to_html())
+        if self.answer is not None:
+            parts.append(kv(self._answer_rows()))
+            parts.append(f"<pre style='white-space:pre-wrap'>{escape(str(self.answer['text']))}</pre>")
+        parts += [f"<p><i>{escape(n)}</i></p>" for n in self.notes]
+        return "".join(parts) + "</div>"
+
+
+# ------------------------------------------------------------------------------------------ helpers
+class _Fixed:
+    """A one-model router, used when ``routerlab.routers`` is not available."""
+
+    prompt_only = True
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.name = f"fixed:{model}"
+
+    def route(self, request: Request) -> Decision:
+        return Decision(model=self.model, reason="fixed model", task=request.task, router=self.name)
+
+
+def _run_sync(coro: Any) -> Any:
+    from ._aio import run_sync
+
+    return run_sync(coro)
+
+
+def _candidates(decision: Decision) -> pd.DataFrame:
+    scores = dict(decision.scores or {})
+    if not scores:
+        return pd.DataFrame(columns=["model", "score", "chosen"])
+    df = pd.DataFrame({"model": list(scores), "score": [float(v) for v in scores.values()]})
+    df["chosen"] = df["model"] == decision.model
+    return df.sort_values("score", ascending=False, kind="stable").head(_MAX_CANDIDATES).reset_index(drop=True)
+
+
+def _as_answer(obj: Any, via: str) -> dict[str, Any]:
+    return {"text": getattr(obj, "text", ""), "model": getattr(obj, "model", ""), "via": via,
+            "input_tokens": int(getattr(obj, "input_tokens", 0) or 0),
+            "output_tokens": int(getattr(obj, "output_tokens", 0) or 0),
+            "cost": float(getattr(obj, "cost", 0.0) or 0.0), "latency": float(getattr(obj, "latency", 0.0) or 0.0),
+            "simulated_latency": bool(getattr(obj, "simulated_latency", False))}
+
+
+# ------------------------------------------------------------------------------------------ magics
+@magics_class
+class RouteMagics(Magics):
+    """The ``%route`` / ``%%route`` magics; state (the active router) lives on this object."""
+
+    def __init__(self, shell: Any = None) -> None:
+        super().__init__(shell)
+        self.active: Any = None
+        self.active_name: str = ""
+        self._dataset: Any = None
+        self._builtins: dict[str, Any] | None = None
+        self._replay: Any = None
+
+    # -- resolving names ------------------------------------------------------------------------
+    def dataset(self) -> Any:
+        """The bundled data set (for built-in routers and replay), loaded on first use."""
+        if self._dataset is None:
+            from . import datasets
+
+            self._dataset = datasets.load("zeroeval")
+        return self._dataset
+
+    def builtins(self) -> dict[str, Any]:
+        """Built-in routers by name (``routerlab.routers.defaults.builtin_strategies``), fitted on the
+        bundled data; empty when that module is unavailable."""
+        if self._builtins is None:
+            try:
+                from .routers.defaults import builtin_strategies  # type: ignore[import-not-found]
+            except ImportError:
+                self._builtins = {}
+            else:
+                self._builtins = dict(builtin_strategies(self.dataset()))
+        return self._builtins
+
+    def resolve(self, name: str) -> tuple[str, Any]:
+        """A router (or strategy) from a user variable, a built-in name, or a catalog model name."""
+        name = name.strip()
+        ns = self.shell.user_ns if self.shell is not None else {}
+        if name in ns and not isinstance(ns[name], (str, int, float)):
+            obj = ns[name]
+            if hasattr(obj, "route") or hasattr(obj, "answer"):
+                return name, obj
+            raise UsageError(f"variable {name!r} is a {type(obj).__name__}, not a router (no .route) "
+                             "or strategy (no .answer)")
+        builtins = self.builtins()
+        if name in builtins:
+            return name, builtins[name]
+        from .catalog import Catalog
+
+        catalog = Catalog.default()
+        if name in catalog:
+            try:
+                from .routers import FixedRouter  # type: ignore[attr-defined]
+
+                return name, FixedRouter(catalog.canonical(name))
+            except ImportError:
+                return name, _Fixed(catalog.canonical(name))
+        known = sorted(builtins) + ["<any catalog model>", "<a variable holding a router>"]
+        raise UsageError(f"unknown router {name!r}; use one of: {', '.join(known)}")
+
+    def _active(self) -> tuple[str, Any]:
+        if self.active is None:
+            builtins = self.builtins()
+            if not builtins:
+                raise UsageError("no active router: choose one with %route --use NAME_OR_VARIABLE "
+                                 "(a router variable or a model name such as gpt-4o-mini)")
+            first = "task" if "task" in builtins else next(iter(builtins))
+            self.active_name, self.active = first, builtins[first]
+        return self.active_name, self.active
+
+    def _caller(self, via: str | None) -> tuple[str, Any]:
+        if via:
+            ns = self.shell.user_ns if self.shell is not None else {}
+            if via not in ns:
+                raise UsageError(f"--via {via!r}: no such variable (a Gateway or any Caller)")
+            obj = ns[via]
+            if not (hasattr(obj, "complete_sync") or hasattr(obj, "complete")):
+                raise UsageError(f"--via {via!r} is a {type(obj).__name__}, not a Caller or Gateway")
+            return via, obj
+        if self._replay is None:
+            from .providers.replay import ReplayCaller
+
+            self._replay = ReplayCaller(self.dataset())
+        return "replay (bundled zeroeval)", self._replay
+
+    # -- parsing --------------------------------------------------------------------------------
+    def _split(self, line: str) -> tuple[Any, str]:
+        """Options first, then the prompt verbatim (so apostrophes and quotes need no escaping)."""
+        parser = self.route.parser  # type: ignore[attr-defined]
+        takes_value = {s for a in parser._actions for s in a.option_strings if a.nargs != 0}
+        flags, rest = [], line.lstrip()
+        while rest.startswith("-"):
+            tok, _, rest = rest.partition(" ")
+            rest = rest.lstrip()
+            if tok == "--":
+                break
+            flags.append(tok)
+            if tok in takes_value and "=" not in tok:
+                val, _, rest = rest.partition(" ")
+                rest = rest.lstrip()
+                flags.append(val)
+        try:
+            args = parse_argstring(self.route, " ".join(_quote(f) for f in flags))
+        except SystemExit as exc:  # argparse exits on a bad flag: make it a UsageError
+            raise UsageError(f"bad %route options {flags}; see %route?") from exc
+        return args, rest.strip()
+
+    # -- the magic ------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("--use", metavar="NAME_OR_VAR", help="set the active router: a built-in router name, a catalog "
+              "model (a fixed router), or a variable holding a router or strategy")
+    @argument("--run", action="store_true", help="also answer the prompt and show answer, tokens, cost, latency")
+    @argument("--via", metavar="VAR", help="with --run: a Gateway (or any Caller) variable to answer through; "
+              "default: the replay caller over the bundled data (the prompt must be one of its prompts)")
+    @argument("--compare", metavar="A,B,C", help="show several routers' decisions side by side (names or variables)")
+    @argument("--explain", action="store_true", help="show the router's full candidates table (explain)")
+    @argument("--task", help="task label to attach to the request (e.g. gsm, crux, math-l5)")
+    @argument("--id", dest="prompt_id", metavar="PROMPT_ID", help="use a prompt of the bundled data set by id")
+    @argument("--max-tokens", type=int, default=None, help="max output tokens for the request")
+    @argument("--list", action="store_true", help="list the built-in routers and the active one")
+    @line_magic
+    def route(self, line: str = "", cell: str | None = None) -> Any:
+        """Route a prompt with the active router and show its Decision (and answer with ``--run``).
+
+        ``%route [options] PROMPT`` or, as a cell magic, ``%%route [options]`` with the prompt as the
+        cell body. Everything after the options is the prompt, verbatim.
+        """
+        args, prompt = self._split(line)
+        if cell is not None and cell.strip():
+            prompt = cell.strip("\n")
+        if args.list:
+            names = sorted(self.builtins())
+            active = self.active_name or "(none yet)"
+            return RouteReport(prompt="", notes=[f"built-in routers: {', '.join(names) or '(none available)'}",
+                                                 f"active router: {active}"])
+        if args.use:
+            self.active_name, self.active = self.resolve(args.use)
+            if not prompt and not args.prompt_id:
+                return RouteReport(prompt="", router=self.active_name,
+                                   notes=[f"active router: {self.active_name} ({type(self.active).__name__})"])
+        request = self._request(prompt, args)
+        if args.compare:
+            names = [n for n in re.split(r"[,\s]+", args.compare) if n]
+            return self._compare(request, names)
+        name, router = self._active()
+        report = RouteReport(prompt=request.prompt, router=name)
+        if hasattr(router, "route"):
+            report.decision = router.route(request)
+            report.candidates = _candidates(report.decision)
+            if args.explain:
+                report.explain = self._explain(router, request, report)
+        else:
+            report.notes.append(f"{name} is a strategy (it may call several models): no single decision; "
+                                "use --run to see what it answers")
+        if args.run:
+            report.answer = self._answer(router, request, report.decision, args.via)
+        return report
+
+    @cell_magic("route")
+    def route_cell(self, line: str, cell: str) -> Any:
+        """``%%route [options]``: the cell body is the prompt."""
+        return self.route(line, cell)
+
+    def _request(self, prompt: str, args: Any) -> Request:
+        opts: dict[str, Any] = {}
+        if args.max_tokens is not None:
+            opts["max_tokens"] = args.max_tokens
+        if args.prompt_id:
+            ds = self.dataset()
+            if args.prompt_id not in set(ds.prompts["prompt_id"]):
+                raise UsageError(f"--id {args.prompt_id!r} is not a prompt of the bundled data set")
+            req = ds.request(args.prompt_id, **opts)
+            return req.with_(task=args.task) if args.task else req
+        if not prompt:
+            raise UsageError("nothing to route: give a prompt (%route What is 2+2?), --id PROMPT_ID, "
+                             "or use %%route with the prompt as the cell body")
+        return Request.from_prompt(prompt, task=args.task, **opts)
+
+    def _explain(self, router: Any, request: Request, report: RouteReport) -> pd.DataFrame | None:
+        explain = getattr(router, "explain", None)
+        if explain is None:
+            report.notes.append(f"{type(router).__name__} has no explain(); showing decision scores only")
+            return None
+        return explain(request)
+
+    def _compare(self, request: Request, names: list[str]) -> RouteReport:
+        cols: dict[str, dict[str, Any]] = {}
+        for n in names:
+            label, router = self.resolve(n)
+            if not hasattr(router, "route"):
+                cols[label] = {"model": "(strategy: no single decision)"}
+                continue
+            d = router.route(request)
+            top = _candidates(d)
+            cols[label] = {"model": d.model, "task": d.task or "—", "reason": d.reason or "—",
+                           "est. cost (USD)": d.estimated_cost, "est. latency (s)": d.estimated_latency,
+                           "runner-up": top["model"].iloc[1] if len(top) > 1 else "—"}
+        table = pd.DataFrame(cols)
+        table.index.name = "field"
+        return RouteReport(prompt=request.prompt, compare=table)
+
+    def _answer(self, router: Any, request: Request, decision: Decision | None, via: str | None) -> dict[str, Any]:
+        label, caller = self._caller(via)
+        if decision is None:  # a strategy: it makes its own calls through the caller
+            ans = _run_sync(router.answer(request, caller))
+            return _as_answer(ans, label)
+        if hasattr(caller, "complete_sync"):
+            comp = caller.complete_sync(request, decision.model)
+        else:
+            comp = _run_sync(caller.complete(request, decision.model))
+        return _as_answer(comp, label)
+
+
+def _quote(tok: str) -> str:
+    return tok if tok and not re.search(r"[\s'\"]", tok) else "'" + tok.replace("'", "") + "'"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%route`` / ``%%route`` (``%load_ext routerlab``)."""
+    ipython.register_magics(RouteMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Nothing to tear down: the magics hold no resources."""
