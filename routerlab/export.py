@@ -110,6 +110,8 @@ def document(table: Any, *, catalog: Any = None, api_base: Mapping[str, str] | s
         raw: dict[str, Any] = read_table(table)
     elif hasattr(table, "to_document"):
         raw = dict(table.to_document())
+    elif hasattr(table, "to_dict") and not isinstance(table, Mapping):  # a RoutingTable
+        raw = json.loads(json.dumps(table.to_dict()))
     elif isinstance(table, Mapping):
         raw = json.loads(json.dumps(dict(table)))  # a deep, JSON-clean copy
     else:
@@ -215,13 +217,46 @@ def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, 
     return validate(doc, source=f"table from results of {strategy!r}")
 
 
+def _task_router_document(router: Any) -> dict[str, Any]:
+    table = router.routing_table
+    raw = dict(table.to_dict())
+    patterns = router._patterns() if hasattr(router, "_patterns") else getattr(table, "patterns", {})
+    # routerlab's TaskMatcher matches case-insensitively, first task (in order) with a hit wins
+    raw["tasks"] = [{"task": t, "patterns": list(p), "flags": ["IGNORECASE"]} for t, p in patterns.items()]
+    raw["default_task"] = getattr(router, "default_task", None)
+    raw["router"] = "task"
+    raw["name"] = getattr(router, "name", "task")
+    task_field = getattr(router, "task_field", None)
+    if task_field:
+        prov = dict(raw.get("provenance") or {})
+        prov["task_field"] = task_field
+        prov["note"] = (f"the notebook router used the request's {task_field!r} label when present: pass it as "
+                        "Router.route(prompt, task=...) (metadata.task for Portkey)")
+        raw["provenance"] = prov
+    return raw
+
+
 def document_from_router(router: Any, **kwargs: Any) -> dict[str, Any]:
-    """A routing table from a notebook router: its ``to_document()`` / ``to_table()`` when it has one."""
-    for attr in ("to_document", "to_table", "routing_table"):
+    """A routing table from a notebook router, making the same decisions in :mod:`routerlab.runtime`.
+
+    ``TaskRouter``: its (fitted or given) table, its patterns in priority order, its ``default_task``.
+    ``FixedRouter``: one model. Anything with ``to_document()`` / ``to_table()`` / ``routing_table``:
+    that. ``kwargs`` go to :func:`document` (``catalog``, ``api_base``, ``balancer=``, ``retry=`` ...).
+    """
+    for attr in ("to_document", "to_table"):
         make = getattr(router, attr, None)
-        if make is not None:
-            return document(make() if callable(make) else make, **kwargs)
-    raise ConfigError(f"{type(router).__name__} cannot be exported as a routing table: it has no to_table()")
+        if callable(make):
+            return document(make(), **kwargs)
+    if hasattr(router, "routing_table") and hasattr(router, "detect_task"):
+        return document(_task_router_document(router), **kwargs)
+    model = getattr(router, "model", None)
+    if isinstance(model, str) and model:
+        return document({"name": getattr(router, "name", "fixed"), "router": "fixed", "default": model}, **kwargs)
+    table = getattr(router, "routing_table", None)
+    if table is not None:
+        return document(table, **kwargs)
+    raise ConfigError(f"{type(router).__name__} cannot be exported as a routing table: its decision is not a "
+                      "table lookup (no routing_table, to_table() or fixed model)")
 
 
 # --------------------------------------------------------------------------------------- exporters

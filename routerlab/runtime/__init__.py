@@ -84,7 +84,8 @@ class Route:
     """One routing decision: the model, the task that chose it, and the order to try models in.
 
     ``chain`` is the model followed by its fallbacks (what to try when a call fails); ``reason`` says
-    why, e.g. ``task 'math' matched`` or ``context: 9000 tokens > gpt-4o-mini's 8192``.
+    why, e.g. ``task 'math' matched`` or ``context: 9000 tokens > gemma-2-2b's 8192``. ``tokens`` is the
+    counted prompt plus ``output_reserve``, or -1 when the prompt is too short to need counting.
     """
 
     model: str
@@ -108,7 +109,8 @@ class Router:
 
     ``route(prompt, task=None)`` returns the model name: an explicit ``task`` picks its route;
     otherwise the first task (in the table's order) with a pattern that ``re.search``-matches the
-    prompt; a prompt no task matches goes to ``default``. When the prompt plus ``output_reserve`` tokens
+    prompt; a prompt no task matches gets ``default_task`` (when the table has one, and its route if it has
+    one) or else ``default``. When the prompt plus ``output_reserve`` tokens
     does not fit the chosen model's context window, the first of its ``context_window_fallbacks`` that
     fits is used instead (:class:`~routerlab.errors.NoModelFitsError` if none does).
 
@@ -120,14 +122,21 @@ class Router:
         self.table = validate(table, source=source)
         self.source = source
         self._count = token_counter or estimate_tokens
+        self._bytes_bound = token_counter is None  # tiktoken and len/4 never exceed the UTF-8 byte count
         self._tasks: list[tuple[str, list[re.Pattern[str]]]] = []
         for spec in self.table.get("tasks") or ():
             flags = 0
             for name in spec.get("flags") or ():
                 flags |= _FLAGS[name]
-            self._tasks.append((spec["task"], [re.compile(p, flags) for p in spec["patterns"]]))
+            singles = [re.compile(p, flags) for p in spec["patterns"]]
+            try:  # one alternation per task scans a prompt once; any-match semantics are the same
+                union = [re.compile("|".join(f"(?:{p})" for p in spec["patterns"]), flags)] if singles else []
+            except re.error:  # e.g. a pattern with inline global flags: keep them one by one
+                union = singles
+            self._tasks.append((spec["task"], union))
         self.routes: dict[str, str] = dict(self.table.get("routes") or {})
         self.default: str = self.table["default"]
+        self.default_task: str | None = self.table.get("default_task")
         self.models: dict[str, dict[str, Any]] = dict(self.table["models"])
         self._fallbacks = {m: tuple(c) for m, c in (self.table.get("fallbacks") or {}).items()}
         self._ctx = {m: tuple(c) for m, c in (self.table.get("context_window_fallbacks") or {}).items()}
@@ -168,12 +177,17 @@ class Router:
         else:
             task = self.detect_task(detect_text)
             reason = f"task {task!r} matched" if task is not None else "no task matched"
+            if task is None and self.default_task:
+                task = self.default_task
+                reason += f": task {task!r}"
         model = self.routes.get(task, self.default) if task is not None else self.default
         if task is not None and task not in self.routes:
             reason += ", no route for it: default"
         tokens = -1
         window = self.context_window(model)
-        if window is not None or model in self._ctx:
+        # a token is at least one UTF-8 byte: short prompts fit without counting
+        if window is not None and (not self._bytes_bound
+                                   or len(all_text.encode("utf-8")) + self.output_reserve > window):
             tokens = self._count(all_text) + self.output_reserve
         if window is not None and tokens > window:
             for alt in self._ctx.get(model, ()):
