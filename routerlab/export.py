@@ -145,14 +145,14 @@ def _rank_models(results: Any) -> list[str]:
 
 
 def _clean(value: Any) -> Any:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return value if isinstance(value, (str, bool)) or value is None else str(value)
-    if isinstance(value, bool):
+    """A JSON-safe scalar: numpy scalars unwrapped, NaN/inf as None."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()  # numpy scalar -> Python scalar
+    if value is None or isinstance(value, (bool, int, str)):
         return value
-    return None if f != f or f in (float("inf"), float("-inf")) else (int(f) if float(f).is_integer() and
-                                                                     isinstance(value, int) else f)
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    return str(value)
 
 
 _METRICS = ("n", "quality", "quality_lo", "quality_hi", "cost", "cost_per_1k", "cost_per_correct", "latency_p50",

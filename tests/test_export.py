@@ -183,3 +183,32 @@ def test_export_main(tmp_path, capsys):
     bad.write_text(json.dumps({**table(), "default": "nope"}))
     assert export.export_main([str(bad), "-o", str(tmp_path / "x")]) == 2
     assert "default: 'nope' is not a model" in capsys.readouterr().err
+
+
+# --- tables from results ----------------------------------------------------------------------------
+def test_document_from_results_reproduces_the_strategy(tmp_path):
+    from routerlab import Experiment, datasets
+    from routerlab.routers.task import TaskRouter
+
+    ds = datasets.load("zeroeval")
+    train, test = ds.split(0.5, seed=0)
+    router = TaskRouter(task_field="task").fit(train)
+    res = Experiment(test, {"task": router}, models=["gpt-4o", "gpt-4o-mini", "claude-3-haiku"],
+                     store=None).run(progress=False)
+    doc = export.document_from_results(res, "task")
+    assert doc["routes"] == router.routing_table.routes  # per task, the model the strategy used most
+    for model, chain in doc["fallbacks"].items():
+        assert model not in chain and 0 < len(chain) <= 2
+    metrics = doc["provenance"]["metrics"]
+    row = res.summary().loc["task"]
+    assert metrics["quality_lo"] <= metrics["quality"] <= metrics["quality_hi"]
+    assert metrics["quality"] == pytest.approx(row["quality"]) and isinstance(metrics["n"], int)
+    assert set(doc["provenance"]["per_task"]) == {"gsm", "crux", "math-l5"}
+    assert doc["provenance"]["dataset"] and doc["provenance"]["routerlab_version"]
+    runtime = Router.load(export.write(doc, tmp_path)["json"])
+    rows = res.df[res.df["strategy"] == "task"]
+    prompts = test.prompts.set_index("prompt_id")["prompt"]
+    got = [runtime.route(prompts[pid], task=t) for pid, t in zip(rows["prompt_id"], rows["task"])]
+    assert got == rows["final_model"].tolist()
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        export.document_from_results(res, "nope")
