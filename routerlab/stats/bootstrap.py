@@ -1,0 +1,415 @@
+"""Vectorised paired bootstrap: many resamples of many pairs without a Python loop per resample.
+
+Resampled index matrices are drawn in chunks (bounded memory, ~64k indices per chunk) from
+numpy's SFC64 bit generator with Lemire's exact multiply-shift method (a uniform index in
+``[0, n)`` from 32 random bits; the rare biased draws are rejected and redrawn, so every index is
+exactly equally likely). The work is split into a fixed number of independent streams
+(``SeedSequence.spawn``) that run on a thread pool: numpy releases the GIL in the generator and in
+``take``/``sum``, and the numbers depend only on ``seed``, never on the number of threads.
+
+Statistics:
+
+- ``"mean_diff"``: mean of ``b - a`` (BCa interval by default, jackknife acceleration in closed form).
+- ``"ratio"``: ``sum(b) / sum(a)`` (BCa by default).
+- ``"quantile_diff"``: ``quantile(b, q) - quantile(a, q)`` (percentile interval), with numpy's default
+  (linear, Hyndman-Fan type 7) quantile computed exactly on each resample from resampled counts.
+
+With ``clusters`` the resampling unit is the cluster (all pairs of a task together), the cluster
+bootstrap that keeps within-cluster correlation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+from routerlab.errors import ConfigError
+
+from ._common import SeedLike, fmt_ci, fmt_num, fmt_p, seed_sequence
+
+__all__ = ["BootstrapResult", "paired_bootstrap", "bca_interval", "percentile_interval",
+           "sign_flip_test"]
+
+_CHUNK = 1 << 16  # indices per chunk: keeps buffers in L2 cache
+_STREAMS = 16  # fixed, so results do not depend on the machine's core count
+_PARALLEL_MIN_WORK = 2_000_000  # below this the thread pool costs more than it saves
+_LOW = 0 if sys.byteorder == "little" else 1
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """A bootstrap estimate with its interval.
+
+    ``p_value`` is the two-sided percentile-bootstrap p-value for ``statistic == null`` (0 for
+    differences, 1 for a ratio). ``distribution`` holds the resampled statistics.
+
+    Example::
+
+        >>> import numpy as np
+        >>> r = paired_bootstrap(np.zeros(50), np.ones(50) * 0.5 + np.arange(50) % 3, n_boot=2000, seed=1)
+        >>> r.ci[0] < r.estimate < r.ci[1]
+        True
+    """
+
+    statistic: str
+    estimate: float
+    ci: tuple[float, float]
+    method: str
+    se: float
+    p_value: float
+    n_boot: int
+    alpha: float
+    distribution: np.ndarray = field(repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return (f"{self.statistic} = {fmt_num(self.estimate)}, {100 * (1 - self.alpha):g}% CI "
+                f"{fmt_ci(self.ci)} ({self.method}, {self.n_boot} resamples), p = {fmt_p(self.p_value)}")
+
+
+# ----------------------------------------------------------------------------- index streams
+
+def _uniform_indices(bitgen: np.random.SFC64, n: int, m: int, prod: np.ndarray) -> np.ndarray:
+    """``m`` exact-uniform indices in ``[0, n)`` written into ``prod`` (uint64), returned as int64."""
+    words = bitgen.random_raw((m + 1) // 2)
+    x = words.view(np.uint32)[:m]
+    p = prod[:m]
+    np.multiply(x, np.uint64(n), out=p)
+    threshold = (1 << 32) % n  # Lemire: reject when the low word falls below 2^32 mod n
+    if threshold:
+        low = p.view(np.uint32)[_LOW::2]
+        bad = np.flatnonzero(low < threshold)
+        while bad.size:
+            redraw = bitgen.random_raw((bad.size + 1) // 2).view(np.uint32)[: bad.size]
+            cand = redraw.astype(np.uint64) * np.uint64(n)
+            ok = (cand & np.uint64(0xFFFFFFFF)) >= threshold
+            p[bad[ok]] = cand[ok]
+            bad = bad[~ok]
+    np.right_shift(p, np.uint64(32), out=p)
+    return p.view(np.int64)
+
+
+def _run_streams(n_units: int, n_boot: int, seed: SeedLike, n_out: int,
+                 chunk_fn: Callable[[np.ndarray, int, dict], np.ndarray],
+                 workers: int | None = None) -> np.ndarray:
+    """Draw ``n_boot`` resamples of ``n_units`` indices; ``chunk_fn(idx, rows, scratch)`` maps a
+    flat index chunk (rows x n_units) to a (rows, n_out) block of statistics."""
+    out = np.empty((n_boot, n_out))
+    streams = seed_sequence(seed).spawn(_STREAMS)
+    bounds = [(s * n_boot // _STREAMS, (s + 1) * n_boot // _STREAMS) for s in range(_STREAMS)]
+    rows_per_chunk = max(1, _CHUNK // n_units)
+
+    def run(s: int) -> None:
+        start, stop = bounds[s]
+        if start >= stop:
+            return
+        bitgen = np.random.SFC64(streams[s])
+        prod = np.empty(rows_per_chunk * n_units, dtype=np.uint64)
+        scratch: dict = {}
+        for r0 in range(start, stop, rows_per_chunk):
+            r1 = min(stop, r0 + rows_per_chunk)
+            idx = _uniform_indices(bitgen, n_units, (r1 - r0) * n_units, prod)
+            out[r0:r1] = chunk_fn(idx, r1 - r0, scratch)
+
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = max(1, min(workers, _STREAMS))
+    if workers == 1 or n_units * n_boot < _PARALLEL_MIN_WORK:
+        for s in range(_STREAMS):
+            run(s)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, range(_STREAMS)))
+    return out
+
+
+def resample_sums(columns: Sequence[np.ndarray], n_boot: int, seed: SeedLike,
+                  workers: int | None = None) -> np.ndarray:
+    """Sums of each column over ``n_boot`` resamples of its rows (one shared index per resample).
+
+    Returns an array of shape ``(n_boot, len(columns))``.
+    """
+    cols = [np.ascontiguousarray(c, dtype=float) for c in columns]
+    n = cols[0].shape[0]
+
+    def chunk(idx: np.ndarray, rows: int, scratch: dict) -> np.ndarray:
+        buf = scratch.get("buf")
+        if buf is None or buf.shape[0] < idx.shape[0]:
+            buf = scratch["buf"] = np.empty(idx.shape[0])
+        g = buf[: idx.shape[0]]
+        res = np.empty((rows, len(cols)))
+        for j, c in enumerate(cols):
+            np.take(c, idx, out=g, mode="wrap")  # indices are in range; "wrap" skips the check
+            res[:, j] = g.reshape(rows, n).sum(axis=1)
+        return res
+
+    return _run_streams(n, n_boot, seed, len(cols), chunk, workers)
+
+
+# ----------------------------------------------------------------------------- sign flips
+
+def sign_flip_test(differences: np.ndarray, n_resamples: int = 9_999, *,
+                   seed: SeedLike = 0) -> tuple[float, bool]:
+    """Two-sided sign-flip permutation test of mean(differences) = 0; returns (p, exact).
+
+    Under the null each paired difference is symmetric about 0, so flipping its sign is as
+    likely as not. Same definition as ``scipy.stats.permutation_test((d,), np.mean,
+    permutation_type="samples")``: every sign pattern when ``2**n <= n_resamples`` (exact), else
+    ``n_resamples`` random patterns with the ``+1`` correction. Sign patterns come 64 to a random
+    word and the flipped means are one matrix product, about 10-100x faster than scipy's loop.
+
+    Example::
+
+        >>> import numpy as np
+        >>> p, exact = sign_flip_test(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+        >>> p, exact  # 2 of 32 sign patterns are as extreme
+        (0.0625, True)
+    """
+    d = np.asarray(differences, dtype=float)
+    n = d.shape[0]
+    if d.ndim != 1 or n < 1:
+        raise ConfigError("sign_flip_test: need a 1-D array of at least one difference")
+    total = float(d.sum())
+    observed = total / n
+    exact = n < 63 and 2**n <= n_resamples
+    if exact:
+        patterns = np.arange(2**n, dtype=np.uint64)[:, None] >> np.arange(n, dtype=np.uint64)
+        null = (2 * ((patterns & np.uint64(1)).astype(float) @ d) - total) / n
+        count = null.shape[0]
+    else:
+        bitgen = np.random.SFC64(seed_sequence(seed))
+        nbytes = (n + 7) // 8
+        rows = max(1, (1 << 20) // n)
+        parts = []
+        for r0 in range(0, n_resamples, rows):
+            r = min(rows, n_resamples - r0)
+            words = bitgen.random_raw((r * nbytes + 7) // 8)
+            raw = words.view(np.uint8)[: r * nbytes].reshape(r, nbytes)
+            bits = np.unpackbits(raw, axis=1, count=n)
+            parts.append((2 * (bits.astype(float) @ d) - total) / n)
+        null = np.concatenate(parts)
+        count = n_resamples
+    gamma = abs(observed) * np.finfo(float).eps * 100  # scipy's tolerance for ties
+    adj = 0 if exact else 1
+    less = (np.count_nonzero(null <= observed + gamma) + adj) / (count + adj)
+    greater = (np.count_nonzero(null >= observed - gamma) + adj) / (count + adj)
+    return float(min(1.0, 2 * min(less, greater))), bool(exact)
+
+
+# ----------------------------------------------------------------------------- intervals
+
+def percentile_interval(distribution: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile bootstrap interval: the alpha/2 and 1-alpha/2 quantiles of the distribution.
+
+    Example::
+
+        >>> import numpy as np
+        >>> percentile_interval(np.arange(101.0), 0.1)
+        (5.0, 95.0)
+    """
+    lo, hi = np.quantile(distribution, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
+def bca_interval(estimate: float, distribution: np.ndarray, jackknife: np.ndarray,
+                 alpha: float = 0.05) -> tuple[float, float]:
+    """Bias-corrected and accelerated interval (Efron 1987) from resamples and jackknife values.
+
+    Bias correction counts ties with the estimate as half, so negating the data negates the
+    interval exactly.
+
+    Example::
+
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=200)
+        >>> boot = x[rng.integers(0, 200, size=(4000, 200))].mean(axis=1)
+        >>> jack = (x.sum() - x) / 199
+        >>> lo, hi = bca_interval(x.mean(), boot, jack)
+        >>> bool(lo < x.mean() < hi)
+        True
+    """
+    dist = np.asarray(distribution, dtype=float)
+    b = dist.shape[0]
+    below = np.count_nonzero(dist < estimate) + 0.5 * np.count_nonzero(dist == estimate)
+    prop = min(max(below / b, 0.5 / b), 1 - 0.5 / b)
+    z0 = float(special.ndtri(prop))
+    jack = np.asarray(jackknife, dtype=float)
+    dev = jack.mean() - jack
+    den = 6.0 * float(np.sum(dev**2)) ** 1.5
+    acc = float(np.sum(dev**3)) / den if den > 0 else 0.0
+    z = special.ndtri(np.array([alpha / 2, 1 - alpha / 2]))
+    levels = special.ndtr(z0 + (z0 + z) / (1 - acc * (z0 + z)))
+    lo, hi = np.quantile(dist, levels)
+    return (float(lo), float(hi))
+
+
+def _boot_p(distribution: np.ndarray, null: float) -> float:
+    b = distribution.shape[0]
+    le = (np.count_nonzero(distribution <= null) + 1) / (b + 1)
+    ge = (np.count_nonzero(distribution >= null) + 1) / (b + 1)
+    return float(min(1.0, 2 * min(le, ge)))
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def _group(values: Sequence[np.ndarray], clusters: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    g = int(codes.max()) + 1
+    if g < 2:
+        raise ConfigError("cluster bootstrap needs at least 2 clusters")
+    sums = [np.bincount(codes, weights=v, minlength=g) for v in values]
+    sizes = np.bincount(codes, minlength=g).astype(float)
+    return sums, sizes
+
+
+def mean_and_ratio(a: np.ndarray, b: np.ndarray, *, n_boot: int, seed: SeedLike,
+                   clusters: np.ndarray | None = None, workers: int | None = None,
+                   statistics: Sequence[str] = ("mean_diff", "ratio"),
+                   ) -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
+    """Estimate, bootstrap distribution and jackknife values of the mean difference (``b - a``)
+    and/or the ratio of sums (``sum b / sum a``); one resampling pass serves both.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if clusters is None:
+        units_a, units_b, sizes = a, b, np.ones_like(a)
+    else:
+        (units_a, units_b), sizes = _group([a, b], clusters)
+    sa, sb, n = float(units_a.sum()), float(units_b.sum()), float(sizes.sum())
+    if clusters is None and "ratio" not in statistics:
+        sums = resample_sums([b - a], n_boot, seed, workers)
+        diff_sums, nstar = sums[:, 0], n
+    else:
+        cols = [units_a, units_b] + ([sizes] if clusters is not None else [])
+        sums = resample_sums(cols, n_boot, seed, workers)
+        diff_sums = sums[:, 1] - sums[:, 0]
+        nstar = sums[:, 2] if clusters is not None else n
+    out: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if "mean_diff" in statistics:
+            jack = ((sb - sa) - (units_b - units_a)) / (n - sizes)
+            out["mean_diff"] = ((sb - sa) / n, diff_sums / nstar, jack)
+        if "ratio" in statistics:
+            jack = (sb - units_b) / (sa - units_a)
+            out["ratio"] = (sb / sa if sa != 0 else math.nan, sums[:, 1] / sums[:, 0], jack)
+    return out
+
+
+def _weighted_quantile(sorted_vals: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """Type-7 quantile of each row's multiset: value ``sorted_vals[j]`` repeated ``counts[r, j]``."""
+    cum = np.cumsum(counts, axis=1)
+    total = cum[:, -1]
+    h = (total - 1) * q
+    k = np.floor(h)
+    frac = h - k
+    last = sorted_vals.shape[0] - 1
+    pos_lo = np.minimum(np.count_nonzero(cum <= k[:, None], axis=1), last)
+    pos_hi = np.minimum(np.count_nonzero(cum <= (k + 1)[:, None], axis=1), last)
+    lo = sorted_vals[pos_lo]
+    return lo + frac * (sorted_vals[pos_hi] - lo)
+
+
+def quantile_diff_distribution(a: np.ndarray, b: np.ndarray, q: float, *, n_boot: int,
+                               seed: SeedLike, clusters: np.ndarray | None = None,
+                               workers: int | None = None) -> tuple[float, np.ndarray]:
+    """``quantile(b, q) - quantile(a, q)`` and its paired (or cluster) bootstrap distribution."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    n = a.shape[0]
+    order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+    sorted_a, sorted_b = a[order_a], b[order_b]
+    estimate = float(np.quantile(b, q) - np.quantile(a, q))
+    if clusters is None:
+        units, cluster_of_a, cluster_of_b = n, None, None
+    else:
+        codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+        units = int(codes.max()) + 1
+        if units < 2:
+            raise ConfigError("cluster bootstrap needs at least 2 clusters")
+        cluster_of_a, cluster_of_b = codes[order_a], codes[order_b]
+
+    def chunk(idx: np.ndarray, rows: int, scratch: dict) -> np.ndarray:
+        offsets = scratch.get(rows)
+        if offsets is None:
+            offsets = scratch[rows] = np.repeat(np.arange(rows, dtype=np.int64) * units, units)
+        counts = np.bincount(idx + offsets, minlength=rows * units).reshape(rows, units)
+        if cluster_of_a is None:
+            ca, cb = counts[:, order_a], counts[:, order_b]
+        else:
+            ca, cb = counts[:, cluster_of_a], counts[:, cluster_of_b]
+        res = _weighted_quantile(sorted_b, cb, q) - _weighted_quantile(sorted_a, ca, q)
+        return res[:, None]
+
+    dist = _run_streams(units, n_boot, seed, 1, chunk, workers)[:, 0]
+    return estimate, dist
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, statistic: str = "mean_diff", *,
+                     q: float | None = None, n_boot: int = 10_000, alpha: float = 0.05,
+                     method: str | None = None, clusters: np.ndarray | None = None,
+                     seed: SeedLike = 0, workers: int | None = None) -> BootstrapResult:
+    """Paired bootstrap CI for a comparison of arms ``a`` and ``b`` (same prompts, same order).
+
+    ``statistic`` is ``"mean_diff"`` (mean of b - a), ``"ratio"`` (sum b / sum a) or
+    ``"quantile_diff"`` (needs ``q``). ``method`` is ``"BCa"`` (default for the first two) or
+    ``"percentile"`` (default, and the only choice, for quantiles). ``clusters`` switches to the
+    cluster bootstrap. ``seed`` fixes every resample.
+
+    Example::
+
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> a = rng.lognormal(size=500); b = a * 0.8 + rng.normal(0, 0.1, 500)
+        >>> r = paired_bootstrap(a, b, "ratio", n_boot=2000, seed=0)
+        >>> r.ci[1] < 1.0
+        True
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ConfigError(f"paired_bootstrap: a and b must be 1-D and of equal length, got "
+                          f"{a.shape} and {b.shape}")
+    if a.shape[0] < 2:
+        raise ConfigError("paired_bootstrap: need at least 2 pairs")
+    if n_boot < 100:
+        raise ConfigError(f"n_boot={n_boot}: use at least 100 resamples (1,000+ for 95% CIs)")
+    if clusters is not None and np.asarray(clusters).shape[0] != a.shape[0]:
+        raise ConfigError("paired_bootstrap: clusters needs one label per pair")
+    if statistic in ("mean_diff", "ratio"):
+        method = method or "BCa"
+        est, dist, jack = mean_and_ratio(a, b, n_boot=n_boot, seed=seed, clusters=clusters,
+                                         workers=workers, statistics=(statistic,))[statistic]
+        null = 0.0 if statistic == "mean_diff" else 1.0
+    elif statistic == "quantile_diff":
+        if q is None or not 0 <= q <= 1:
+            raise ConfigError(f"paired_bootstrap: statistic='quantile_diff' needs q in [0, 1], got {q!r}")
+        if method not in (None, "percentile"):
+            raise ConfigError("paired_bootstrap: quantile differences use the percentile method")
+        method = "percentile"
+        est, dist = quantile_diff_distribution(a, b, q, n_boot=n_boot, seed=seed,
+                                               clusters=clusters, workers=workers)
+        jack = np.empty(0)
+        null = 0.0
+    else:
+        raise ConfigError(f"paired_bootstrap: statistic={statistic!r}; choose 'mean_diff', "
+                          f"'ratio' or 'quantile_diff'")
+    finite = dist[np.isfinite(dist)]
+    if method == "BCa":
+        ci = bca_interval(est, finite, jack[np.isfinite(jack)], alpha)
+    elif method == "percentile":
+        ci = percentile_interval(finite, alpha)
+    else:
+        raise ConfigError(f"paired_bootstrap: method={method!r}; choose 'BCa' or 'percentile'")
+    kind = "cluster " if clusters is not None else "paired "
+    return BootstrapResult(
+        statistic=statistic if q is None else f"{statistic}(q={q:g})",
+        estimate=float(est), ci=ci, method=kind + method, se=float(np.std(finite, ddof=1)),
+        p_value=_boot_p(finite, null), n_boot=n_boot, alpha=alpha, distribution=dist,
+    )
