@@ -147,7 +147,9 @@ class Experiment:
         caller = self.caller
         base = {
             "dataset": self.dataset.name.split("[")[0],
-            "caller": fingerprint(caller) if isinstance(caller, ReplayCaller) else type(caller).__qualname__,
+            # replay: what changes the numbers; live: only "live", so a resumed paid run never repeats
+            # a finished call because some gateway setting changed in between
+            "caller": caller.fingerprint() if isinstance(caller, ReplayCaller) else "live",
             "scorer": fingerprint(self.scorer),
             "split": self.split,
             "request": fingerprint(self.request_options),
@@ -269,8 +271,9 @@ class Experiment:
             raise
         except Exception as exc:  # noqa: BLE001 - a failure is a row, never a lost unit
             row = _empty_rows(pd.DataFrame([base])).iloc[0].to_dict()
-            row.update(error_type=type(exc).__name__, error=str(exc)[:2000],
-                       latency=time.perf_counter() - started)
+            # live: the user waited this long for the error; replay has no clock, only simulated latency
+            waited = np.nan if self._is_replay() else time.perf_counter() - started
+            row.update(error_type=type(exc).__name__, error=str(exc)[:2000], latency=waited)
             tokens = getattr(exc, "tokens", (0, 0))
             row.update(input_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
                        cost=float(getattr(exc, "cost", 0.0) or 0.0))

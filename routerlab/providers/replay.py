@@ -77,6 +77,11 @@ class ReplayCaller:
     def __repr__(self) -> str:
         return f"ReplayCaller({self.dataset.name!r}, seed={self.seed})"
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What determines the replayed numbers (for experiment config hashes)."""
+        return {"kind": "replay", "seed": self.seed, "simulate_latency": self.simulate_latency,
+                "latency_scale": self.latency_scale}
+
     def _prompt_id(self, request: Request) -> str:
         pid = request.prompt_id or self.dataset.find_prompt(request.prompt)
         if pid is None:
