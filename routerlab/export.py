@@ -236,27 +236,95 @@ def _task_router_document(router: Any) -> dict[str, Any]:
     return raw
 
 
-def document_from_router(router: Any, **kwargs: Any) -> dict[str, Any]:
-    """A routing table from a notebook router, making the same decisions in :mod:`routerlab.runtime`.
-
-    ``TaskRouter``: its (fitted or given) table, its patterns in priority order, its ``default_task``.
-    ``FixedRouter``: one model. Anything with ``to_document()`` / ``to_table()`` / ``routing_table``:
-    that. ``kwargs`` go to :func:`document` (``catalog``, ``api_base``, ``balancer=``, ``retry=`` ...).
-    """
+def _inner_document(router: Any, data: Any) -> dict[str, Any]:
+    if hasattr(router, "routing_table") and hasattr(router, "detect_task"):
+        return _task_router_document(router)
+    model = getattr(router, "model", None)
+    if isinstance(model, str) and model:
+        return {"name": getattr(router, "name", "fixed"), "router": "fixed", "default": model}
+    if hasattr(router, "lam_") or hasattr(router, "models_"):
+        return _learned_document(router, data)
     for attr in ("to_document", "to_table"):
         make = getattr(router, attr, None)
         if callable(make):
-            return document(make(), **kwargs)
-    if hasattr(router, "routing_table") and hasattr(router, "detect_task"):
-        return document(_task_router_document(router), **kwargs)
-    model = getattr(router, "model", None)
-    if isinstance(model, str) and model:
-        return document({"name": getattr(router, "name", "fixed"), "router": "fixed", "default": model}, **kwargs)
+            made = make()
+            return dict(made) if isinstance(made, Mapping) else json.loads(json.dumps(made.to_dict()))
     table = getattr(router, "routing_table", None)
     if table is not None:
-        return document(table, **kwargs)
+        return json.loads(json.dumps(table.to_dict()))
     raise ConfigError(f"{type(router).__name__} cannot be exported as a routing table: its decision is not a "
                       "table lookup (no routing_table, to_table() or fixed model)")
+
+
+def _context_document(router: Any, data: Any) -> dict[str, Any]:
+    """ContextWindowRouter: the inner table, plus for each model the candidates it would try when the
+    prompt does not fit (the inner decision's ranked scores: the model's fallbacks, then the wrapper's
+    ``fallbacks``) and ``output_reserve`` = its output budget."""
+    raw = _inner_document(router.router, data)
+    extra = list(getattr(router, "fallbacks", ()) or ())
+    fallbacks = raw.get("fallbacks") or {}
+    routed = list(dict.fromkeys([*(raw.get("routes") or {}).values(), raw["default"]]))
+    ctx = {}
+    for m in routed:
+        chain = [x for x in dict.fromkeys([*fallbacks.get(m, ()), *extra]) if x != m]
+        if chain:
+            ctx[m] = chain
+    raw["context_window_fallbacks"] = ctx
+    raw["output_reserve"] = int(router.max_output_tokens)
+    raw["name"] = getattr(router, "name", raw.get("name"))
+    return raw
+
+
+def _learned_document(router: Any, data: Any) -> dict[str, Any]:
+    """A kNN-over-embeddings router is not exportable as a table: its decision needs the fitted train
+    embeddings. What is exported: its thresholds (λ, k, prior, cost scale) and, given ``data``, the
+    per-task decision table it reduces to on that data (per task, the model it picked most), with the
+    share of prompts on which that table agrees with the router."""
+    if not hasattr(router, "models_"):
+        raise ConfigError(f"{type(router).__name__} is not fitted: fit it before exporting")
+    if data is None:
+        raise ConfigError(f"{type(router).__name__} (kNN over prompt embeddings) is not exportable as a table; "
+                          "pass data=<Dataset> to export the per-task decision table it reduces to on that data")
+    prompts = data.prompts
+    picks = [str(m) for m in router.route_many(prompts)]
+    counts: dict[str, dict[str, int]] = {}
+    for task, model in zip(prompts["task"].astype(str), picks):
+        counts.setdefault(task, {}).setdefault(model, 0)
+        counts[task][model] += 1
+    routes = {t: max(c, key=lambda m: (c[m], m)) for t, c in sorted(counts.items())}
+    overall: dict[str, int] = {}
+    for model in picks:
+        overall[model] = overall.get(model, 0) + 1
+    agree = sum(routes[t] == m for t, m in zip(prompts["task"].astype(str), picks)) / max(len(picks), 1)
+    thresholds = {"lam": float(router.lam_), "k": float(router.k), "prior": float(router.prior),
+                  "cost_scale": float(getattr(router, "cost_scale_", 1.0))}
+    return {
+        "name": getattr(router, "name", "learned"), "router": "learned", "routes": routes,
+        "default": max(overall, key=lambda m: (overall[m], m)),
+        "learned": {"kind": type(router).__name__, "exportable": False, "thresholds": thresholds,
+                    "params": {"candidates": [str(m) for m in router.models_]},
+                    "note": ("kNN over prompt embeddings: the exact decision needs the train embeddings, so the "
+                             f"table holds the per-task decisions it reduces to on {getattr(data, 'name', 'the data')}"
+                             f" (agreeing with the router on {agree:.1%} of those prompts); route with task=...")},
+        "provenance": {"dataset": getattr(data, "name", None), "agreement": agree},
+    }
+
+
+def document_from_router(router: Any, *, data: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """A routing table from a notebook router, making the same decisions in :mod:`routerlab.runtime`.
+
+    ``TaskRouter``: its (fitted or given) table, its patterns in priority order, its ``default_task``.
+    ``ContextWindowRouter``: its inner router's table plus context-window fallbacks and output budget.
+    ``FixedRouter``: one model. ``LearnedRouter`` (kNN over embeddings) is not exactly exportable: with
+    ``data=`` its per-task decision table on that data and its thresholds (see ``learned.note``).
+    Anything with ``to_document()`` / ``to_table()`` / ``routing_table``: that. ``kwargs`` go to
+    :func:`document` (``catalog``, ``api_base``, ``balancer=``, ``retry=`` ...).
+    """
+    if hasattr(router, "router") and hasattr(router, "max_output_tokens"):
+        raw = _context_document(router, data)
+    else:
+        raw = _inner_document(router, data)
+    return document(raw, **kwargs)
 
 
 # --------------------------------------------------------------------------------------- exporters

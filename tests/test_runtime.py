@@ -164,3 +164,37 @@ def test_round_trip_fixed_router(zeroeval, tmp_path):
 
     ds, _ = zeroeval
     _round_trip(FixedRouter("claude-3-haiku"), ds, tmp_path)
+
+
+def test_round_trip_context_window_router(zeroeval, tmp_path):
+    """gemma-2-2b's 8,192 tokens minus a 7,900-token output budget: longer prompts go to the fallback."""
+    from routerlab.routers import ContextWindowRouter, FixedRouter
+
+    ds, _ = zeroeval
+    router = ContextWindowRouter(FixedRouter("gemma-2-2b"), max_output_tokens=7900, fallbacks=["gemini-1.5-flash"])
+    runtime = Router(export.document_from_router(router))
+    expected = np.asarray(router.route_many(ds.prompts), dtype=object)
+    assert 0 < (expected == "gemini-1.5-flash").sum() < len(expected)   # the window bites on some prompts
+    got = [runtime.route(r.messages_as_dicts()) for r in ds.requests()]
+    assert got == expected.tolist()
+
+
+def test_learned_router_exports_its_per_task_table(zeroeval):
+    from routerlab.routers import LearnedRouter
+
+    ds, train = zeroeval
+    router = LearnedRouter(k=16, lam=0.2).fit(train)
+    with pytest.raises(ConfigError, match="not exportable"):
+        export.document_from_router(router)
+    doc = export.document_from_router(router, data=train)
+    assert doc["learned"]["exportable"] is False and doc["learned"]["thresholds"]["lam"] == 0.2
+    assert "kNN" in doc["learned"]["note"]
+    runtime = Router(doc)
+    picks = np.asarray(router.route_many(train.prompts), dtype=object)
+    got = np.array([runtime.route(p, task=t) for p, t in zip(train.prompts["prompt"], train.prompts["task"])])
+    # the per-task table is what the router reduces to: it agrees where the router is per-task constant
+    assert (got == picks).mean() == pytest.approx(doc["provenance"]["agreement"])
+    for task in doc["routes"]:
+        sel = (train.prompts["task"] == task).to_numpy()
+        values, counts = np.unique(picks[sel], return_counts=True)
+        assert doc["routes"][task] == values[np.argmax(counts)]

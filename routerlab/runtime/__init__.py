@@ -85,7 +85,8 @@ class Route:
 
     ``chain`` is the model followed by its fallbacks (what to try when a call fails); ``reason`` says
     why, e.g. ``task 'math' matched`` or ``context: 9000 tokens > gemma-2-2b's 8192``. ``tokens`` is the
-    counted prompt plus ``output_reserve``, or -1 when the prompt is too short to need counting.
+    prompt's tokens plus chat overhead (4 per message + 3) plus ``output_reserve``, or -1 when the prompt
+    is too short to need counting.
     """
 
     model: str
@@ -95,13 +96,17 @@ class Route:
     chain: tuple[str, ...]
 
 
-def _text_of(prompt: str | Sequence[Mapping[str, Any]]) -> tuple[str, str]:
-    """(text for task detection: the last user message, text for the token count: every message)."""
+#: Chat formatting tokens per message and per request (OpenAI's accounting, as routerlab counts them).
+MESSAGE_OVERHEAD = (4, 3)
+
+
+def _text_of(prompt: str | Sequence[Mapping[str, Any]]) -> tuple[str, str, int]:
+    """(text for task detection: the last user message, text for the token count: every message, messages)."""
     if isinstance(prompt, str):
-        return prompt, prompt
+        return prompt, prompt, 1
     contents = [str(m.get("content", "")) for m in prompt]
     users = [str(m.get("content", "")) for m in prompt if m.get("role") == "user"]
-    return (users[-1] if users else (contents[-1] if contents else "")), "\n".join(contents)
+    return (users[-1] if users else (contents[-1] if contents else "")), "\n".join(contents), len(contents)
 
 
 class Router:
@@ -110,7 +115,7 @@ class Router:
     ``route(prompt, task=None)`` returns the model name: an explicit ``task`` picks its route;
     otherwise the first task (in the table's order) with a pattern that ``re.search``-matches the
     prompt; a prompt no task matches gets ``default_task`` (when the table has one, and its route if it has
-    one) or else ``default``. When the prompt plus ``output_reserve`` tokens
+    one) or else ``default``. When the prompt (with chat overhead) plus ``output_reserve`` tokens
     does not fit the chosen model's context window, the first of its ``context_window_fallbacks`` that
     fits is used instead (:class:`~routerlab.errors.NoModelFitsError` if none does).
 
@@ -171,7 +176,7 @@ class Router:
 
     def decide(self, prompt: str | Sequence[Mapping[str, Any]], *, task: str | None = None) -> Route:
         """The full decision for a prompt (a string or a list of chat messages): see :class:`Route`."""
-        detect_text, all_text = _text_of(prompt)
+        detect_text, all_text, n_messages = _text_of(prompt)
         if task is not None:
             reason = f"task {task!r} given"
         else:
@@ -185,10 +190,10 @@ class Router:
             reason += ", no route for it: default"
         tokens = -1
         window = self.context_window(model)
+        extra = MESSAGE_OVERHEAD[0] * n_messages + MESSAGE_OVERHEAD[1] + self.output_reserve
         # a token is at least one UTF-8 byte: short prompts fit without counting
-        if window is not None and (not self._bytes_bound
-                                   or len(all_text.encode("utf-8")) + self.output_reserve > window):
-            tokens = self._count(all_text) + self.output_reserve
+        if window is not None and (not self._bytes_bound or len(all_text.encode("utf-8")) + extra > window):
+            tokens = self._count(all_text) + extra
         if window is not None and tokens > window:
             for alt in self._ctx.get(model, ()):
                 alt_window = self.context_window(alt)
