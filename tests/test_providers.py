@@ -369,3 +369,37 @@ def test_warmup_lists_models_and_reports_auth(srv, kind):
         asyncio.run(p.warmup())
     assert e.value.status == 401 and CANARY not in str(e.value)
     assert srv.log(dep) == []  # health checks are not completion requests
+
+
+def test_stream_deadline_never_cancels_the_consumer(srv):
+    """The deadline guards each pull from the SDK, not the consumer's own awaits between items."""
+    from routerlab.providers.openai import OpenAIProvider
+
+    class Trickle(OpenAIProvider):
+        async def _stream(self, request, spec, timeout, state):
+            for word in ANSWER.split():
+                await asyncio.sleep(0.1)
+                yield word + " "
+            state.finish = "stop"
+
+    p = Trickle(base_url=srv.base_url("P1"), deployment="P1")
+    seen: list[str] = []
+
+    async def slow_consumer():
+        async for item in p.stream(REQ, "gpt-4o-mini", timeout=0.5):
+            seen.append(item)
+            await asyncio.sleep(0.15)  # with a timeout held across yields, this await would be cancelled
+    with pytest.raises(StreamInterrupted) as e:
+        asyncio.run(slow_consumer())
+    assert 1 <= len(seen) < len(ANSWER.split()) and e.value.tokens[1] == count_tokens("".join(seen))
+
+
+def test_abandoned_stream_releases_the_connection(srv):
+    p = build(srv, "anthropic")
+
+    async def first_only():
+        async for item in p.stream(REQ, "claude-3-haiku"):
+            return item
+    assert asyncio.run(first_only()) == "The"
+    c = asyncio.run(p.complete(REQ, "claude-3-haiku"))  # the provider keeps working afterwards
+    assert c.text == ANSWER

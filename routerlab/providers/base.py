@@ -437,39 +437,45 @@ class BaseProvider:
         deadline = self.timeout if timeout is None else float(timeout)
         self._client()
         start = time.perf_counter()
+        end = asyncio.get_running_loop().time() + deadline + 0.05
         state = _StreamState(request)
-        err: ProviderError | None = None
+        inner = self._stream(request, spec, deadline, state).__aiter__()
         try:
-            async with asyncio.timeout(deadline + 0.05):
-                async for delta in self._stream(request, spec, deadline, state):
-                    if delta:
-                        if state.ttft is None:
-                            state.ttft = time.perf_counter() - start
-                        state.parts.append(delta)
-                        yield delta
-                if state.finish is None:
-                    raise MalformedResponse("the stream ended without a stop reason (truncated)")
-        except TimeoutError:
-            err = Timeout(f"{self.name} stream did not finish within {deadline:g} s", deployment=self.deployment)
-        except ProviderError as exc:
-            err = exc
-        except Exception as exc:  # noqa: BLE001
-            err = self._map_exception(exc, deadline)
-            if err is None and not state.parts:
-                raise
-            if err is None:
-                err = ProviderError(f"{self.name} stream failed: {type(exc).__name__}", deployment=self.deployment)
-        if err is not None:
-            if state.parts:
-                n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens()
-                n_out = max(state.output_tokens or 0, count_tokens("".join(state.parts)))
-                err = StreamInterrupted(
-                    f"{self.name} stream cut after {len(state.parts)} chunks ({n_out} output tokens): {err}",
-                    status=err.status, deployment=self.deployment, tokens=(n_in, n_out),
-                )
-            else:
-                err.deployment = err.deployment or self.deployment
-            raise err
+            while True:
+                err: ProviderError | None = None
+                delta: str | None = None
+                # The deadline guards each pull, never a yield: a timeout held across a yield would
+                # cancel the consumer's task wherever it happens to be awaiting.
+                try:
+                    async with asyncio.timeout_at(end):
+                        delta = await inner.__anext__()
+                except StopAsyncIteration:
+                    if state.finish is None:
+                        err = MalformedResponse("the stream ended without a stop reason (truncated)",
+                                                deployment=self.deployment)
+                except TimeoutError:
+                    err = Timeout(f"{self.name} stream did not finish within {deadline:g} s",
+                                  deployment=self.deployment)
+                except ProviderError as exc:
+                    err = exc
+                except Exception as exc:  # noqa: BLE001
+                    err = self._map_exception(exc, deadline)
+                    if err is None and not state.parts:
+                        raise
+                    if err is None:
+                        err = ProviderError(f"{self.name} stream failed: {type(exc).__name__}",
+                                            deployment=self.deployment)
+                if err is not None:
+                    raise self._interrupted(err, state)
+                if delta is None:
+                    break
+                if delta:
+                    if state.ttft is None:
+                        state.ttft = time.perf_counter() - start
+                    state.parts.append(delta)
+                    yield delta
+        finally:
+            await inner.aclose()
         text = "".join(state.parts)
         n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens()
         n_out = state.output_tokens if state.output_tokens is not None else count_tokens(text)
@@ -494,6 +500,18 @@ class BaseProvider:
                 raise
         if err is not None:
             raise err
+
+    def _interrupted(self, err: ProviderError, state: _StreamState) -> ProviderError:
+        """After text went out, any failure is a StreamInterrupted charging the tokens consumed."""
+        if not state.parts:
+            err.deployment = err.deployment or self.deployment
+            return err
+        n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens()
+        n_out = max(state.output_tokens or 0, count_tokens("".join(state.parts)))
+        return StreamInterrupted(
+            f"{self.name} stream cut after {len(state.parts)} chunks ({n_out} output tokens): {err}",
+            status=err.status, deployment=self.deployment, tokens=(n_in, n_out),
+        )
 
     def complete_sync(self, request: Request, model: str, *, timeout: float | None = None) -> Completion:
         """``complete`` from sync code (works inside Jupyter's running loop)."""
