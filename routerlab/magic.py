@@ -7,6 +7,7 @@ Load with ``%load_ext routerlab``, then::
     %route --explain What is 17 * 23?    # every candidate, with the constraint that removed it
     %route --compare task,gpt-4o,my_router What is 17 * 23?
     %route --run --id gsm8k-main-test-#0 # answer a bundled prompt through the replay caller
+    %route --data ds --run --id gsm8k-main-test-#0   # ... of a Dataset variable
     %route --run --via gw Hi there        # ... or through a Gateway variable (live path)
 
     %%route --run --via gw
@@ -263,6 +264,8 @@ class RouteMagics(Magics):
     @argument("--task", help="task label to attach to the request (e.g. gsm, crux, math-l5)")
     @argument("--id", dest="prompt_id", metavar="PROMPT_ID", help="use a prompt of the bundled data set by id")
     @argument("--max-tokens", type=int, default=None, help="max output tokens for the request")
+    @argument("--data", metavar="VAR", help="a Dataset variable for --id, replay and the built-in routers "
+              "(default: the bundled zeroeval, loaded on first use)")
     @argument("--list", action="store_true", help="list the built-in routers and the active one")
     @line_magic
     def route(self, line: str = "", cell: str | None = None) -> Any:
@@ -272,6 +275,13 @@ class RouteMagics(Magics):
         cell body. Everything after the options is the prompt, verbatim.
         """
         args, prompt = self._split(line)
+        if args.data:
+            ns = self.shell.user_ns if self.shell is not None else {}
+            ds = ns.get(args.data)
+            if ds is None or not hasattr(ds, "prompts"):
+                raise UsageError(f"--data {args.data!r}: no Dataset variable of that name")
+            if ds is not self._dataset:
+                self._dataset, self._builtins, self._replay = ds, None, None
         if cell is not None and cell.strip():
             prompt = cell.strip("\n")
         if args.list:

@@ -128,15 +128,14 @@ def test_errors_are_usage_errors(ip):
 
 def test_help_documents_every_flag():
     doc = RouteMagics.route.__doc__
-    for flag in ("--use", "--run", "--via", "--compare", "--explain", "--task", "--id", "--max-tokens"):
+    for flag in ("--use", "--run", "--via", "--compare", "--explain", "--task", "--id", "--max-tokens", "--data"):
         assert flag in doc
 
 
 def test_replay_run_on_a_bundled_prompt(ip, zeroeval):
-    magics = ip.magics_manager.registry["RouteMagics"]
-    magics._dataset = zeroeval  # the session's copy: no second load
+    ip.user_ns["ds"] = zeroeval  # the session's copy: no second load
     run(ip, "%route --use gpt-4o-mini")
-    rep = run(ip, "%route --run --id gsm8k-main-test-#0")
+    rep = run(ip, "%route --data ds --run --id gsm8k-main-test-#0")
     assert rep.decision.model == "gpt-4o-mini"
     assert rep.answer["via"].startswith("replay") and rep.answer["output_tokens"] > 0
     assert rep.answer["simulated_latency"] and "(simulated)" in repr(rep)

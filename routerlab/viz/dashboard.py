@@ -106,8 +106,10 @@ def _ab(results: Any, a: str, b: str) -> dict[str, Any]:
         r = compare(results, a, b, metric="quality")
         ci = getattr(r, "ci", (np.nan, np.nan))
         p = getattr(r, "p", getattr(r, "p_value", np.nan))
+        decision = str(getattr(r, "decision", "")).replace("B better", f"{b} is better").replace(
+            "A better", f"{a} is better")
         return {"estimate": float(getattr(r, "estimate")), "ci": (float(ci[0]), float(ci[1])), "p": float(p),
-                "decision": str(getattr(r, "decision", "")), "method": "routerlab.stats.compare"}
+                "decision": decision, "method": "routerlab.stats.compare"}
     except Exception:  # noqa: BLE001 - stats not available, or the test refused: fall back
         pass
     from scipy import stats as st
