@@ -270,7 +270,7 @@ class Experiment:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failure is a row, never a lost unit
-            row = _empty_rows(pd.DataFrame([base])).iloc[0].to_dict()
+            row = {**base, **_EMPTY}
             # live: the user waited this long for the error; replay has no clock, only simulated latency
             waited = np.nan if self._is_replay() else time.perf_counter() - started
             row.update(error_type=type(exc).__name__, error=str(exc)[:2000], latency=waited)
@@ -339,14 +339,16 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
     return out
 
 
+_EMPTY: dict[str, Any] = {"models_called": "", "final_model": "", "answer": None, "score": np.nan,
+                          "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "latency": np.nan,
+                          "ttft": np.nan, "simulated_latency": False, "cached": False,
+                          "error_type": "", "error": ""}
+
+
 def _empty_rows(base: pd.DataFrame) -> pd.DataFrame:
     n = len(base)
     out = base.reset_index(drop=True).copy()
-    defaults: dict[str, Any] = {"models_called": "", "final_model": "", "answer": None, "score": np.nan,
-                                "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "latency": np.nan,
-                                "ttft": np.nan, "simulated_latency": False, "cached": False,
-                                "error_type": "", "error": ""}
-    for col, value in defaults.items():
+    for col, value in _EMPTY.items():
         out[col] = pd.Series([value] * n, dtype=object if isinstance(value, str) or value is None else None)
     return out[RESULT_COLUMNS]
 
