@@ -86,7 +86,9 @@ def _named_models(doc: Mapping[str, Any]) -> list[str]:
     for key in ("fallbacks", "context_window_fallbacks"):
         for model, chain in (doc.get(key) or {}).items():
             names += [model, *chain]
-    names += [s["model"] for s in ((doc.get("cascade") or {}).get("stages") or ())]
+    cascade = doc.get("cascade") or {}
+    for stages in [cascade.get("stages") or [], *(cascade.get("per_task") or {}).values()]:
+        names += [m for stage in stages for m in stage["models"]]
     return list(dict.fromkeys(names))
 
 
@@ -236,7 +238,39 @@ def _task_router_document(router: Any) -> dict[str, Any]:
     return raw
 
 
+def _cascade_document(router: Any) -> dict[str, Any]:
+    """CascadeRouter: its stages (given or fitted) and signal; each task routes to its first-stage model
+    and falls back along its later stages. Escalation itself needs the answers, so it stays with the
+    caller: ``Router.cascade(task)`` gives the stages."""
+    plan = getattr(router, "stages_", None) or (router._plan(router.stages) if router.stages is not None else None)
+    if not plan:
+        raise ConfigError("CascadeRouter has no stages to export: pass stages=[...] or fit it first")
+    signal = router._signal()
+    stages = {t: [{"models": list(group)} for group in groups] for t, groups in plan.items()}
+    cascade: dict[str, Any] = {"signal": getattr(signal, "name", type(signal).__name__),
+                               "stages": stages.get("*") or next(iter(stages.values()))}
+    if getattr(signal, "min_votes", None) is not None:
+        cascade["min_votes"] = int(signal.min_votes)
+    judge = getattr(signal, "judge", None)
+    if judge is not None:
+        cascade["judge"] = str(getattr(judge, "model", None) or getattr(judge, "label", judge))
+    per_task = {t: s for t, s in stages.items() if t != "*"}
+    if per_task:
+        cascade["per_task"] = per_task
+    routes = {t: groups[0][0] for t, groups in plan.items() if t != "*"}
+    default = plan["*"][0][0] if "*" in plan else next(iter(routes.values()))
+    fallbacks: dict[str, list[str]] = {}
+    for groups in plan.values():
+        first, later = groups[0][0], [m for g in groups for m in g]
+        chain = fallbacks.setdefault(first, [])
+        chain += [m for m in later if m != first and m not in chain]
+    return {"name": getattr(router, "name", "cascade"), "router": "cascade", "routes": routes, "default": default,
+            "fallbacks": {m: c for m, c in fallbacks.items() if c}, "cascade": cascade}
+
+
 def _inner_document(router: Any, data: Any) -> dict[str, Any]:
+    if hasattr(router, "stages_for") and hasattr(router, "answer"):
+        return _cascade_document(router)
     if hasattr(router, "routing_table") and hasattr(router, "detect_task"):
         return _task_router_document(router)
     model = getattr(router, "model", None)
@@ -315,7 +349,8 @@ def document_from_router(router: Any, *, data: Any = None, **kwargs: Any) -> dic
 
     ``TaskRouter``: its (fitted or given) table, its patterns in priority order, its ``default_task``.
     ``ContextWindowRouter``: its inner router's table plus context-window fallbacks and output budget.
-    ``FixedRouter``: one model. ``LearnedRouter`` (kNN over embeddings) is not exactly exportable: with
+    ``FixedRouter``: one model. ``CascadeRouter``: per task its first stage (what ``route`` returns), the
+    later stages as fallbacks, and every stage and the signal under ``cascade``. ``LearnedRouter`` (kNN over embeddings) is not exactly exportable: with
     ``data=`` its per-task decision table on that data and its thresholds (see ``learned.note``).
     Anything with ``to_document()`` / ``to_table()`` / ``routing_table``: that. ``kwargs`` go to
     :func:`document` (``catalog``, ``api_base``, ``balancer=``, ``retry=`` ...).

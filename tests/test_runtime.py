@@ -73,7 +73,9 @@ BASE = {"format": "routerlab.routing_table", "version": 1, "default": "a",
      "models.a.api_key_env: 'sk-live 1' does not match"),
     ({"retry": {"timeout": 0}}, "retry.timeout: must be more than 0"),
     ({"balancer": {"strategy": "fastest"}}, "balancer.strategy: 'fastest' is not one of"),
-    ({"cascade": {"stages": [{"model": "b", "threshold": "high"}]}}, r"cascade.stages\[0\].threshold: must be number"),
+    ({"cascade": {"stages": [{"models": ["b"], "threshold": "high"}]}}, r"cascade.stages\[0\].threshold: must be number"),
+    ({"cascade": {"stages": [{"models": ["b"]}], "per_task": {"m": [{"models": ["q"]}]}}},
+     r"cascade.per_task.m\[0\].models\[0\]: .q. is not a model"),
     ({"surprise": 1}, "surprise: unknown field"),
 ])
 def test_validation_names_the_field(change, path):
@@ -198,3 +200,26 @@ def test_learned_router_exports_its_per_task_table(zeroeval):
         sel = (train.prompts["task"] == task).to_numpy()
         values, counts = np.unique(picks[sel], return_counts=True)
         assert doc["routes"][task] == values[np.argmax(counts)]
+
+
+def test_round_trip_cascade_first_stage(zeroeval, tmp_path):
+    """Each task's first stage (what the runtime routes to) and every stage, as the fitted cascade has them;
+    and in a replayed run every prompt's calls include the runtime's first-stage choice."""
+    from routerlab import Experiment
+    from routerlab.routers import CascadeRouter
+
+    ds, _ = zeroeval
+    small_train, test = ds.split(0.8, seed=1)
+    cascade = CascadeRouter().fit(small_train)
+    doc = export.document_from_router(cascade)
+    assert doc["cascade"]["signal"] == "agreement" and doc["cascade"]["min_votes"] == 2
+    runtime = Router.load(export.write(doc, tmp_path, ["json"])["json"])
+    for task in ds.tasks:
+        assert runtime.cascade(task) == [tuple(g) for g in cascade.stages_for(task)]
+    got = [runtime.route(p, task=t) for p, t in zip(ds.prompts["prompt"], ds.prompts["task"])]
+    assert got == [cascade.stages_for(t)[0][0] for t in ds.prompts["task"]]
+    res = Experiment(test, {"cascade": cascade}, store=None).run(progress=False)
+    prompts = test.prompts.set_index("prompt_id")["prompt"]
+    for pid, task, called in zip(res.df["prompt_id"], res.df["task"], res.df["models_called"]):
+        assert set(runtime.cascade(task)[0]) <= set(called.split("|"))
+        assert runtime.route(prompts[pid], task=task) in called.split("|")

@@ -171,6 +171,16 @@ class Router:
         """The ordered models to try when ``model`` fails."""
         return self._fallbacks.get(model, ())
 
+    def cascade(self, task: str | None = None) -> list[tuple[str, ...]]:
+        """A cascade table's stages for ``task`` (its own plan, else the shared one); [] when not a cascade.
+
+        Call the first stage, accept its answer when the table's ``cascade.signal`` does, else go on."""
+        cascade = self.table.get("cascade") or {}
+        if not cascade:
+            return []
+        stages = (cascade.get("per_task") or {}).get(task) if task is not None else None
+        return [tuple(s["models"]) for s in (stages or cascade["stages"])]
+
     def context_window(self, model: str) -> int | None:
         return self.models.get(model, {}).get("context_window")
 

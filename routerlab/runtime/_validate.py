@@ -133,8 +133,12 @@ def check_schema_rules(doc: Mapping[str, Any]) -> None:
                 raise ConfigError(f"tasks[{i}].patterns[{j}]: not a valid regular expression: {exc}") from None
     cascade = doc.get("cascade")
     if cascade:
-        for i, stage in enumerate(cascade["stages"]):
-            model_ref(f"cascade.stages[{i}].model", stage["model"])
+        plans = {"cascade.stages": cascade["stages"],
+                 **{f"cascade.per_task.{t}": s for t, s in (cascade.get("per_task") or {}).items()}}
+        for where, stages in plans.items():
+            for i, stage in enumerate(stages):
+                for j, model in enumerate(stage["models"]):
+                    model_ref(f"{where}[{i}].models[{j}]", model)
 
 
 def validate(doc: Any, *, source: str = "<routing table>") -> dict[str, Any]:
