@@ -279,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         if faults.hang is not None:
             note(fault="hang")
-            self._wait(min(faults.hang, app.max_hang))
+            self._wait(app.max_hang if faults.hang is True else min(float(faults.hang), app.max_hang))
             note(done=True)
             return self._drop()
         status = faults.status or (faults.error_status if draw < faults.error_rate else None)

@@ -99,7 +99,8 @@ class Faults:
     - ``error_rate`` / ``error_status``: that fraction of requests (seeded RNG) gets ``error_status``
     - ``retry_after``: seconds sent as ``Retry-After`` (rounded up) and ``retry-after-ms`` on errors;
       ``retry_after_header``: ``"both"``, ``"seconds"`` or ``"ms"``
-    - ``hang``: hold the request this many seconds without answering, then drop the connection
+    - ``hang``: hold the request this many seconds (``True``: ``max_hang``) without answering, then
+      drop the connection; the server lets go early when the client hangs up
     - ``delay``: extra seconds before answering (a slow deployment); not scaled
     - ``cut_after``: a stream stops after this many text chunks and the connection is dropped
     - ``malformed``: answer 200 with a body not in the wire format (``"text"``: not JSON, ``"json"``:
@@ -120,7 +121,7 @@ class Faults:
     error_status: int = 500
     retry_after: float | None = None
     retry_after_header: str = "both"
-    hang: float | None = None
+    hang: float | bool | None = None
     delay: float = 0.0
     cut_after: int | None = None
     malformed: bool | str = False
@@ -458,7 +459,13 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         $ routerlab serve --port 8000 --deployments P1,P2,P3 --latency-scale 0.1 \\
               --fault P1:status=429,retry_after=7 --fault P2:status=503,start=0,end=30
     """
-    ap = argparse.ArgumentParser(prog="routerlab serve", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="routerlab serve", description=(__doc__ or "").split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="base URLs: openai http://127.0.0.1:PORT/d/P1/v1, anthropic and groq http://127.0.0.1:PORT/d/P1\n"
+               f"fault fields: {', '.join(sorted(_FAULT_FIELDS))} (+ start, end for a time window)\n"
+               "admin: GET /_admin/log/P1, GET|POST /_admin/faults/P1 (JSON; \"merge\": true keeps other fields), "
+               "POST /_admin/reset")
     ap.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
     ap.add_argument("--deployments", default="P1,P2,P3", help="comma-separated deployment names")
     ap.add_argument("--latency-scale", type=float, default=1.0, help="× catalog latency (0: none)")

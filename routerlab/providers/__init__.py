@@ -38,6 +38,7 @@ __all__ = [
     "BaseProvider",
     "ProviderConfig",
     "make_provider",
+    "provider_class",
     "provider_kinds",
     "Secret",
     "StreamItem",

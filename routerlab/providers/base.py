@@ -331,7 +331,7 @@ class BaseProvider:
 
     def __init__(self, *, base_url: str | None = None, api_key_env: str | None = None,
                  deployment: str | None = None, timeout: float = 60.0, catalog: Catalog | None = None,
-                 name: str | None = None, max_output_default: int = 1024) -> None:
+                 name: str | None = None, max_output_default: int = 4096) -> None:
         if name:
             self.name = name
         self.base_url = base_url or self.default_base_url
@@ -564,6 +564,7 @@ class BaseProvider:
                                  deployment=self.deployment)
 
     def _max_tokens(self, request: Request, spec: ModelSpec) -> int:
+        """The output budget: the request's, else the model's ``max_output`` capped by ``max_output_default``."""
         return int(request.max_tokens or min(spec.max_output, self.max_output_default))
 
     def _completion(self, spec: ModelSpec, text: str, n_in: int, n_out: int, finish: str | None,

@@ -49,9 +49,10 @@ class OpenAIProvider(BaseProvider):
         params: dict[str, Any] = {
             "model": spec.api_name,
             "messages": request.messages_as_dicts(),
-            self.max_tokens_param: self._max_tokens(request, spec),
             "temperature": request.temperature,
         }
+        if request.max_tokens:  # unset: the host's own default, as a direct SDK call would get
+            params[self.max_tokens_param] = int(request.max_tokens)
         if request.top_p is not None:
             params["top_p"] = request.top_p
         if request.stop:
