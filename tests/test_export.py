@@ -212,3 +212,11 @@ def test_document_from_results_reproduces_the_strategy(tmp_path):
     assert got == rows["final_model"].tolist()
     with pytest.raises(ConfigError, match="unknown strategy"):
         export.document_from_results(res, "nope")
+    # the same through the CLI, from a saved results file
+    from routerlab.cli import main
+
+    saved = res.to_parquet(tmp_path / "run.parquet")
+    assert main(["export", "--results", str(saved), "--strategy", "task", "-o", str(tmp_path / "cli")]) == 0
+    assert Router.load(tmp_path / "cli" / "routing_table.json").routes == doc["routes"]
+    for p in (tmp_path / "cli").iterdir():
+        assert CANARY not in p.read_text()
