@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .providers.base import _encoding, count_message_tokens, count_tokens
+from .providers.base import count_message_tokens
+from .tokens import count_text, encoding
 
 if TYPE_CHECKING:
     from .server import Faults, ProviderServer, _Deployment
@@ -306,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(api, 400, msg, "context_length_exceeded")
 
         text, finish, stop_seq = self._answer(api, body, model, messages, prompt)
-        n_out = count_tokens(text)
+        n_out = count_text(text)
         ttft = total = 0.0
         if spec is not None and app.latency_scale > 0:
             with app._lock:
@@ -338,9 +339,9 @@ class _Handler(BaseHTTPRequestHandler):
             if s and s in text:
                 text, finish, stop_seq = text[: text.index(s)], "stop", s
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
-        if isinstance(max_tokens, int) and max_tokens > 0 and count_tokens(text) > max_tokens:
-            enc = _encoding()
-            text = enc.decode(enc.encode(text, disallowed_special=())[:max_tokens]) if enc else text[: 4 * max_tokens]
+        if isinstance(max_tokens, int) and max_tokens > 0 and count_text(text) > max_tokens:
+            enc = encoding()
+            text = enc.decode(enc.encode_ordinary(text)[:max_tokens])
             finish, stop_seq = "length", None
         return text, finish, stop_seq
 

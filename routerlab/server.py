@@ -51,7 +51,7 @@ import numpy as np
 from ._server_http import _Handler, _HTTPServer, _last_user
 from .catalog import Catalog, ModelSpec
 from .errors import ConfigError
-from .providers.base import count_tokens
+from .tokens import count_text
 
 __all__ = ["ProviderServer", "Faults", "Window", "Answers", "answers_from_dataset", "serve_main", "parse_fault"]
 
@@ -282,7 +282,7 @@ class ProviderServer:
         if self._httpd is not None:
             return self
         self._stop.clear()
-        count_tokens("warm up")  # load the encoding now, not inside the first request's latency
+        count_text("warm up")  # load the encoding now, not inside the first request's latency
         self._httpd = _HTTPServer((self.host, self.requested_port), _Handler)
         self._httpd.app = self  # type: ignore[attr-defined]
         self._t0 = self.clock()

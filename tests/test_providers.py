@@ -31,7 +31,6 @@ from routerlab.providers import (
     ProviderConfig,
     Secret,
     collect_stream,
-    count_tokens,
     error_from_status,
     make_provider,
     normalize_finish_reason,
@@ -40,6 +39,7 @@ from routerlab.providers import (
     run_sync,
 )
 from routerlab.server import ProviderServer
+from routerlab.tokens import count_text
 from routerlab.types import Completion, Request
 
 pytestmark = pytest.mark.timeout(60)
@@ -100,7 +100,7 @@ def test_complete_maps_text_usage_cost_and_names(srv, kind):
     rec = srv.log(dep)[-1]
     assert c.text == ANSWER and c.finish_reason == "stop"
     assert (c.model, c.provider, c.deployment) == (model, kind, dep)
-    assert (c.input_tokens, c.output_tokens) == (rec["input_tokens"], rec["output_tokens"]) == (c.input_tokens, count_tokens(ANSWER))
+    assert (c.input_tokens, c.output_tokens) == (rec["input_tokens"], rec["output_tokens"]) == (c.input_tokens, count_text(ANSWER))
     assert c.cost == pytest.approx(spec.cost(c.input_tokens, c.output_tokens)) and c.cost > 0
     assert c.latency > 0 and not c.simulated_latency and not c.cached
     assert rec["model"] == spec.api_name  # the provider's model name goes on the wire
@@ -112,7 +112,7 @@ def test_stream_yields_deltas_then_completion(srv, kind):
     dep, model = KINDS[kind]
     deltas, final = asyncio.run(drain(p, REQ, model))
     assert len(deltas) > 3 and "".join(deltas) == final.text == ANSWER
-    assert final.output_tokens == count_tokens(ANSWER) and final.input_tokens == srv.log(dep)[-1]["input_tokens"]
+    assert final.output_tokens == count_text(ANSWER) and final.input_tokens == srv.log(dep)[-1]["input_tokens"]
     assert 0 < final.ttft <= final.latency and final.finish_reason == "stop"
     assert srv.log(dep)[-1]["stream"]
 
@@ -305,7 +305,7 @@ def test_cut_stream_is_interrupted_with_partial_tokens(srv, kind):
         asyncio.run(go())
     assert len(seen) == 3 and all(isinstance(s, str) for s in seen)
     n_in, n_out = e.value.tokens
-    assert n_in == srv.log(dep)[-1]["input_tokens"] and n_out == count_tokens("".join(seen)) > 0
+    assert n_in == srv.log(dep)[-1]["input_tokens"] and n_out == count_text("".join(seen)) > 0
     assert not e.value.retryable and e.value.deployment == dep
 
 
@@ -391,7 +391,7 @@ def test_stream_deadline_never_cancels_the_consumer(srv):
             await asyncio.sleep(0.15)  # with a timeout held across yields, this await would be cancelled
     with pytest.raises(StreamInterrupted) as e:
         asyncio.run(slow_consumer())
-    assert 1 <= len(seen) < len(ANSWER.split()) and e.value.tokens[1] == count_tokens("".join(seen))
+    assert 1 <= len(seen) < len(ANSWER.split()) and e.value.tokens[1] == count_text("".join(seen))
 
 
 def test_abandoned_stream_releases_the_connection(srv):

@@ -16,8 +16,9 @@ import openai
 import pytest
 
 from routerlab.errors import ConfigError
-from routerlab.providers.base import count_message_tokens, count_tokens
+from routerlab.providers.base import count_message_tokens
 from routerlab.server import Faults, ProviderServer, Window, answers_from_dataset, parse_fault
+from routerlab.tokens import count_text
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,7 +54,7 @@ def test_openai_sync_nonstream_usage_and_finish(srv):
     assert r.choices[0].message.content == "The answer is 4."
     assert r.choices[0].finish_reason == "stop"
     assert r.usage.prompt_tokens == count_message_tokens(MSGS)
-    assert r.usage.completion_tokens == count_tokens("The answer is 4.")
+    assert r.usage.completion_tokens == count_text("The answer is 4.")
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
     # a (model, prompt) key beats the prompt key; unknown prompts are echoed
     r = oai(srv).chat.completions.create(model=OPENAI_MODEL, messages=[{"role": "user", "content": "Who?"}])
@@ -77,7 +78,7 @@ def test_openai_sync_stream_with_usage(srv):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "The answer is 4."
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
-    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == count_tokens(text)
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == count_text(text)
     # without include_usage no usage chunk
     chunks = list(oai(srv).chat.completions.create(model=OPENAI_MODEL, messages=MSGS, stream=True))
     assert all(c.usage is None for c in chunks)
@@ -102,14 +103,14 @@ def test_anthropic_sync_and_async(srv):
     r = a.messages.create(model=CLAUDE_MODEL, max_tokens=100, system="be brief", messages=MSGS)
     assert r.content[0].text == "The answer is 4." and r.stop_reason == "end_turn"
     assert r.usage.input_tokens == count_message_tokens([{"role": "system", "content": "be brief"}, *MSGS])
-    assert r.usage.output_tokens == count_tokens("The answer is 4.")
+    assert r.usage.output_tokens == count_text("The answer is 4.")
     assert a.messages.create(model=CLAUDE_MODEL, max_tokens=2, messages=MSGS).stop_reason == "max_tokens"
     r = a.messages.create(model=CLAUDE_MODEL, max_tokens=50, messages=MSGS, stop_sequences=["4"])
     assert (r.stop_reason, r.stop_sequence, r.content[0].text) == ("stop_sequence", "4", "The answer is ")
     with a.messages.stream(model=CLAUDE_MODEL, max_tokens=100, messages=MSGS) as s:
         assert "".join(s.text_stream) == "The answer is 4."
         final = s.get_final_message()
-    assert final.usage.output_tokens == count_tokens("The answer is 4.") and final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == count_text("The answer is 4.") and final.stop_reason == "end_turn"
 
     async def go():
         c = anthropic.AsyncAnthropic(base_url=srv.base_url("P1", "anthropic"), api_key="k", max_retries=0)

