@@ -1,8 +1,8 @@
 """Vectorised paired bootstrap: many resamples of many pairs without a Python loop per resample.
 
 Resampled index matrices are drawn in chunks (bounded memory, ~64k indices per chunk) from
-numpy's SFC64 bit generator with Lemire's exact multiply-shift method (a uniform index in
-``[0, n)`` from 32 random bits; the rare biased draws are rejected and redrawn, so every index is
+numpy's SFC64 bit generator, two indices per 64-bit word, by exact rejection sampling (a uniform
+32-bit draw ``x < k n`` maps to ``x // k``; the rare larger draws are redrawn, so every index is
 exactly equally likely). The work is split into a fixed number of independent streams
 (``SeedSequence.spawn``) that run on a thread pool: numpy releases the GIL in the generator and in
 ``take``/``sum``, and the numbers depend only on ``seed``, never on the number of threads.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ __all__ = ["BootstrapResult", "paired_bootstrap", "bca_interval", "percentile_in
 _CHUNK = 1 << 16  # indices per chunk: keeps buffers in L2 cache
 _STREAMS = 16  # fixed, so results do not depend on the machine's core count
 _PARALLEL_MIN_WORK = 2_000_000  # below this the thread pool costs more than it saves
-_LOW = 0 if sys.byteorder == "little" else 1
 
 
 @dataclass(frozen=True)
@@ -75,24 +73,30 @@ class BootstrapResult:
 
 # ----------------------------------------------------------------------------- index streams
 
-def _uniform_indices(bitgen: np.random.SFC64, n: int, m: int, prod: np.ndarray) -> np.ndarray:
-    """``m`` exact-uniform indices in ``[0, n)`` written into ``prod`` (uint64), returned as int64."""
-    words = bitgen.random_raw((m + 1) // 2)
-    x = words.view(np.uint32)[:m]
-    p = prod[:m]
-    np.multiply(x, np.uint64(n), out=p)
-    threshold = (1 << 32) % n  # Lemire: reject when the low word falls below 2^32 mod n
-    if threshold:
-        low = p.view(np.uint32)[_LOW::2]
-        bad = np.flatnonzero(low < threshold)
+def _uniform_indices(bitgen: np.random.SFC64, n: int, m: int, out: np.ndarray,
+                     scratch: np.ndarray) -> np.ndarray:
+    """``m`` exactly uniform indices in ``[0, n)``, written into ``out`` (int64).
+
+    Each index is ``x // k`` for a uniform 32-bit ``x`` below ``k * n`` with ``k = 2**32 // n``:
+    every index has exactly ``k`` preimages, and the rare ``x >= k * n`` are redrawn.
+    """
+    if n < 2:
+        out[:m] = 0
+        return out[:m]
+    k = (1 << 32) // n
+    limit = k * n
+    x = bitgen.random_raw((m + 1) // 2).view(np.uint32)[:m]
+    if limit < 1 << 32:
+        bad = np.flatnonzero(x >= limit)
         while bad.size:
             redraw = bitgen.random_raw((bad.size + 1) // 2).view(np.uint32)[: bad.size]
-            cand = redraw.astype(np.uint64) * np.uint64(n)
-            ok = (cand & np.uint64(0xFFFFFFFF)) >= threshold
-            p[bad[ok]] = cand[ok]
+            ok = redraw < limit
+            x[bad[ok]] = redraw[ok]
             bad = bad[~ok]
-    np.right_shift(p, np.uint64(32), out=p)
-    return p.view(np.int64)
+    u = scratch[:m]
+    np.floor_divide(x, np.uint32(k), out=u)
+    np.copyto(out[:m], u)
+    return out[:m]
 
 
 def _run_streams(n_units: int, n_boot: int, seed: SeedLike, n_out: int,
@@ -110,11 +114,12 @@ def _run_streams(n_units: int, n_boot: int, seed: SeedLike, n_out: int,
         if start >= stop:
             return
         bitgen = np.random.SFC64(streams[s])
-        prod = np.empty(rows_per_chunk * n_units, dtype=np.uint64)
+        index_buf = np.empty(rows_per_chunk * n_units, dtype=np.int64)
+        u32_buf = np.empty(rows_per_chunk * n_units, dtype=np.uint32)
         scratch: dict = {}
         for r0 in range(start, stop, rows_per_chunk):
             r1 = min(stop, r0 + rows_per_chunk)
-            idx = _uniform_indices(bitgen, n_units, (r1 - r0) * n_units, prod)
+            idx = _uniform_indices(bitgen, n_units, (r1 - r0) * n_units, index_buf, u32_buf)
             out[r0:r1] = chunk_fn(idx, r1 - r0, scratch)
 
     if workers is None:

@@ -363,6 +363,11 @@ class ABTest:
             p = 1.0 if se0 == 0 else float(2 * special.ndtr(-abs(mb - ma) / se0))
             ci = newcombe_unpaired_ci(kb, nb, ka, na, self.alpha)
             test, ci_method = "two-proportion z (pooled)", "Newcombe (1998) hybrid score"
+        elif np.ptp(xa) == 0 and np.ptp(xb) == 0:
+            same = ma == mb
+            p, ci = (1.0 if same else 0.0), (mb - ma, mb - ma)
+            test, ci_method = "none (no variation within either arm)", "exact (no variation)"
+            warnings.append("every unit in each arm has the same outcome: nothing to test against")
         else:
             tt = stats.ttest_ind(xb, xa, equal_var=False)
             c = tt.confidence_interval(1 - self.alpha)

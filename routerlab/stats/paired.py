@@ -282,7 +282,9 @@ def _analyse(kind: str, spec: MetricSpec, pairs: Pairs, alpha: float, n_boot: in
     out: dict[str, Any] = {"alt_tests": {}, "alt_cis": {}, "df": n - 1,
                            "value_a": float(x.mean()), "value_b": float(y.mean()),
                            "estimate": float(d.mean()), "se_method": "plain (SD of paired differences / √n)"}
-    sd = float(np.std(d, ddof=1))
+    # Differences equal up to rounding (e.g. a fixed price cut) have no variability to test.
+    constant = bool(np.ptp(d) <= 1e-12 * float(np.max(np.abs(d))))
+    sd = 0.0 if constant else float(np.std(d, ddof=1))
     out["se"] = sd / math.sqrt(n)
 
     if kind == "quantile":
@@ -326,7 +328,7 @@ def _analyse(kind: str, spec: MetricSpec, pairs: Pairs, alpha: float, n_boot: in
         p_perm, exact = sign_flip_test(d, n_perm, seed=perm_seed)
         flips = "all sign flips" if exact else f"{n_perm} random sign flips"
         out.update(p=p_perm, test=f"sign-flip permutation test of the mean difference ({flips})")
-        if sd > 0:
+        if not constant:
             out["alt_tests"]["paired t"] = float(stats.ttest_rel(y, x).pvalue)
         need_boot = ("mean_diff", "ratio")
 

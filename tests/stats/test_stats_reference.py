@@ -199,17 +199,24 @@ def test_bca_and_percentile_bootstrap_match_scipy():
         assert ours.se == pytest.approx(ref.standard_error, rel=0.05)
 
 
+def _draw(seed: int, n: int, m: int) -> np.ndarray:
+    return _uniform_indices(np.random.SFC64(seed), n, m, np.empty(m, np.int64),
+                            np.empty(m, np.uint32)).copy()
+
+
 def test_uniform_indices_are_exactly_uniform():
-    # n = 3 * 2^30: a quarter of the 32-bit draws must be rejected. Without the rejection step
-    # multiply-shift gives index = floor(0.75 x), so residue 0 mod 3 would have probability 1/2.
+    # n = 3 * 2^30: a quarter of the 32-bit draws must be rejected and redrawn; keeping them would
+    # give indices >= n, and folding them back (x mod n) would make [0, 2^30) twice as likely.
     n = 3 << 30
-    bitgen = np.random.SFC64(0)
-    idx = _uniform_indices(bitgen, n, 300_000, np.empty(300_000, np.uint64))
+    idx = _draw(0, n, 300_000)
     assert idx.min() >= 0 and idx.max() < n
-    counts = np.bincount(idx % 3, minlength=3)
-    assert stats.chisquare(counts).pvalue > 1e-3
-    small = _uniform_indices(np.random.SFC64(1), 7, 70_000, np.empty(70_000, np.uint64))
+    assert stats.chisquare(np.bincount(idx >> 30, minlength=3)).pvalue > 1e-3
+    # n = 7: 2^32 is not a multiple of 7, so 4 of the 2^32 draws are redrawn.
+    small = _draw(1, 7, 70_000)
     assert stats.chisquare(np.bincount(small, minlength=7)).pvalue > 1e-3
+    # Deterministic for a seed, different across seeds.
+    assert (_draw(2, 1000, 50) == _draw(2, 1000, 50)).all()
+    assert not (_draw(2, 1000, 50) == _draw(3, 1000, 50)).all()
 
 
 def test_weighted_quantile_equals_numpy_on_the_expanded_sample():
