@@ -95,7 +95,7 @@ def main() -> None:
         "latency": np.r_[rng.lognormal(0, 0.5, n_small), rng.lognormal(-0.1, 0.5, n_small)],
     })
     for metric in ("quality", "cost", "latency_p95"):
-        w, _, _ = _time(lambda: compare(df, "a", "b", metric), 1)
+        w, _, _ = _time(lambda m=metric: compare(df, "a", "b", m), 1)
         print(f"compare(metric={metric!r}) on {n_small:,} prompts, defaults: wall {w:.2f} s")
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from routerlab.errors import ConfigError, RouterlabError
 
-SeedLike = Union[int, np.random.Generator, np.random.SeedSequence, None]
+SeedLike = int | np.random.Generator | np.random.SeedSequence | None
 
 DECISIONS = ("B better", "A better", "no difference detected", "underpowered")
 

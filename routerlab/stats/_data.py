@@ -201,7 +201,8 @@ def _missingness_warnings(a: str, b: str, drop_a: dict[str, int], drop_b: dict[s
     miss_a = drop_a["error"] + drop_a["missing value"]
     miss_b = drop_b["error"] + drop_b["missing value"]
     if (miss_a or miss_b) and rows_a and rows_b:
-        p = stats.fisher_exact([[miss_a, rows_a - miss_a], [miss_b, rows_b - miss_b]]).pvalue
+        table = np.array([[miss_a, rows_a - miss_a], [miss_b, rows_b - miss_b]])
+        p = stats.fisher_exact(table).pvalue
         if p < 0.05:
             out.append(
                 f"imbalanced missingness: {a} lost {miss_a / rows_a:.1%} of rows, {b} "

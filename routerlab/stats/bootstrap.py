@@ -166,8 +166,9 @@ def sign_flip_test(differences: np.ndarray, n_resamples: int = 9_999, *,
     Under the null each paired difference is symmetric about 0, so flipping its sign is as
     likely as not. Same definition as ``scipy.stats.permutation_test((d,), np.mean,
     permutation_type="samples")``: every sign pattern when ``2**n <= n_resamples`` (exact), else
-    ``n_resamples`` random patterns with the ``+1`` correction. Sign patterns come 64 to a random
-    word and the flipped means are one matrix product, about 10-100x faster than scipy's loop.
+    ``n_resamples`` random patterns with the ``+1`` correction. Signs come eight to a random byte,
+    looked up in a table of partial sums, so a resample costs n/8 lookups: at 2,840 pairs this is
+    a few hundredths of a second, against seconds for scipy's implementation.
 
     Example::
 
@@ -188,17 +189,27 @@ def sign_flip_test(differences: np.ndarray, n_resamples: int = 9_999, *,
         null = (2 * ((patterns & np.uint64(1)).astype(float) @ d) - total) / n
         count = null.shape[0]
     else:
-        bitgen = np.random.SFC64(seed_sequence(seed))
+        # Eight signs per random byte: a table holds, for each block of 8 differences and each
+        # byte value, the sum of the differences whose bit is set, so a resample costs n/8 lookups.
         nbytes = (n + 7) // 8
-        rows = max(1, (1 << 20) // n)
-        parts = []
+        blocks = np.zeros(nbytes * 8)
+        blocks[:n] = d
+        bit_of = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(float)  # (256, 8)
+        table = (blocks.reshape(nbytes, 8) @ bit_of.T).ravel()  # (nbytes * 256,)
+        offsets = np.arange(nbytes, dtype=np.int64) * 256
+        bitgen = np.random.SFC64(seed_sequence(seed))
+        rows = max(1, min(n_resamples, (1 << 23) // nbytes))
+        slab = 64  # blocks per pass: 64 x 256 x 8 bytes of table stay in cache for all rows
+        null = np.empty(n_resamples)
         for r0 in range(0, n_resamples, rows):
             r = min(rows, n_resamples - r0)
-            words = bitgen.random_raw((r * nbytes + 7) // 8)
-            raw = words.view(np.uint8)[: r * nbytes].reshape(r, nbytes)
-            bits = np.unpackbits(raw, axis=1, count=n)
-            parts.append((2 * (bits.astype(float) @ d) - total) / n)
-        null = np.concatenate(parts)
+            raw = bitgen.random_raw((r * nbytes + 7) // 8).view(np.uint8)[: r * nbytes]
+            raw = raw.reshape(r, nbytes)
+            acc = np.zeros(r)
+            for j0 in range(0, nbytes, slab):
+                idx = raw[:, j0:j0 + slab] + offsets[j0:j0 + slab]
+                acc += np.take(table, idx).sum(axis=1)
+            null[r0:r0 + r] = (2 * acc - total) / n
         count = n_resamples
     gamma = abs(observed) * np.finfo(float).eps * 100  # scipy's tolerance for ties
     adj = 0 if exact else 1
@@ -290,12 +301,12 @@ def mean_and_ratio(a: np.ndarray, b: np.ndarray, *, n_boot: int, seed: SeedLike,
     sa, sb, n = float(units_a.sum()), float(units_b.sum()), float(sizes.sum())
     if clusters is None and "ratio" not in statistics:
         sums = resample_sums([b - a], n_boot, seed, workers)
-        diff_sums, nstar = sums[:, 0], n
+        diff_sums, nstar = sums[:, 0], np.full(n_boot, n)
     else:
         cols = [units_a, units_b] + ([sizes] if clusters is not None else [])
         sums = resample_sums(cols, n_boot, seed, workers)
         diff_sums = sums[:, 1] - sums[:, 0]
-        nstar = sums[:, 2] if clusters is not None else n
+        nstar = sums[:, 2] if clusters is not None else np.full(n_boot, n)
     out: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         if "mean_diff" in statistics:

@@ -265,7 +265,8 @@ def bradley_terry(pairs: pd.DataFrame, *, n_boot: int = 1000, alpha: float = 0.0
         c = c.reshape(-1, k, k, 3)
         games = c.sum(axis=3)
         games = games + np.transpose(games, (0, 2, 1))
-        wins = c[..., 0].sum(axis=2) + c[..., 1].sum(axis=1) + 0.5 * (c[..., 2].sum(axis=2) + c[..., 2].sum(axis=1))
+        ties = c[..., 2].sum(axis=2) + c[..., 2].sum(axis=1)
+        wins = c[..., 0].sum(axis=2) + c[..., 1].sum(axis=1) + 0.5 * ties
         return wins, games
 
     wins, games = tables(counts[None, :])
@@ -307,9 +308,9 @@ def bradley_terry(pairs: pd.DataFrame, *, n_boot: int = 1000, alpha: float = 0.0
         table[col] = table[col].astype(int)
     table = table.sort_values("strength", ascending=False, kind="mergesort")
     table["rank"] = np.arange(1, k + 1)
-    s = table["strength"].to_numpy()
+    fitted = table["strength"].to_numpy()
     table.attrs["win_probability"] = pd.DataFrame(
-        1 / (1 + np.exp(s[None, :] - s[:, None])), index=table.index, columns=table.index)
+        1 / (1 + np.exp(fitted[None, :] - fitted[:, None])), index=table.index, columns=table.index)
     table.attrs["n_boot"] = n_boot
     return table
 

@@ -315,7 +315,8 @@ def _analyse(kind: str, spec: MetricSpec, pairs: Pairs, alpha: float, n_boot: in
         need_boot: tuple[str, ...] = ()
     elif kind == "continuous":
         if sd == 0:
-            out.update(p=1.0 if d[0] == 0 else 0.0, ci=(float(d[0]), float(d[0])))
+            shift = float(d.mean())
+            out.update(p=1.0 if shift == 0 else 0.0, ci=(shift, shift))
             warnings.append("every pair differs by the same amount: no variability to test against")
         else:
             tt = stats.ttest_rel(y, x)
@@ -360,7 +361,8 @@ def _analyse(kind: str, spec: MetricSpec, pairs: Pairs, alpha: float, n_boot: in
         est, dist, jack = boots["mean_diff"]
         ci_md = bca_interval(est, dist, jack, alpha)
         if kind == "skewed" and clusters is None:
-            out.update(ci=ci_md, ci_method=f"BCa paired bootstrap of the mean difference ({n_boot} resamples)")
+            out.update(ci=ci_md,
+                       ci_method=f"BCa paired bootstrap of the mean difference ({n_boot} resamples)")
         else:
             out["alt_cis"][f"BCa {unit} bootstrap of the mean difference"] = ci_md
         if "ratio" in boots:
@@ -409,7 +411,8 @@ def _add_warnings(warnings: list[str], kind: str, n: int, d: np.ndarray, out: di
             warnings.append(f"ties: {ties} of {n} pairs have equal values; Wilcoxon drops them, so "
                             f"rely on the t-test and bootstrap if there are many")
     if kind == "quantile":
-        tail = min(spec.quantile, 1 - spec.quantile) * n  # type: ignore[operator]
+        q = float(spec.quantile or 0.5)
+        tail = min(q, 1 - q) * n
         if tail < 10:
             warnings.append(f"only ~{tail:.0f} observations lie beyond the {spec.statistic}: its "
                             f"bootstrap interval is unreliable; collect more or use a central quantile")
