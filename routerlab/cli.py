@@ -39,6 +39,8 @@ def _run_parser(sub: Any) -> None:
                    help="start the local provider server and run live against it (no key, no network)")
     p.add_argument("--concurrency", type=int, default=32, help="units in flight at once (default 32)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--no-fast-path", action="store_true",
+                   help="run every unit through the per-prompt path (for checks and benchmarks)")
     p.add_argument("--by-task", action="store_true", help="also print the per-task breakdown")
 
 
@@ -107,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "test_prompts": len(test), "dataset": ds.name}
     try:
         exp = Experiment(test, strategies, caller=caller, seed=args.seed, store=store, split="test",
-                         meta=meta, concurrency=args.concurrency)
+                         meta=meta, concurrency=args.concurrency, fast_path=not args.no_fast_path)
         results = exp.run(progress=not args.no_progress)
     finally:
         if server is not None:

@@ -78,6 +78,8 @@ class Outcomes:
         object.__setattr__(self, "_prompt_index", pd.Index(p_uniques))
         object.__setattr__(self, "_model_index", pd.Index(m_uniques))
         object.__setattr__(self, "_matrix", matrix)
+        object.__setattr__(self, "_row_prompt", p_codes)
+        object.__setattr__(self, "_row_model", m_codes)
         object.__setattr__(self, "_scalar", None)
 
     @property
@@ -114,10 +116,20 @@ class Outcomes:
     def response(self, prompt_id: str, model: str) -> str:
         return str(self.record(prompt_id, model)["response"])
 
-    def positions(self, prompt_ids: Sequence[str], models: Sequence[str]) -> np.ndarray:
-        """Row positions for many (prompt, model) pairs at once (-1 where missing)."""
-        pi = self._prompt_index.get_indexer(pd.Index(prompt_ids))  # type: ignore[attr-defined]
-        mi = self._model_index.get_indexer(pd.Index(models))  # type: ignore[attr-defined]
+    def prompt_codes(self, prompt_ids: Sequence[str]) -> np.ndarray:
+        """Each prompt id's code in this table (-1 where it has no outcome)."""
+        return self._prompt_index.get_indexer(pd.Index(prompt_ids))  # type: ignore[attr-defined]
+
+    def positions(self, prompt_ids: Sequence[str] | None = None, models: Sequence[str] | None = None, *,
+                  prompt_codes: np.ndarray | None = None) -> np.ndarray:
+        """Row positions for many (prompt, model) pairs at once (-1 where missing).
+
+        Pass ``prompt_codes`` (from :meth:`prompt_codes`) to reuse a join across many calls.
+        """
+        pi = self.prompt_codes(prompt_ids) if prompt_codes is None else prompt_codes
+        models = np.asarray(models, dtype=object)
+        m_codes, m_uniques = pd.factorize(models)
+        mi = self._model_index.get_indexer(pd.Index(m_uniques))[m_codes]  # type: ignore[attr-defined]
         ok = (pi >= 0) & (mi >= 0)
         return np.where(ok, self._matrix[np.where(ok, pi, 0), np.where(ok, mi, 0)], -1)  # type: ignore[attr-defined]
 

@@ -220,6 +220,8 @@ class Experiment:
         samples = np.array([s for _, s in todo])
         prompts = self.dataset.prompts.iloc[[self.dataset._pos()[p] for p in ids]].reset_index(drop=True)
         out = replay_rows(name, router, self.caller, prompts, samples, self.split)
+        for col in ("strategy", "split", "models_called", "final_model", "error_type", "error"):
+            out[col] = out[col].astype(object)
         records = _records(out)
         for start in range(0, len(records), 5000):
             chunk = records[start:start + 5000]
@@ -301,41 +303,58 @@ class Experiment:
 
 
 def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFrame,
-                samples: np.ndarray | int = 0, split: str = "all") -> pd.DataFrame:
+                samples: np.ndarray | int = 0, split: str = "all", *,
+                prompt_codes: np.ndarray | None = None) -> pd.DataFrame:
     """The vectorised replay of a prompt-only router: ``route_many`` plus a join on the outcomes.
 
-    Returns result rows (``RESULT_COLUMNS``) identical to what the per-prompt path records.
+    Returns result rows (``RESULT_COLUMNS``; text columns as categoricals) equal to what the
+    per-prompt path records. ``prompt_codes`` (``caller.outcomes.prompt_codes(ids)``) lets several
+    strategies share the prompt half of the join.
     """
-    ids = prompts["prompt_id"].to_numpy(dtype=object)
-    samples = np.broadcast_to(np.asarray(samples), ids.shape)
+    n = len(prompts)
+    samples = np.broadcast_to(np.asarray(samples), (n,))
     decided = np.asarray(router.route_many(prompts), dtype=object)
-    if len(decided) != len(ids):
-        raise ConfigError(f"{name}: route_many returned {len(decided)} decisions for {len(ids)} prompts")
+    if len(decided) != n:
+        raise ConfigError(f"{name}: route_many returned {len(decided)} decisions for {n} prompts")
+    outcomes = caller.outcomes
+    pc = outcomes.prompt_codes(prompts["prompt_id"]) if prompt_codes is None else prompt_codes
     codes, uniques = pd.factorize(decided)
-    models = np.asarray([caller.catalog.canonical(str(m)) for m in uniques], dtype=object)[codes]
-    ok = caller.outcomes.positions(ids, models) >= 0
-    out = _empty_rows(pd.DataFrame({"strategy": name, "prompt_id": ids, "task": prompts["task"].to_numpy(),
-                                    "sample": samples, "split": split}))
-    if ok.all():
-        got = caller.complete_many(ids, models, samples, columns=())
-        out["models_called"] = models
-        out["final_model"] = models
-        for col in ("input_tokens", "output_tokens", "cost", "latency", "ttft", "score", "answer"):
-            out[col] = got[col].to_numpy() if col in got else out[col]
-        out["simulated_latency"] = caller.simulate_latency
+    canonical = np.array([caller.catalog.canonical(str(m)) for m in uniques], dtype=object)
+    models = canonical[codes] if len(uniques) else decided
+    pos = outcomes.positions(models=models, prompt_codes=pc)
+    ok = pos >= 0
+    got = caller.complete_many(positions=pos[ok], samples=samples[ok], columns=())
+
+    def full(values: np.ndarray, fill: Any, dtype: Any = None) -> np.ndarray:
+        if ok.all():
+            return values
+        out = np.full(n, fill, dtype=dtype or values.dtype)
+        out[ok] = values
         return out
-    got = caller.complete_many(ids[ok], models[ok], samples[ok], columns=())
-    out.loc[ok, "models_called"] = models[ok]
-    out.loc[ok, "final_model"] = models[ok]
-    for col in ("input_tokens", "output_tokens", "cost", "latency", "ttft", "score", "answer"):
-        if col in got:
-            out.loc[ok, col] = got[col].to_numpy()
-    out.loc[ok, "simulated_latency"] = caller.simulate_latency
-    for i in np.flatnonzero(~ok):
-        try:
-            caller.outcomes.record(ids[i], models[i])
-        except RouterlabError as exc:
-            out.loc[i, ["error_type", "error", "final_model"]] = [type(exc).__name__, str(exc), ""]
+
+    def const(value: str) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
+
+    model_cat = pd.Categorical.from_codes(codes, categories=canonical) if len(uniques) else decided
+    answer = full(got["answer"], None, object) if "answer" in got else np.full(n, None, dtype=object)
+    out = pd.DataFrame({
+        "strategy": const(name), "prompt_id": prompts["prompt_id"].array, "task": prompts["task"].array,
+        "sample": samples.astype(np.int64), "split": const(split),
+        "models_called": model_cat, "final_model": model_cat, "answer": answer,
+        "score": full(got["score"], np.nan, float) if "score" in got else np.full(n, np.nan),
+        "input_tokens": full(got["input_tokens"], 0), "output_tokens": full(got["output_tokens"], 0),
+        "cost": full(got["cost"], 0.0), "latency": full(got["latency"], np.nan),
+        "ttft": full(got["ttft"], np.nan), "simulated_latency": full(np.full(int(ok.sum()), caller.simulate_latency), False),
+        "cached": np.zeros(n, dtype=bool), "error_type": const(""), "error": const(""),
+    })
+    if not ok.all():  # each missing outcome is a row that says what is missing, as on the per-prompt path
+        for col in ("models_called", "final_model", "error_type", "error"):
+            out[col] = out[col].astype(object)
+        for i in np.flatnonzero(~ok):
+            try:
+                outcomes.record(str(out.at[i, "prompt_id"]), str(models[i]))
+            except RouterlabError as exc:
+                out.loc[i, ["error_type", "error", "final_model", "models_called"]] = [type(exc).__name__, str(exc), "", ""]
     return out
 
 

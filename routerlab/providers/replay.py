@@ -30,27 +30,42 @@ from ..datasets import Dataset
 from ..errors import MissingOutcomeError
 from ..types import Completion, Request
 
-__all__ = ["ReplayCaller", "stable_normals"]
+__all__ = ["ReplayCaller", "stable_normals", "string_hashes"]
 
 
-def stable_normals(keys: Sequence[str] | np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent standard-normal draws per key, a pure function of (key, seed). Vectorised."""
-    arr = np.asarray(keys, dtype=object)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SALTS = (np.uint64(0x243F6A8885A308D3), np.uint64(0x13198A2E03707344))
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array (wrap-around arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def string_hashes(values: Any) -> np.ndarray:
+    """Stable 64-bit hashes of strings (pandas' SipHash): the same in every process and run."""
+    return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+
+
+def stable_normals(prompt_hash: np.ndarray, model_hash: np.ndarray, samples: Any,
+                   seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent standard-normal draws per (prompt, model, sample, seed), vectorised.
+
+    A pure function of its inputs, so the draw for a call does not depend on the order of calls.
+    """
+    s = np.asarray(samples).astype(np.uint64)
+    seed_mix = _mix(np.full(1, seed, dtype=np.uint64) + _GOLDEN)
+    h = _mix(np.asarray(prompt_hash, dtype=np.uint64) ^ _mix(np.asarray(model_hash, dtype=np.uint64) ^ seed_mix))
+    h = _mix(h ^ _mix(s + _GOLDEN))
     out = []
-    for salt in ("ttft", "rate"):
-        h = pd.util.hash_array(arr, hash_key=f"{salt}{seed:012d}"[-16:].rjust(16, "0"), categorize=False)
-        u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    for salt in _SALTS:
+        u = ((_mix(h ^ salt) >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
         out.append(ndtri(u))
     return out[0], out[1]
-
-
-def _keys(prompt_ids: Any, models: Any, samples: Any) -> np.ndarray:
-    if len(prompt_ids) < 256:  # the per-call path: plain f-strings beat Arrow's per-call overhead
-        return np.array([f"{p}\x1f{m}\x1f{int(s)}" for p, m, s in zip(prompt_ids, models, samples)], dtype=object)
-    p = pd.Series(prompt_ids, dtype=object).astype(str)
-    m = pd.Series(models, dtype=object).astype(str)
-    s = pd.Series(samples).astype(int).astype(str)
-    return (p + "\x1f" + m.values + "\x1f" + s.values).to_numpy(dtype=object)
 
 
 class ReplayCaller:
@@ -74,7 +89,8 @@ class ReplayCaller:
         self.simulate_latency = simulate_latency
         self.latency_scale = latency_scale
         self._specs: dict[str, Any] = {}
-        self._z: dict[tuple[str, str], tuple[float, float]] | None = None
+        self._arrays: dict[str, np.ndarray] | None = None
+        self._prompt_hash: dict[str, np.uint64] = {}
 
     def __repr__(self) -> str:
         return f"ReplayCaller({self.dataset.name!r}, seed={self.seed})"
@@ -92,51 +108,61 @@ class ReplayCaller:
                 "replay serves recorded answers only: give Request.prompt_id or run live")
         return pid
 
-    def simulate(self, prompt_ids: Any, models: Sequence[str], samples: Any, output_tokens: np.ndarray,
-                 codes: tuple[np.ndarray, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Vectorised (ttft, latency) for many calls; the scalar path uses the same function."""
-        n = len(output_tokens)
-        if not self.simulate_latency or n == 0:
-            return np.full(n, np.nan), np.zeros(n)
-        z1, z2 = stable_normals(_keys(prompt_ids, models, samples), self.seed)
-        model_codes, uniques = codes if codes is not None else pd.factorize(np.asarray(models, dtype=object))
-        ttft = np.empty(n)
-        total = np.empty(n)
-        for k, m in enumerate(uniques):
-            rows = model_codes == k
-            prof = self._spec(str(m)).latency
-            t = prof.ttft_p50 * np.exp(prof.ttft_sigma * z1[rows])
-            rate = prof.tps_p50 * np.exp(prof.tps_sigma * z2[rows])
-            ttft[rows] = t
-            total[rows] = t + np.asarray(output_tokens, dtype=float)[rows] / rate
-        return ttft * self.latency_scale, total * self.latency_scale
+    def _tables(self) -> dict[str, np.ndarray]:
+        """Per prompt and per model arrays aligned with the outcomes' indexes (built once)."""
+        if self._arrays is None:
+            o = self.outcomes
+            models = o._model_index  # type: ignore[attr-defined]
+            specs = [self._spec(str(m)) for m in models]
+            self._arrays = {
+                "prompt_hash": string_hashes(o._prompt_index),  # type: ignore[attr-defined]
+                "model_hash": string_hashes(models),
+                "price_in": np.array([s.price.input for s in specs]),
+                "price_out": np.array([s.price.output for s in specs]),
+                "ttft_p50": np.array([s.latency.ttft_p50 for s in specs]),
+                "ttft_sigma": np.array([s.latency.ttft_sigma for s in specs]),
+                "tps_p50": np.array([s.latency.tps_p50 for s in specs]),
+                "tps_sigma": np.array([s.latency.tps_sigma for s in specs]),
+                "row_prompt": o._row_prompt,  # type: ignore[attr-defined]
+                "row_model": o._row_model,  # type: ignore[attr-defined]
+                "input_tokens": o.df["input_tokens"].to_numpy(),
+                "output_tokens": o.df["output_tokens"].to_numpy(),
+            }
+        return self._arrays
 
-    def complete_many(self, prompt_ids: Sequence[str], models: Sequence[str],
-                      samples: Sequence[int] | int = 0, *, columns: Sequence[str] = ("response",)) -> pd.DataFrame:
-        """Vectorised replay: one row per (prompt, model) with tokens, cost, latency, the recorded
-        score and extracted answer, and the ``columns`` asked for (``response`` by default)."""
-        prompt_ids = np.asarray(prompt_ids, dtype=object)
-        models = np.asarray(models, dtype=object)
-        samples = np.broadcast_to(np.asarray(samples), prompt_ids.shape)
-        pos = self.outcomes.positions(prompt_ids, models)
+    def complete_many(self, prompt_ids: Sequence[str] | None = None, models: Sequence[str] | None = None,
+                      samples: Sequence[int] | int = 0, *, positions: np.ndarray | None = None,
+                      columns: Sequence[str] = ("response",)) -> dict[str, np.ndarray]:
+        """Vectorised replay: per (prompt, model) call, its tokens, cost, simulated latency, the
+        recorded score and extracted answer, and the ``columns`` asked for (``response`` by default).
+
+        Give ``prompt_ids`` and ``models``, or ``positions`` (rows of the outcomes table) when the
+        join is already done. Returns a dict of equally long arrays; every value equals what
+        :meth:`complete` returns for the same call.
+        """
+        pos = self.outcomes.positions(prompt_ids, models) if positions is None else np.asarray(positions)
         if (pos < 0).any():
             i = int(np.flatnonzero(pos < 0)[0])
             self.outcomes.record(str(prompt_ids[i]), str(models[i]))  # raises the precise error
+        t = self._tables()
+        pc, mc = t["row_prompt"][pos], t["row_model"][pos]
+        n_in, n_out = t["input_tokens"][pos], t["output_tokens"][pos]
+        out: dict[str, np.ndarray] = {"prompt_code": pc, "model_code": mc, "input_tokens": n_in, "output_tokens": n_out}
+        # the same arithmetic, in the same order, as ModelSpec.cost and complete(): identical floats
+        out["cost"] = (n_in.astype(float) * t["price_in"][mc] + n_out.astype(float) * t["price_out"][mc]) / 1e6
+        if self.simulate_latency:
+            z1, z2 = stable_normals(t["prompt_hash"][pc], t["model_hash"][mc],
+                                    np.broadcast_to(np.asarray(samples), pos.shape), self.seed)
+            ttft = t["ttft_p50"][mc] * np.exp(t["ttft_sigma"][mc] * z1)
+            out["latency"] = (ttft + n_out / (t["tps_p50"][mc] * np.exp(t["tps_sigma"][mc] * z2))) * self.latency_scale
+            out["ttft"] = ttft * self.latency_scale
+        else:
+            out["latency"], out["ttft"] = np.zeros(len(pos)), np.full(len(pos), np.nan)
         df = self.outcomes.df
-        n_in = df["input_tokens"].to_numpy()[pos]
-        n_out = df["output_tokens"].to_numpy()[pos]
-        out = {"prompt_id": prompt_ids, "model": models, "input_tokens": n_in, "output_tokens": n_out}
         for col in (*columns, "score", "answer"):
             if col in df.columns:
                 out[col] = df[col].take(pos).to_numpy()
-        cost = np.empty(len(pos))
-        codes, uniques = pd.factorize(models)
-        for k, m in enumerate(uniques):
-            sel = codes == k
-            cost[sel] = self._spec(str(m)).cost(n_in[sel], n_out[sel])
-        out["cost"] = cost
-        out["ttft"], out["latency"] = self.simulate(prompt_ids, models, samples, n_out, codes=(codes, uniques))
-        return pd.DataFrame(out)
+        return out
 
     def recorded(self, prompt_id: str, model: str) -> dict[str, Any]:
         """The recorded outcome (response, tokens, score, extracted answer) as a dict."""
@@ -148,16 +174,6 @@ class ReplayCaller:
             spec = self._specs[model] = self.catalog[model]
         return spec
 
-    def _normals(self, pid: str, model: str, sample: int) -> tuple[float, float]:
-        if self._z is None:  # one vectorised draw for every recorded (prompt, model) at sample 0
-            df = self.outcomes.df
-            z1, z2 = stable_normals(_keys(df["prompt_id"], df["model"], np.zeros(len(df), int)), self.seed)
-            self._z = dict(zip(zip(df["prompt_id"], df["model"]), zip(z1.tolist(), z2.tolist())))
-        if sample == 0 and (pid, model) in self._z:
-            return self._z[(pid, model)]
-        z1, z2 = stable_normals(_keys([pid], [model], [sample]), self.seed)
-        return float(z1[0]), float(z2[0])
-
     async def complete(self, request: Request, model: str) -> Completion:
         model = self.catalog.canonical(model)
         pid = self._prompt_id(request)
@@ -166,10 +182,15 @@ class ReplayCaller:
         n_in, n_out = int(row["input_tokens"]), int(row["output_tokens"])
         if self.simulate_latency:
             prof = spec.latency
-            z1, z2 = self._normals(pid, model, request.sample)
-            ttft = prof.ttft_p50 * float(np.exp(prof.ttft_sigma * z1))
-            latency = (ttft + n_out / (prof.tps_p50 * float(np.exp(prof.tps_sigma * z2)))) * self.latency_scale
-            ttft *= self.latency_scale
+            t = self._tables()
+            ph = self._prompt_hash.get(pid)
+            if ph is None:
+                ph = self._prompt_hash[pid] = string_hashes([pid])[0]
+            mh = t["model_hash"][self.outcomes._model_index.get_loc(model)]  # type: ignore[attr-defined]
+            z1, z2 = stable_normals(np.array([ph]), np.array([mh]), np.array([request.sample]), self.seed)
+            ttft0 = prof.ttft_p50 * np.exp(prof.ttft_sigma * z1)
+            latency = float(((ttft0 + n_out / (prof.tps_p50 * np.exp(prof.tps_sigma * z2))) * self.latency_scale)[0])
+            ttft = float((ttft0 * self.latency_scale)[0])
         else:
             ttft, latency = None, 0.0
         return Completion(
