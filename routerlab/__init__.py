@@ -37,7 +37,16 @@ _EXPORTS: dict[str, str] = {
     "count_tokens": "tokens",
     # replay, experiment, results
     "ReplayCaller": "providers.replay", "Experiment": "experiment", "Results": "results",
-    "ResultStore": "store",
+    "ResultStore": "store", "fingerprint": "experiment", "replay_rows": "experiment",
+    # scoring
+    **{name: "scoring" for name in (
+        "Score", "Scorer", "score_many", "ExactMatch", "Contains", "RegexScorer", "MultipleChoice", "Passthrough",
+        "ZeroEvalMath", "ZeroEvalCrux", "MathEquivalence", "scorer_for_task", "extract_answer",
+        "normalize_answer", "math_equivalent")},
+    # live path
+    "Provider": "providers", "ProviderConfig": "providers", "make_provider": "providers",
+    "ProviderServer": "server", "Faults": "server", "Window": "server", "answers_from_dataset": "server",
+    "local_gateway": "local",
 }
 
 _SUBMODULES = {"datasets", "scoring", "stats", "metrics", "routers", "ensemble", "viz", "export", "runtime",
