@@ -339,32 +339,45 @@ def quantile_diff_distribution(a: np.ndarray, b: np.ndarray, q: float, *, n_boot
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     n = a.shape[0]
-    order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
-    sorted_a, sorted_b = a[order_a], b[order_b]
     estimate = float(np.quantile(b, q) - np.quantile(a, q))
     if clusters is None:
-        units, cluster_of_a, cluster_of_b = n, None, None
-    else:
-        codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
-        units = int(codes.max()) + 1
-        if units < 2:
-            raise ConfigError("cluster bootstrap needs at least 2 clusters")
-        cluster_of_a, cluster_of_b = codes[order_a], codes[order_b]
+        h = (n - 1) * q
+        k_lo = int(math.floor(h))
+        k_hi = min(k_lo + 1, n - 1)
+        frac = h - k_lo
 
-    def chunk(idx: np.ndarray, rows: int, scratch: dict) -> np.ndarray:
+        def chunk(idx: np.ndarray, rows: int, scratch: dict) -> np.ndarray:
+            # A resample holds n values: gather them and partially sort each row to the two
+            # order statistics around numpy's (type 7) quantile position, for both arms.
+            res = np.zeros(rows)
+            for sign, values in ((1.0, b), (-1.0, a)):
+                m = np.take(values, idx).reshape(rows, n)
+                m.partition([k_lo, k_hi], axis=1)
+                lo = m[:, k_lo]
+                res += sign * (lo + frac * (m[:, k_hi] - lo))
+            return res[:, None]
+
+        return estimate, _run_streams(n, n_boot, seed, 1, chunk, workers)[:, 0]
+
+    # Cluster bootstrap: a resample repeats each drawn cluster's pairs; its size varies, so the
+    # quantile is read off cumulative counts over the sorted values.
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    g = int(codes.max()) + 1
+    if g < 2:
+        raise ConfigError("cluster bootstrap needs at least 2 clusters")
+    order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+    sorted_a, sorted_b = a[order_a], b[order_b]
+    cluster_of_a, cluster_of_b = codes[order_a], codes[order_b]
+
+    def cluster_chunk(idx: np.ndarray, rows: int, scratch: dict) -> np.ndarray:
         offsets = scratch.get(rows)
         if offsets is None:
-            offsets = scratch[rows] = np.repeat(np.arange(rows, dtype=np.int64) * units, units)
-        counts = np.bincount(idx + offsets, minlength=rows * units).reshape(rows, units)
-        if cluster_of_a is None:
-            ca, cb = counts[:, order_a], counts[:, order_b]
-        else:
-            ca, cb = counts[:, cluster_of_a], counts[:, cluster_of_b]
-        res = _weighted_quantile(sorted_b, cb, q) - _weighted_quantile(sorted_a, ca, q)
-        return res[:, None]
+            offsets = scratch[rows] = np.repeat(np.arange(rows, dtype=np.int64) * g, g)
+        counts = np.bincount(idx + offsets, minlength=rows * g).reshape(rows, g)
+        qb = _weighted_quantile(sorted_b, counts[:, cluster_of_b], q)
+        return (qb - _weighted_quantile(sorted_a, counts[:, cluster_of_a], q))[:, None]
 
-    dist = _run_streams(units, n_boot, seed, 1, chunk, workers)[:, 0]
-    return estimate, dist
+    return estimate, _run_streams(g, n_boot, seed, 1, cluster_chunk, workers)[:, 0]
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, statistic: str = "mean_diff", *,
