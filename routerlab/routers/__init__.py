@@ -1,0 +1,55 @@
+"""Routers decide which model answers a request; cascades and the strategy wrapper call models.
+
+::
+
+    Router protocol (base)        route(request) -> Decision, explain(request) -> DataFrame,
+                                  route_many(requests) -> ndarray for prompt-only routers
+     ├── CapabilityRouter         strategy 1: catalog capabilities, constraints, normalised cost
+     ├── TaskRouter               strategy 2: task patterns / labels -> RoutingTable (learnable)
+     ├── ContextWindowRouter      wraps any router: skips models whose window is too small
+     ├── LearnedRouter            kNN over prompt embeddings: quality - lambda * cost
+     └── FixedRouter, RandomRouter, OracleRouter   baselines
+    CascadeRouter                 a Strategy: cheap -> strong, accept on agreement or a judge's verdict
+    RouterStrategy                makes a one-call Strategy of any Router
+    check_router                  conformance checks for your own routers
+
+Example::
+
+    >>> from routerlab.routers import CapabilityRouter, check_router
+    >>> check_router(CapabilityRouter(preferred=["reasoning"]))
+    []
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Router": "base", "BaseRouter": "base", "Batch": "base", "RouterStrategy": "base", "check_router": "base",
+    "EXPLAIN_COLUMNS": "base",
+    "FixedRouter": "baselines", "RandomRouter": "baselines", "OracleRouter": "baselines",
+    "RoutingTable": "table",
+    "TaskRouter": "task", "TaskMatcher": "task", "TaskMatch": "task", "DEFAULT_PATTERNS": "task",
+    "detect_task": "task",
+    "CapabilityRouter": "capability",
+    "ContextWindowRouter": "context",
+    "LearnedRouter": "learned", "Embedder": "learned",
+    "CascadeRouter": "cascade", "Agreement": "cascade", "JudgeVerdict": "cascade",
+    "builtin_strategies": "defaults",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'routerlab.routers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

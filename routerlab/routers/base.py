@@ -1,0 +1,515 @@
+"""The Router protocol, the column view routers read in batches, the Strategy wrapper and ``check_router``.
+
+A **Router** only decides: ``route(request) -> Decision`` and ``explain(request) -> DataFrame`` (every
+candidate, with the constraint that removed it or its score). A router whose decision depends only on
+the request's content (prompt, system prompt, task label, prompt id) sets ``prompt_only = True`` and
+offers ``route_many(requests)``: a vectorised batch form over a list of Requests or a prompts
+DataFrame that returns a numpy array of model names and agrees with ``route`` on every prompt.
+
+Example::
+
+    >>> from routerlab.routers import FixedRouter, RouterStrategy, check_router
+    >>> r = FixedRouter("gpt-4o-mini")
+    >>> r.route_many(["What is 2+2?", "Write a haiku"]).tolist()
+    ['gpt-4o-mini', 'gpt-4o-mini']
+    >>> check_router(r)          # the failures; raises AssertionError when there are any
+    []
+    >>> RouterStrategy(r).name
+    'fixed'
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, NotFittedError
+from ..types import Answer, Caller, Decision, Message, Request
+
+__all__ = ["Router", "BaseRouter", "Batch", "RouterStrategy", "check_router", "EXPLAIN_COLUMNS",
+           "MESSAGE_OVERHEAD_TOKENS", "explain_frame"]
+
+#: Columns every ``explain`` table has (routers may add more after them).
+EXPLAIN_COLUMNS = ["model", "score", "removed_by", "chosen"]
+
+#: Chat formatting tokens per message and per request (OpenAI's accounting), added to text tokens.
+MESSAGE_OVERHEAD_TOKENS = (4, 3)
+
+
+@runtime_checkable
+class Router(Protocol):
+    """Anything that decides which model answers a request.
+
+    ``prompt_only`` routers also have ``route_many(requests) -> np.ndarray`` (see :class:`BaseRouter`).
+    """
+
+    name: str
+    prompt_only: bool
+
+    def route(self, request: Request) -> Decision: ...
+
+    def explain(self, request: Request) -> pd.DataFrame: ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# the column view
+
+
+@dataclass
+class Batch:
+    """Many requests as columns: what prompt-only routers read in ``route_many``.
+
+    Built by :meth:`of` from a list of :class:`~routerlab.types.Request` (or plain prompt strings), a
+    prompts DataFrame (``prompt`` column; optional ``prompt_id``, ``task``, ``system``, ``max_tokens``
+    and any metadata column), a :class:`~routerlab.datasets.Dataset`, or another Batch.
+    ``texts`` equals ``Request.text`` (system prompt and prompt joined by a newline).
+    """
+
+    prompts: np.ndarray
+    prompt_ids: np.ndarray
+    tasks: np.ndarray
+    texts: np.ndarray
+    n_messages: np.ndarray
+    max_tokens: np.ndarray
+    requests: list[Request] | None = None
+    frame: pd.DataFrame | None = None
+    _tokens: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    @classmethod
+    def of(cls, requests: Any) -> Batch:
+        """The column view of ``requests`` (see the class docstring for what is accepted)."""
+        if isinstance(requests, Batch):
+            return requests
+        if hasattr(requests, "prompts") and isinstance(getattr(requests, "prompts"), pd.DataFrame):
+            requests = requests.prompts  # a Dataset
+        if isinstance(requests, pd.DataFrame):
+            return cls._from_frame(requests)
+        if isinstance(requests, (str, Request)):
+            raise ConfigError("route_many takes a list of requests or a prompts DataFrame; "
+                              "use route(request) for one request")
+        items = [Request.from_prompt(r) if isinstance(r, str) else r for r in requests]
+        for i, r in enumerate(items):
+            if not isinstance(r, Request):
+                raise ConfigError(f"route_many: item {i} is a {type(r).__name__}, expected a Request or a str")
+        n = len(items)
+        return cls(
+            prompts=np.array([r.prompt for r in items], dtype=object).reshape(n),
+            prompt_ids=np.array([r.prompt_id for r in items], dtype=object).reshape(n),
+            tasks=np.array([r.task for r in items], dtype=object).reshape(n),
+            texts=np.array([r.text for r in items], dtype=object).reshape(n),
+            n_messages=np.array([len(r.messages) for r in items], dtype=np.int64).reshape(n),
+            max_tokens=np.array([np.nan if r.max_tokens is None else r.max_tokens for r in items], dtype=float),
+            requests=items,
+        )
+
+    @classmethod
+    def _from_frame(cls, df: pd.DataFrame) -> Batch:
+        if "prompt" not in df.columns:
+            raise ConfigError(f"route_many: the DataFrame needs a 'prompt' column; it has {list(df.columns)}")
+        n = len(df)
+        prompts = df["prompt"].astype(str).to_numpy(dtype=object)
+        none = np.full(n, None, dtype=object)
+        ids = df["prompt_id"].astype(object).to_numpy() if "prompt_id" in df.columns else none
+        tasks = df["task"].astype(object).to_numpy() if "task" in df.columns else none
+        if "system" in df.columns:
+            system = df["system"].fillna("").astype(str).to_numpy(dtype=object)
+            has = system != ""
+            texts = np.where(has, system + "\n" + prompts, prompts).astype(object)
+            n_messages = 1 + has.astype(np.int64)
+        else:
+            texts, n_messages = prompts, np.ones(n, dtype=np.int64)
+        max_tokens = (pd.to_numeric(df["max_tokens"], errors="coerce").to_numpy(dtype=float)
+                      if "max_tokens" in df.columns else np.full(n, np.nan))
+        return cls(prompts, ids, tasks, texts, n_messages, max_tokens, frame=df.reset_index(drop=True))
+
+    def column(self, name: str) -> np.ndarray:
+        """A request field for every row: ``task``/``prompt_id``, else a DataFrame column or metadata key."""
+        if name == "task":
+            return self.tasks
+        if name == "prompt_id":
+            return self.prompt_ids
+        if self.frame is not None:
+            if name in self.frame.columns:
+                return self.frame[name].astype(object).to_numpy()
+            return np.full(len(self), None, dtype=object)
+        assert self.requests is not None
+        return np.array([r.metadata.get(name) for r in self.requests], dtype=object).reshape(len(self))
+
+    def input_tokens(self) -> np.ndarray:
+        """Input tokens per row (cl100k over ``texts`` plus chat overhead), computed once."""
+        if self._tokens is None:
+            per_msg, per_req = MESSAGE_OVERHEAD_TOKENS
+            counts = np.asarray(text_tokens(self.texts.tolist()), dtype=np.int64).reshape(len(self))
+            self._tokens = counts + per_msg * self.n_messages + per_req
+        return self._tokens
+
+    def request(self, i: int) -> Request:
+        """Row ``i`` as a Request (the original one when the batch was built from Requests)."""
+        if self.requests is not None:
+            return self.requests[i]
+        row = self.frame.iloc[i] if self.frame is not None else None
+        msgs = []
+        if row is not None and "system" in row.index and isinstance(row["system"], str) and row["system"]:
+            msgs.append(Message("system", row["system"]))
+        msgs.append(Message("user", str(self.prompts[i])))
+        mt = self.max_tokens[i]
+        return Request(messages=tuple(msgs), prompt_id=self.prompt_ids[i], task=self.tasks[i],
+                       max_tokens=None if np.isnan(mt) else int(mt))
+
+
+_TOKEN_CACHE: OrderedDict[str, int] = OrderedDict()
+_TOKEN_CACHE_SIZE = 200_000
+_token_lock = threading.Lock()
+
+
+def text_tokens(texts: Sequence[str]) -> list[int]:
+    """cl100k token counts of ``texts``, remembered per text (an LRU of 200,000 texts).
+
+    Routers see the same prompts again and again in a notebook (``route``, ``route_many``, ``explain``,
+    every strategy of a replay), and counting is the costly part of a capability or context-window
+    decision (~1 µs per token), so each distinct text is counted once per process. Misses are counted
+    in two threads, each over half of them (tiktoken releases the GIL).
+    """
+    from ..tokens import encoding
+
+    with _token_lock:
+        out = [_TOKEN_CACHE.get(t, -1) for t in texts]
+    missing = list(dict.fromkeys(t for t, n in zip(texts, out) if n < 0))
+    if missing:
+        enc = encoding()
+        if len(missing) < 64:
+            counts = [len(enc.encode_ordinary(t)) for t in missing]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            half = len(missing) // 2
+            with ThreadPoolExecutor(2) as pool:
+                parts = list(pool.map(lambda chunk: [len(enc.encode_ordinary(t)) for t in chunk],
+                                      (missing[:half], missing[half:])))
+            counts = parts[0] + parts[1]
+        found = dict(zip(missing, counts))
+        with _token_lock:
+            _TOKEN_CACHE.update(found)
+            while len(_TOKEN_CACHE) > _TOKEN_CACHE_SIZE:
+                _TOKEN_CACHE.popitem(last=False)
+        out = [n if n >= 0 else found[t] for t, n in zip(texts, out)]
+    return out
+
+
+def request_tokens(request: Request) -> int:
+    """Input tokens of one request, counted exactly as :meth:`Batch.input_tokens` counts a row."""
+    per_msg, per_req = MESSAGE_OVERHEAD_TOKENS
+    return text_tokens([request.text])[0] + per_msg * len(request.messages) + per_req
+
+
+def request_field(request: Request, name: str) -> Any:
+    """``request.task`` / ``request.prompt_id`` or a metadata key (None when absent)."""
+    if name in ("task", "prompt_id"):
+        return getattr(request, name)
+    return request.metadata.get(name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the base class
+
+
+class BaseRouter:
+    """Shared plumbing: scikit-learn style ``get_params``/``set_params``, ``route_many`` input handling,
+    a readable ``repr`` and an HTML view of ``explain``.
+
+    Subclasses implement ``route`` and ``explain``; prompt-only ones set ``prompt_only = True`` and
+    implement ``_route_batch(batch: Batch) -> np.ndarray``.
+    """
+
+    name: str = "router"
+    prompt_only: bool = False
+
+    # -- parameters (scikit-learn's contract: __init__ stores its keywords unchanged) ----------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """The constructor's keywords and their current values."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> BaseRouter:
+        """Change constructor keywords; learned state (attributes ending in ``_``) is kept as is."""
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ConfigError(f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}")
+            setattr(self, key, value)
+        self._invalidate()
+        return self
+
+    def _invalidate(self) -> None:
+        """Drop caches derived from parameters (compiled matchers, static arrays)."""
+        for key in [k for k in vars(self) if k.startswith("_cache")]:
+            delattr(self, key)
+
+    def __repr__(self) -> str:
+        shown = []
+        for key, value in self.get_params().items():
+            text = repr(value)
+            shown.append(f"{key}={text if len(text) < 60 else text[:57] + '...'}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    # -- deciding --------------------------------------------------------------------------------
+    def route(self, request: Request) -> Decision:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def explain(self, request: Request) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def route_many(self, requests: Any) -> np.ndarray:
+        """The model for each request (a list of Requests or a prompts DataFrame), as a numpy array.
+
+        Only prompt-only routers have a batch form; it agrees with :meth:`route` on every prompt.
+        """
+        if not self.prompt_only:
+            raise TypeError(f"{type(self).__name__} is not prompt-only: route each request with route()")
+        batch = Batch.of(requests)
+        if len(batch) == 0:
+            return np.zeros(0, dtype=object)
+        out = np.asarray(self._route_batch(batch), dtype=object)
+        assert len(out) == len(batch), "a router's _route_batch returned the wrong number of decisions"
+        return out
+
+    def _route_batch(self, batch: Batch) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _explain_html(self, request: Request) -> str:
+        return self.explain(request)._repr_html_()
+
+
+def explain_frame(rows: Sequence[Mapping[str, Any]], chosen: str) -> pd.DataFrame:
+    """An ``explain`` table: eligible rows by score (best first), then removed ones in candidate order."""
+    df = pd.DataFrame(list(rows))
+    for col in EXPLAIN_COLUMNS:
+        if col not in df.columns:
+            df[col] = np.nan if col == "score" else None
+    df["chosen"] = df["model"] == chosen
+    df["score"] = df["score"].astype(float)
+    df["_removed"] = df["removed_by"].notna()
+    df["_order"] = np.arange(len(df))
+    df = df.sort_values(["chosen", "_removed", "score", "_order"], ascending=[False, True, False, True],
+                        kind="stable")
+    extra = [c for c in df.columns if c not in EXPLAIN_COLUMNS and not c.startswith("_")]
+    return df[EXPLAIN_COLUMNS + extra].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# router → strategy
+
+
+class RouterStrategy:
+    """A one-call Strategy made of a Router: route, then ask the chosen model through the caller.
+
+    Example::
+
+        >>> from routerlab.routers import FixedRouter, RouterStrategy
+        >>> s = RouterStrategy(FixedRouter("gpt-4o"))
+        >>> s.name, s.prompt_only
+        ('fixed', True)
+    """
+
+    def __init__(self, router: Any, *, name: str | None = None) -> None:
+        if not hasattr(router, "route"):
+            raise ConfigError(f"{router!r} has no route(request) method: it is not a Router")
+        self.router = router
+        self.name = name or getattr(router, "name", type(router).__name__)
+        self.prompt_only = bool(getattr(router, "prompt_only", False))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"router": self.router, "name": self.name}
+
+    def route_many(self, requests: Any) -> np.ndarray:
+        return self.router.route_many(requests)
+
+    async def answer(self, request: Request, caller: Caller) -> Answer:
+        decision = self.router.route(request)
+        completion = await caller.complete(request, decision.model)
+        return Answer.single(completion, router=self.name, reason=decision.reason, task=decision.task)
+
+    def __repr__(self) -> str:
+        return f"RouterStrategy({self.router!r})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# conformance
+
+
+_SAMPLE_PROMPTS = [
+    ("check-0", "code", "Write a Python function that reverses a linked list."),
+    ("check-1", "math", "Solve for x: 3x + 7 = 22. How much is x?"),
+    ("check-2", "translation", "Translate 'good morning' into French."),
+    ("check-3", "summarization", "Summarize the following paragraph in one sentence: The quick brown fox ..."),
+    ("check-4", "creative", "Write a short poem about the sea."),
+    ("check-5", None, "Hello! How are you today?"),
+]
+
+
+def _sample_requests() -> list[Request]:
+    return [Request.from_prompt(p, prompt_id=pid, task=t) for pid, t, p in _SAMPLE_PROMPTS]
+
+
+def check_router(router: Any, requests: Any = None, *, raise_errors: bool = True) -> list[str]:
+    """Check that ``router`` keeps routerlab's Router contract (like scikit-learn's ``check_estimator``).
+
+    ``requests``: a list of Requests or a Dataset to route (default: six built-in prompts; routers that
+    only know recorded prompts, such as the oracle, need a Dataset). Checks: ``name``/``prompt_only``
+    attributes; ``route`` returns a Decision with a model name, deterministically, that is among its
+    scores when it reports any; ``explain`` lists every candidate with a score or the constraint that
+    removed it and marks exactly the routed model as chosen; for prompt-only routers ``route_many`` over
+    a list and over a DataFrame returns a numpy array equal to ``route`` on every request (and an empty
+    array for no requests); ``get_params``/``set_params`` round-trip and a clone built from the params
+    either routes the same or raises :class:`~routerlab.errors.NotFittedError` until fitted.
+
+    Returns the list of failures (empty when all pass); raises ``AssertionError`` listing them unless
+    ``raise_errors=False``.
+
+    Example::
+
+        >>> from routerlab.routers import RandomRouter, check_router
+        >>> check_router(RandomRouter(["gpt-4o", "gpt-4o-mini"], seed=1))
+        []
+    """
+    failures: list[str] = []
+
+    def fail(msg: str) -> None:
+        failures.append(msg)
+
+    if requests is None:
+        reqs = _sample_requests()
+    elif hasattr(requests, "requests") and hasattr(requests, "prompts"):
+        reqs = requests.requests()
+    else:
+        reqs = list(requests)
+    if not isinstance(getattr(router, "name", None), str) or not router.name:
+        fail("router.name must be a non-empty string")
+    prompt_only = getattr(router, "prompt_only", None)
+    if not isinstance(prompt_only, bool):
+        fail("router.prompt_only must be True or False")
+    for attr in ("route", "explain"):
+        if not callable(getattr(router, attr, None)):
+            fail(f"router has no {attr}() method")
+    if failures:
+        return _finish(router, failures, raise_errors)
+
+    decisions: list[str | None] = []
+    for r in reqs:
+        try:
+            d = router.route(r)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            fail(f"route({r.prompt_id!r}) raised {type(exc).__name__}: {exc}")
+            decisions.append(None)
+            continue
+        if not isinstance(d, Decision) or not isinstance(d.model, str) or not d.model:
+            fail(f"route({r.prompt_id!r}) must return a Decision with a model name, got {d!r}")
+            decisions.append(None)
+            continue
+        decisions.append(d.model)
+        if d.scores and d.model not in d.scores:
+            fail(f"route({r.prompt_id!r}) chose {d.model!r}, which is not among its scores {dict(d.scores)}")
+        again = router.route(r)
+        if again.model != d.model:
+            fail(f"route({r.prompt_id!r}) is not deterministic: {d.model!r} then {again.model!r}")
+        try:
+            table = router.explain(r)
+        except Exception as exc:  # noqa: BLE001
+            fail(f"explain({r.prompt_id!r}) raised {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(table, pd.DataFrame) or not set(EXPLAIN_COLUMNS) <= set(table.columns):
+            fail(f"explain({r.prompt_id!r}) must return a DataFrame with columns {EXPLAIN_COLUMNS}")
+            continue
+        chosen = table.loc[table["chosen"].astype(bool), "model"].tolist()
+        if chosen != [d.model]:
+            fail(f"explain({r.prompt_id!r}) marks {chosen} as chosen, route chose {d.model!r}")
+        unexplained = table["score"].isna() & table["removed_by"].isna()
+        if unexplained.any():
+            fail(f"explain({r.prompt_id!r}): {table.loc[unexplained, 'model'].tolist()} have neither a score "
+                 "nor the constraint that removed them")
+        if table["model"].duplicated().any():
+            fail(f"explain({r.prompt_id!r}) lists a candidate twice")
+
+    if prompt_only:
+        if not callable(getattr(router, "route_many", None)):
+            fail("a prompt-only router needs route_many(requests)")
+        else:
+            _check_batch(router, reqs, decisions, fail)
+
+    _check_params(router, reqs, decisions, fail)
+    return _finish(router, failures, raise_errors)
+
+
+def _check_batch(router: Any, reqs: list[Request], decisions: list[str | None], fail: Any) -> None:
+    frame = pd.DataFrame({
+        "prompt_id": [r.prompt_id for r in reqs], "task": [r.task for r in reqs],
+        "prompt": [r.prompt for r in reqs], "system": [r.system or "" for r in reqs],
+    })
+    for label, arg in (("a list", reqs), ("a DataFrame", frame)):
+        try:
+            out = router.route_many(arg)
+        except Exception as exc:  # noqa: BLE001
+            fail(f"route_many({label}) raised {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(out, np.ndarray) or len(out) != len(reqs):
+            fail(f"route_many({label}) must return a numpy array of {len(reqs)} model names")
+            continue
+        for r, single, batch in zip(reqs, decisions, out):
+            if single is not None and batch != single:
+                fail(f"route_many({label}) disagrees with route on {r.prompt_id!r}: {batch!r} vs {single!r}")
+    try:
+        empty = router.route_many([])
+        if not isinstance(empty, np.ndarray) or len(empty) != 0:
+            fail("route_many([]) must return an empty numpy array")
+    except Exception as exc:  # noqa: BLE001
+        fail(f"route_many([]) raised {type(exc).__name__}: {exc}")
+
+
+def _check_params(router: Any, reqs: list[Request], decisions: list[str | None], fail: Any) -> None:
+    if not callable(getattr(router, "get_params", None)):
+        return
+    params = router.get_params()
+    if not isinstance(params, dict):
+        fail("get_params() must return a dict")
+        return
+    if callable(getattr(router, "set_params", None)) and router.set_params(**params) is not router:
+        fail("set_params(**get_params()) must return the router itself")
+    try:
+        clone = type(router)(**params)
+    except Exception as exc:  # noqa: BLE001
+        fail(f"{type(router).__name__}(**get_params()) failed: {type(exc).__name__}: {exc}")
+        return
+    if not reqs or decisions[0] is None:
+        return
+    try:
+        d = clone.route(reqs[0])
+    except NotFittedError:
+        if not callable(getattr(router, "fit", None)):
+            fail("the clone raised NotFittedError but the router has no fit()")
+        return
+    except Exception as exc:  # noqa: BLE001
+        fail(f"a clone from get_params() raised {type(exc).__name__} (expected a decision or NotFittedError): {exc}")
+        return
+    if not callable(getattr(router, "fit", None)) and d.model != decisions[0]:
+        fail(f"a clone from get_params() routes {reqs[0].prompt_id!r} to {d.model!r}, the router to {decisions[0]!r}")
+
+
+def _finish(router: Any, failures: list[str], raise_errors: bool) -> list[str]:
+    if failures and raise_errors:
+        raise AssertionError(f"{type(router).__name__} failed {len(failures)} check(s):\n- " + "\n- ".join(failures))
+    return failures

@@ -1,0 +1,262 @@
+"""Baselines every comparison needs: a fixed model, a seeded random mix, and the oracle upper bound.
+
+Example::
+
+    >>> from routerlab.routers import FixedRouter, RandomRouter
+    >>> FixedRouter("gpt-4o").route_many(["a", "b"]).tolist()
+    ['gpt-4o', 'gpt-4o']
+    >>> r = RandomRouter(["gpt-4o", "gpt-4o-mini"], weights=[0.2, 0.8], seed=0)
+    >>> r.route_many(["a", "b", "c"]).tolist() == [r.route(rl_req).model for rl_req in
+    ...     __import__("routerlab.routers.base", fromlist=["Batch"]).Batch.of(["a", "b", "c"]).requests]
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import Catalog
+from ..errors import ConfigError, MissingOutcomeError
+from ..types import Decision, Request
+from .base import Batch, BaseRouter, explain_frame
+
+__all__ = ["FixedRouter", "RandomRouter", "OracleRouter", "stable_uniform", "outcome_matrices"]
+
+
+def stable_uniform(keys: Sequence[Any] | np.ndarray, seed: int, salt: str = "") -> np.ndarray:
+    """One uniform draw in [0, 1) per key, a pure function of (key, seed, salt). Vectorised.
+
+    Example::
+
+        >>> float(stable_uniform(["p1"], 0)[0]) == float(stable_uniform(["p0", "p1"], 0)[1])
+        True
+    """
+    arr = np.asarray([str(k) for k in keys], dtype=object)
+    if not len(arr):
+        return np.zeros(0)
+    key = f"{salt}{int(seed) & 0xFFFFFFFF:010d}".encode()[-16:].decode().rjust(16, "0")
+    h = pd.util.hash_array(arr, hash_key=key, categorize=False)
+    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+
+
+class FixedRouter(BaseRouter):
+    """Always the same model: the single-model baseline.
+
+    Example::
+
+        >>> from routerlab.types import Request
+        >>> FixedRouter("gpt-4o-mini").route(Request.from_prompt("hi")).model
+        'gpt-4o-mini'
+    """
+
+    prompt_only = True
+
+    def __init__(self, model: str, *, name: str | None = None) -> None:
+        self.model = model
+        self.name = name or "fixed"
+
+    def route(self, request: Request) -> Decision:
+        return Decision(self.model, reason="fixed model", scores={self.model: 1.0}, task=request.task,
+                        router=self.name)
+
+    def explain(self, request: Request) -> pd.DataFrame:
+        return explain_frame([{"model": self.model, "score": 1.0, "removed_by": None}], self.model)
+
+    def _route_batch(self, batch: Batch) -> np.ndarray:
+        return np.full(len(batch), self.model, dtype=object)
+
+
+class RandomRouter(BaseRouter):
+    """A seeded random mix of models, with optional weights.
+
+    The draw for a request is a hash of (seed, prompt id) — of the prompt text when there is no id — so
+    ``route`` and ``route_many`` agree and the same prompt always goes to the same model.
+
+    Example::
+
+        >>> from routerlab.types import Request
+        >>> r = RandomRouter(["gpt-4o", "gpt-4o-mini"], seed=3)
+        >>> r.route(Request.from_prompt("hi", prompt_id="p1")).model == r.route_many(
+        ...     [Request.from_prompt("other text", prompt_id="p1")])[0]
+        True
+    """
+
+    prompt_only = True
+
+    def __init__(self, models: Sequence[str], *, weights: Sequence[float] | None = None, seed: int = 0,
+                 name: str | None = None) -> None:
+        self.models = models
+        self.weights = weights
+        self.seed = seed
+        self.name = name or "random"
+
+    def _setup(self) -> tuple[list[str], np.ndarray]:
+        cached = getattr(self, "_cache_setup", None)
+        if cached is None:
+            models = list(self.models)
+            if not models:
+                raise ConfigError("RandomRouter needs at least one model (parameter 'models')")
+            w = np.ones(len(models)) if self.weights is None else np.asarray(self.weights, dtype=float)
+            if w.shape != (len(models),) or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+                raise ConfigError(f"RandomRouter parameter 'weights' must be {len(models)} non-negative numbers "
+                                  f"with a positive sum, got {self.weights!r}")
+            cached = (models, np.cumsum(w) / w.sum())
+            self._cache_setup = cached
+        return cached
+
+    def _pick(self, keys: np.ndarray) -> np.ndarray:
+        models, cum = self._setup()
+        idx = np.searchsorted(cum, stable_uniform(keys, self.seed, "random"), side="right")
+        return np.asarray(models, dtype=object)[np.minimum(idx, len(models) - 1)]
+
+    @staticmethod
+    def _keys(ids: np.ndarray, prompts: np.ndarray) -> np.ndarray:
+        return np.array([f"id:{i}" if i is not None and i == i else f"text:{p}" for i, p in zip(ids, prompts)],
+                        dtype=object)
+
+    def route(self, request: Request) -> Decision:
+        models, cum = self._setup()
+        model = str(self._pick(self._keys(np.array([request.prompt_id], dtype=object),
+                                          np.array([request.prompt], dtype=object)))[0])
+        shares = np.diff(np.concatenate([[0.0], cum]))
+        return Decision(model, reason=f"random draw (seed {self.seed})", scores=dict(zip(models, shares.tolist())),
+                        task=request.task, router=self.name)
+
+    def explain(self, request: Request) -> pd.DataFrame:
+        d = self.route(request)
+        return explain_frame([{"model": m, "score": s, "removed_by": None} for m, s in d.scores.items()], d.model)
+
+    def _route_batch(self, batch: Batch) -> np.ndarray:
+        return self._pick(self._keys(batch.prompt_ids, batch.prompts))
+
+
+def outcome_matrices(data: Any, catalog: Catalog, candidates: Sequence[str] | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, costs): prompt × model tables from a Dataset's (or an Outcomes') recorded outcomes.
+
+    Cost is the catalog's price times the recorded tokens, in USD per prompt.
+    """
+    outcomes = data.outcomes if hasattr(data, "outcomes") and not isinstance(data, pd.DataFrame) else data
+    df = outcomes.df if hasattr(outcomes, "df") else outcomes
+    if df is None or not len(df):
+        raise MissingOutcomeError("no recorded outcomes: load a data set with outcomes")
+    if candidates is not None:
+        df = df[df["model"].isin(list(candidates))]
+    cost = np.empty(len(df))
+    models = df["model"].to_numpy()
+    for m in pd.unique(models):
+        sel = models == m
+        cost[sel] = catalog[str(m)].cost(df["input_tokens"].to_numpy()[sel], df["output_tokens"].to_numpy()[sel])
+    frame = pd.DataFrame({"prompt_id": df["prompt_id"].to_numpy(), "model": models,
+                          "score": df["score"].to_numpy(dtype=float), "cost": cost})
+    scores = frame.pivot(index="prompt_id", columns="model", values="score")
+    costs = frame.pivot(index="prompt_id", columns="model", values="cost")
+    return scores, costs
+
+
+class OracleRouter(BaseRouter):
+    """The cheapest model that answered correctly, read from recorded outcomes: the upper bound.
+
+    Offline only (it looks at the answers). ``correct`` means ``score >= threshold``; when no model was
+    correct it takes the cheapest model. ``data`` is a Dataset with outcomes, or the name/path of one,
+    loaded on first use.
+
+    Example::
+
+        >>> from routerlab import datasets                                   # doctest: +SKIP
+        >>> ds = datasets.load("zeroeval")                                    # doctest: +SKIP
+        >>> OracleRouter(ds).route(ds.request("gsm8k-main-test-#0")).model     # doctest: +SKIP
+        'gemma-2-2b'
+    """
+
+    prompt_only = True
+
+    def __init__(self, data: Any = None, *, catalog: Catalog | None = None,
+                 candidates: Sequence[str] | None = None, threshold: float = 0.5, name: str | None = None) -> None:
+        self.data = data
+        self.catalog = catalog
+        self.candidates = candidates
+        self.threshold = threshold
+        self.name = name or "oracle"
+
+    def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, dict[str, str]]:
+        cached = getattr(self, "_cache_tables", None)
+        if cached is not None:
+            return cached
+        data = self.data
+        if data is None:
+            raise ConfigError("OracleRouter needs data: a Dataset with outcomes, or a data set name or path")
+        catalog = self.catalog or Catalog.default()
+        if isinstance(data, str) or hasattr(data, "__fspath__"):
+            from .. import datasets
+
+            data = datasets.load(data, catalog=catalog)
+        scores, costs = outcome_matrices(data, catalog, self.candidates)
+        s, c = scores.to_numpy(dtype=float), costs.to_numpy(dtype=float)
+        known = ~np.isnan(s) & ~np.isnan(c)
+        correct = known & (s >= self.threshold)
+        c_any = np.where(known, c, np.inf)
+        c_ok = np.where(correct, c, np.inf)
+        pick = np.where(correct.any(axis=1), np.argmin(c_ok, axis=1), np.argmin(c_any, axis=1))
+        choice = pd.Series(np.asarray(scores.columns, dtype=object)[pick], index=scores.index)
+        by_text: dict[str, str] = {}
+        prompts = getattr(data, "prompts", None)
+        if isinstance(prompts, pd.DataFrame):
+            by_text = dict(zip(prompts["prompt"], prompts["prompt_id"]))
+        cached = (scores, costs, choice, by_text)
+        self._cache_tables = cached
+        self._cache_rows = {pid: i for i, pid in enumerate(scores.index)}
+        return cached
+
+    def _pid(self, prompt_id: Any, prompt: str) -> str:
+        _, _, choice, by_text = self._tables()
+        if prompt_id is not None and prompt_id in self._cache_rows:
+            return str(prompt_id)
+        found = by_text.get(prompt)
+        if found is None:
+            raise MissingOutcomeError(f"the oracle has no recorded outcomes for prompt {prompt_id!r} "
+                                      f"({prompt[:50]!r}...): it only knows the prompts of its data")
+        return found
+
+    def route(self, request: Request) -> Decision:
+        scores, costs, choice, _ = self._tables()
+        i = self._cache_rows[self._pid(request.prompt_id, request.prompt)]
+        model = str(choice.iat[i])
+        row = scores.to_numpy()[i]
+        j = scores.columns.get_loc(model)
+        why = "cheapest correct model" if row[j] >= self.threshold else "no model was correct: the cheapest model"
+        return Decision(model, reason=f"oracle: {why}",
+                        scores={m: float(v) for m, v in zip(scores.columns, row) if v == v},
+                        task=request.task, router=self.name, estimated_cost=float(costs.to_numpy()[i, j]))
+
+    def explain(self, request: Request) -> pd.DataFrame:
+        scores, costs, choice, _ = self._tables()
+        pid = self._pid(request.prompt_id, request.prompt)
+        model = str(choice[pid])
+        rows = []
+        for m in scores.columns:
+            s, c = scores.loc[pid, m], costs.loc[pid, m]
+            if np.isnan(s):
+                removed = "no recorded outcome"
+            elif m == model:
+                removed = None
+            elif s < self.threshold and scores.loc[pid, model] >= self.threshold:
+                removed = f"incorrect (score {s:g} < {self.threshold:g})"
+            else:
+                removed = f"costlier than {model} (${c:.6f} vs ${costs.loc[pid, model]:.6f})"
+            rows.append({"model": m, "score": None if removed else float(s), "removed_by": removed,
+                         "recorded_score": float(s), "cost": float(c)})
+        return explain_frame(rows, model)
+
+    def _route_batch(self, batch: Batch) -> np.ndarray:
+        _, _, choice, by_text = self._tables()
+        ids = batch.prompt_ids
+        known = pd.Index(choice.index)
+        pos = known.get_indexer(pd.Index(ids.astype(object)))
+        for i in np.flatnonzero(pos < 0):  # no id (or an unknown one): look the text up, as route() does
+            pos[i] = known.get_loc(self._pid(None if ids[i] is None else ids[i], str(batch.prompts[i])))
+        return choice.to_numpy(dtype=object)[pos]

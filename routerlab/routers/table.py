@@ -1,0 +1,422 @@
+"""RoutingTable: task patterns (in priority order), task → model, a default, fallbacks; learnt from results.
+
+The table is plain data: it round-trips through ``to_dict``/``from_dict`` and JSON files, and its
+dictionary form uses the field names of routerlab's routing-table JSON Schema (``tasks``, ``routes``,
+``default``, ``fallbacks``, ``context_window_fallbacks``, ``provenance``), so an export only adds the
+``format`` and ``models`` sections. Loading validates every field and names the bad one.
+
+Example::
+
+    >>> t = RoutingTable(routes={"math": "gpt-4o-mini"}, default="gpt-4o",
+    ...                  patterns={"math": [r"\\bsolve\\b"]}, fallbacks={"gpt-4o-mini": ["gpt-4o"]})
+    >>> t.model_for("math"), t.model_for("poetry")
+    ('gpt-4o-mini', 'gpt-4o')
+    >>> RoutingTable.from_dict(t.to_dict()) == t
+    True
+    >>> RoutingTable.from_dict({"default": 3})
+    Traceback (most recent call last):
+    ...
+    routerlab.errors.ConfigError: routing table <dict>: field 'default' must be a model name (a non-empty string), got 3
+
+Learnt from recorded outcomes (see :meth:`RoutingTable.learn`)::
+
+    >>> table = RoutingTable.learn(train_dataset, tolerance=0.02)            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import Catalog
+from ..errors import ConfigError, UnknownModelError
+
+__all__ = ["RoutingTable"]
+
+_KEYS = ("version", "format", "tasks", "routes", "default", "fallbacks", "context_window_fallbacks", "provenance")
+
+
+def _bad(source: str, where: str, message: str) -> ConfigError:
+    return ConfigError(f"routing table {source}: field {where!r} {message}")
+
+
+def _model_name(value: Any, source: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(source, where, f"must be a model name (a non-empty string), got {value!r}")
+    return value
+
+
+def _model_list(value: Any, source: str, where: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise _bad(source, where, f"must be a list of model names, got {value!r}")
+    return [_model_name(v, source, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+@dataclass
+class RoutingTable:
+    """Which model answers which task, what to try when it fails, and how tasks are detected.
+
+    ``patterns``: task → regexes, in priority order (the first task with a match wins; matched
+    case-insensitively). ``routes``: task → model; tasks without a route go to ``default``.
+    ``fallbacks``: model → models to try, in order, when it fails. ``context_window_fallbacks``:
+    model → larger-context models for prompts it cannot hold. ``provenance``: how the table was made
+    (JSON-able; :meth:`learn` records its statistics there).
+    """
+
+    default: str
+    routes: dict[str, str] = field(default_factory=dict)
+    patterns: dict[str, list[str]] = field(default_factory=dict)
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    context_window_fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    VERSION: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- lookups ------------------------------------------------------------------------------------
+    def model_for(self, task: str | None) -> str:
+        """The model for ``task`` (``default`` when the task has no route)."""
+        return self.routes.get(task, self.default) if task is not None else self.default
+
+    def chain(self, model: str) -> list[str]:
+        """``model`` followed by its fallbacks (what to try, in order)."""
+        return [model, *[m for m in self.fallbacks.get(model, []) if m != model]]
+
+    @property
+    def models(self) -> list[str]:
+        """Every model the table names, in first-mention order."""
+        names = [*self.routes.values(), self.default]
+        for lists in (self.fallbacks, self.context_window_fallbacks):
+            for key, values in lists.items():
+                names += [key, *values]
+        return list(dict.fromkeys(names))
+
+    def with_(self, **changes: Any) -> RoutingTable:
+        """A copy with some fields changed (validated)."""
+        return replace(self, **changes)
+
+    # -- validation ---------------------------------------------------------------------------------
+    def validate(self, catalog: Catalog | None = None, *, source: str = "<table>") -> RoutingTable:
+        """Check every field (and, with a catalog, that every model exists); errors name the field."""
+        _check(self.default, self.routes, self.patterns, self.fallbacks, self.context_window_fallbacks,
+               self.provenance, catalog, source)
+        return self
+
+    # -- (de)serialisation --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict in the routing-table schema's field names (``tasks`` keeps pattern order)."""
+        return {
+            "version": self.VERSION,
+            "tasks": [{"task": t, "patterns": list(p), "flags": ["IGNORECASE"]} for t, p in self.patterns.items()],
+            "routes": dict(self.routes),
+            "default": self.default,
+            "fallbacks": {m: list(a) for m, a in self.fallbacks.items()},
+            "context_window_fallbacks": {m: list(a) for m, a in self.context_window_fallbacks.items()},
+            "provenance": json.loads(json.dumps(self.provenance, default=_jsonable)),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, catalog: Catalog | None = None,
+                  source: str = "<dict>") -> RoutingTable:
+        """Build and validate a table from :meth:`to_dict`'s form; the error names the bad field."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"routing table {source}: expected a JSON object, got {type(data).__name__}")
+        unknown = [k for k in data if k not in _KEYS and k not in ("name", "router", "models")]
+        if unknown:
+            raise _bad(source, unknown[0], f"is not a routing-table field; known fields: {', '.join(_KEYS)}")
+        version = data.get("version", cls.VERSION)
+        if version != cls.VERSION:
+            raise _bad(source, "version", f"is {version!r}; this routerlab reads version {cls.VERSION}")
+        if "default" not in data:
+            raise _bad(source, "default", "is missing: every table needs a default model")
+        patterns: dict[str, list[str]] = {}
+        tasks = data.get("tasks", [])
+        if not isinstance(tasks, Sequence) or isinstance(tasks, str):
+            raise _bad(source, "tasks", "must be a list of {task, patterns} objects in priority order")
+        for i, spec in enumerate(tasks):
+            if not isinstance(spec, Mapping) or not isinstance(spec.get("task"), str) or not spec.get("task"):
+                raise _bad(source, f"tasks[{i}].task", "must be a non-empty task name")
+            flags = spec.get("flags", ["IGNORECASE"])
+            if not isinstance(flags, Sequence) or isinstance(flags, str) or set(flags) - {"IGNORECASE"}:
+                raise _bad(source, f"tasks[{i}].flags", f"may only hold 'IGNORECASE' (routerlab matches "
+                           f"case-insensitively), got {flags!r}")
+            pats = spec.get("patterns")
+            if isinstance(pats, str) or not isinstance(pats, Sequence):
+                raise _bad(source, f"tasks[{i}].patterns", f"must be a list of regexes, got {pats!r}")
+            for j, p in enumerate(pats):
+                if not isinstance(p, str) or not p:
+                    raise _bad(source, f"tasks[{i}].patterns[{j}]", f"must be a non-empty regex string, got {p!r}")
+                try:
+                    re.compile(p)
+                except re.error as exc:
+                    raise _bad(source, f"tasks[{i}].patterns[{j}]", f"is not a valid regex ({exc}): {p!r}") from None
+            if spec["task"] in patterns:
+                raise _bad(source, f"tasks[{i}].task", f"repeats task {spec['task']!r}")
+            patterns[spec["task"]] = list(pats)
+        routes = data.get("routes", {})
+        for name in ("routes", "fallbacks", "context_window_fallbacks", "provenance"):
+            if name in data and not isinstance(data[name], Mapping):
+                raise _bad(source, name, f"must be a JSON object, got {type(data[name]).__name__}")
+        fallbacks = {m: _model_list(a, source, f"fallbacks.{m}") for m, a in data.get("fallbacks", {}).items()}
+        ctx = {m: _model_list(a, source, f"context_window_fallbacks.{m}")
+               for m, a in data.get("context_window_fallbacks", {}).items()}
+        _check(data["default"], dict(routes), patterns, fallbacks, ctx, data.get("provenance", {}), catalog, source)
+        return cls(default=data["default"], routes=dict(routes), patterns=patterns, fallbacks=fallbacks,
+                   context_window_fallbacks=ctx, provenance=dict(data.get("provenance", {})))
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the table as JSON (atomically: a crash leaves the old file)."""
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(self.to_json() + "\n", encoding="utf-8")
+        os.replace(tmp, p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, catalog: Catalog | None = None) -> RoutingTable:
+        """Read and validate a table written by :meth:`save`; errors name the file and the field."""
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read routing table {p}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"routing table {p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data, catalog=catalog, source=str(p))
+
+    def _repr_html_(self) -> str:
+        rows = [{"task": t, "model": m, "patterns": len(self.patterns.get(t, []))} for t, m in self.routes.items()]
+        rows.append({"task": "(default)", "model": self.default, "patterns": 0})
+        return "<b>RoutingTable</b>" + pd.DataFrame(rows)._repr_html_()
+
+    # -- learning ----------------------------------------------------------------------------------
+    @classmethod
+    def learn(cls, data: Any, *, tasks: Any = None, catalog: Catalog | None = None,
+              candidates: Sequence[str] | None = None, tolerance: float = 0.02, confidence: float = 0.95,
+              conservative: bool = False, min_prompts: int = 10, patterns: Mapping[str, Sequence[str]] | None = None,
+              n_fallbacks: int = 2) -> RoutingTable:
+        """Learn task → model from recorded results: per task, the cheapest model not shown to be worse.
+
+        ``data``: a Dataset with outcomes, an Outcomes, or a long DataFrame with ``prompt_id``, ``model``
+        (or ``strategy``), ``score`` and ``cost`` (or ``input_tokens``/``output_tokens``) columns, and a
+        ``task`` column unless ``tasks`` is given. ``tasks`` overrides the task of each prompt (a mapping
+        or Series prompt_id → task, e.g. the tasks a regex detector assigns).
+
+        The rule, per task: the *best* model has the highest mean score (ties: cheaper). For each other
+        model the paired differences ``d = score(model) − score(best)`` over the task's prompts give a
+        one-sided ``confidence`` bound with Student's t. By default (``conservative=False``) a model is
+        kept unless the data show it is more than ``tolerance`` worse than the best: kept when the upper
+        bound ``mean(d) + t·sd(d)/√n >= −tolerance`` (the one-sided paired test of "worse by more than
+        ``tolerance``" does not reject). With ``conservative=True`` a model is kept only when
+        non-inferiority is shown: the lower bound ``mean(d) − t·sd(d)/√n >= −tolerance``. The cheapest
+        kept model (mean cost per prompt) is the route. ``default`` is the same rule over all prompts;
+        tasks with fewer than ``min_prompts`` prompts get no route of their own.
+
+        Fallbacks: for each routed model, up to ``n_fallbacks`` models of other providers, cheapest first
+        among those within ``tolerance`` of its overall quality, then the best remaining ones. Context
+        fallbacks: up to ``n_fallbacks`` larger-context models, best overall quality first. The
+        per-task statistics are kept in ``provenance["learned"]``.
+        """
+        if not 0.5 <= confidence < 1:
+            raise ConfigError(f"confidence must be in [0.5, 1), got {confidence}")
+        if tolerance < 0:
+            raise ConfigError(f"tolerance must be >= 0, got {tolerance}")
+        catalog = catalog or Catalog.default()
+        long = _long_results(data, tasks, catalog, candidates)
+        stats = []
+        routes: dict[str, str] = {}
+        for task, part in long.groupby("task", sort=True):
+            table = _choose(part, tolerance, confidence, conservative)
+            table.insert(0, "task", task)
+            stats.append(table)
+            if part["prompt_id"].nunique() >= min_prompts:
+                routes[str(task)] = str(table.loc[table["chosen"], "model"].iloc[0])
+        overall = _choose(long, tolerance, confidence, conservative)
+        default = str(overall.loc[overall["chosen"], "model"].iloc[0])
+        quality = overall.set_index("model")["quality"]
+        cost = overall.set_index("model")["cost"]
+        used = list(dict.fromkeys([*routes.values(), default]))
+        fallbacks = {m: _fallbacks(m, quality, cost, catalog, tolerance, n_fallbacks) for m in used}
+        ctx = {m: alts for m in used if (alts := _context_fallbacks(m, quality, cost, catalog, n_fallbacks))}
+        evidence = pd.concat(stats + [overall.assign(task="(all)")], ignore_index=True)
+        provenance = {
+            "learned": {
+                "rule": "conservative: paired lower bound >= -tolerance" if conservative
+                else "paired upper bound >= -tolerance (not shown worse than best by more than tolerance)",
+                "tolerance": tolerance, "confidence": confidence, "min_prompts": min_prompts,
+                "prompts": int(long["prompt_id"].nunique()),
+                "stats": _records(evidence),
+            },
+        }
+        return cls(default=default, routes=routes, patterns={k: list(v) for k, v in (patterns or {}).items()},
+                   fallbacks={m: f for m, f in fallbacks.items() if f}, context_window_fallbacks=ctx,
+                   provenance=provenance)
+
+    def evidence(self) -> pd.DataFrame:
+        """The per-task statistics :meth:`learn` based its choices on (empty for hand-made tables)."""
+        return pd.DataFrame(self.provenance.get("learned", {}).get("stats", []))
+
+
+def _check(default: Any, routes: Any, patterns: Any, fallbacks: Any, ctx: Any, provenance: Any,
+           catalog: Catalog | None, source: str) -> None:
+    _model_name(default, source, "default")
+    if not isinstance(routes, Mapping):
+        raise _bad(source, "routes", f"must be a mapping task -> model, got {type(routes).__name__}")
+    for task, model in routes.items():
+        if not isinstance(task, str) or not task:
+            raise _bad(source, "routes", f"has a task name that is not a non-empty string: {task!r}")
+        _model_name(model, source, f"routes.{task}")
+    if not isinstance(patterns, Mapping):
+        raise _bad(source, "patterns", "must be a mapping task -> list of regexes")
+    for task, pats in patterns.items():
+        if isinstance(pats, str) or not isinstance(pats, Sequence):
+            raise _bad(source, f"patterns.{task}", f"must be a list of regexes, got {pats!r}")
+        for i, p in enumerate(pats):
+            if not isinstance(p, str) or not p:
+                raise _bad(source, f"patterns.{task}[{i}]", f"must be a non-empty regex string, got {p!r}")
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise _bad(source, f"patterns.{task}[{i}]", f"is not a valid regex ({exc}): {p!r}") from None
+    models = [("default", default)] + [(f"routes.{t}", m) for t, m in routes.items()]
+    for name, value in (("fallbacks", fallbacks), ("context_window_fallbacks", ctx)):
+        if not isinstance(value, Mapping):
+            raise _bad(source, name, "must be a mapping model -> list of models")
+        for model, alts in value.items():
+            _model_name(model, source, name)
+            alts = _model_list(alts, source, f"{name}.{model}")
+            if model in alts:
+                raise _bad(source, f"{name}.{model}", f"lists {model!r} as its own fallback")
+            models += [(name, model)] + [(f"{name}.{model}[{i}]", a) for i, a in enumerate(alts)]
+    if not isinstance(provenance, Mapping):
+        raise _bad(source, "provenance", "must be a mapping")
+    if catalog is not None:
+        for where, model in models:
+            try:
+                catalog.canonical(model)
+            except UnknownModelError as exc:
+                raise _bad(source, where, str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# learning helpers
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe records: floats rounded, non-finite numbers as None."""
+    out = df.round(6).replace([np.inf, -np.inf], np.nan).astype(object)
+    return out.where(out.notna(), None).to_dict("records")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _long_results(data: Any, tasks: Any, catalog: Catalog, candidates: Sequence[str] | None) -> pd.DataFrame:
+    """prompt_id, task, model, score, cost: one row per (prompt, model) with a score."""
+    prompts = getattr(data, "prompts", None)
+    if isinstance(prompts, pd.DataFrame):  # a Dataset
+        if data.outcomes is None:
+            raise ConfigError(f"data set {data.name!r} has no outcomes to learn from")
+        df = data.outcomes.df.merge(prompts[["prompt_id", "task"]], on="prompt_id", how="left")
+    else:
+        df = data.df if hasattr(data, "df") else data
+        if not isinstance(df, pd.DataFrame):
+            raise ConfigError("learn() takes a Dataset, an Outcomes or a results DataFrame")
+        df = df.copy()
+        if "model" not in df.columns and "strategy" in df.columns:
+            df = df.rename(columns={"strategy": "model"})
+    for col in ("prompt_id", "model", "score"):
+        if col not in df.columns:
+            raise ConfigError(f"learn(): the results need a {col!r} column; found {list(df.columns)}")
+    if tasks is not None:
+        mapping = tasks if isinstance(tasks, pd.Series) else pd.Series(dict(tasks))
+        df["task"] = df["prompt_id"].map(mapping)
+    if "task" not in df.columns:
+        df["task"] = "default"
+    df["task"] = df["task"].fillna("default").astype(str)
+    if candidates is not None:
+        df = df[df["model"].isin(list(candidates))]
+    if "cost" not in df.columns:
+        if not {"input_tokens", "output_tokens"} <= set(df.columns):
+            raise ConfigError("learn(): the results need a 'cost' column or 'input_tokens' and 'output_tokens'")
+        cost = np.empty(len(df))
+        models = df["model"].to_numpy()
+        for m in pd.unique(models):
+            sel = models == m
+            cost[sel] = catalog[str(m)].cost(df["input_tokens"].to_numpy(dtype=float)[sel],
+                                             df["output_tokens"].to_numpy(dtype=float)[sel])
+        df["cost"] = cost
+    df = df[["prompt_id", "task", "model", "score", "cost"]].dropna(subset=["score"])
+    if df.empty:
+        raise ConfigError("learn(): no scored results to learn from")
+    return df.reset_index(drop=True)
+
+
+def _choose(part: pd.DataFrame, tolerance: float, confidence: float, conservative: bool) -> pd.DataFrame:
+    """Per model: quality, cost, paired CI of the difference to the best model, kept?, chosen?"""
+    from scipy import stats
+
+    s = part.pivot_table(index="prompt_id", columns="model", values="score", aggfunc="mean")
+    c = part.groupby("model")["cost"].mean().reindex(s.columns)
+    quality = s.mean()
+    order = sorted(s.columns, key=lambda m: (-quality[m], c[m], m))
+    best = order[0]
+    rows = []
+    for m in s.columns:
+        both = s[[m, best]].dropna()
+        d = (both[m] - both[best]).to_numpy(dtype=float)
+        n = len(d)
+        if m == best:
+            lo = hi = 0.0
+        elif n >= 2:
+            se = d.std(ddof=1) / np.sqrt(n)
+            t = stats.t.ppf(confidence, n - 1)
+            lo, hi = d.mean() - t * se, d.mean() + t * se
+        else:
+            lo, hi = -np.inf, np.inf
+        bound = lo if conservative else hi
+        rows.append({"model": m, "n": n, "quality": float(quality[m]), "cost": float(c[m]),
+                     "diff": float(d.mean()) if n else np.nan, "diff_lo": float(lo), "diff_hi": float(hi),
+                     "kept": bool(m == best or bound >= -tolerance)})
+    out = pd.DataFrame(rows)
+    kept = out[out["kept"]].sort_values(["cost", "model"])
+    out["chosen"] = out["model"] == kept["model"].iloc[0]
+    return out.sort_values(["cost", "model"]).reset_index(drop=True)
+
+
+def _fallbacks(model: str, quality: pd.Series, cost: pd.Series, catalog: Catalog, tolerance: float,
+               n: int) -> list[str]:
+    provider = catalog[model].provider if model in catalog else None
+    others = [m for m in quality.index if m != model and (m not in catalog or catalog[m].provider != provider)]
+    close = sorted([m for m in others if quality[m] >= quality.get(model, 0.0) - tolerance],
+                   key=lambda m: (cost[m], m))
+    rest = sorted([m for m in others if m not in close], key=lambda m: (-quality[m], cost[m], m))
+    return (close + rest)[:n]
+
+
+def _context_fallbacks(model: str, quality: pd.Series, cost: pd.Series, catalog: Catalog, n: int) -> list[str]:
+    if model not in catalog:
+        return []
+    window = catalog[model].context_window
+    bigger = [m for m in quality.index if m in catalog and catalog[m].context_window > window]
+    return sorted(bigger, key=lambda m: (-quality[m], cost[m], m))[:n]
