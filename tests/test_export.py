@@ -220,3 +220,43 @@ def test_document_from_results_reproduces_the_strategy(tmp_path):
     assert Router.load(tmp_path / "cli" / "routing_table.json").routes == doc["routes"]
     for p in (tmp_path / "cli").iterdir():
         assert CANARY not in p.read_text()
+
+
+def test_gateway_config_supplies_balancer_retry_and_deployments(litellm, srv, tmp_path):
+    from routerlab.gateway_config import GatewayConfig
+
+    gw = GatewayConfig.from_dict({
+        "strategy": "weighted", "retry": {"attempts": 3, "timeout": 5.0},
+        "breaker": {"window": 20, "minimum_calls": 10, "failure_rate": 0.5, "open_duration": 2.0},
+        "models": {"gpt-4o-mini": {"deployments": [
+            {"name": "P1", "provider": "openai", "model": "gpt-4o-mini", "base_url": srv.base_url("P1"), "rpm": 600},
+            {"name": "P2", "provider": "openai", "model": "gpt-4o-mini", "base_url": srv.base_url("P2"),
+             "api_key_env": "OPENAI_KEY_2", "weight": 2}]},
+            "gpt-4o": {"deployments": [{"name": "P3", "provider": "openai", "model": "gpt-4o",
+                                        "base_url": srv.base_url("P3")}]}},
+        "fallbacks": {"gpt-4o-mini": ["gpt-4o"]}})
+    doc = export.document({"routes": {"math": "gpt-4o-mini"}, "default": "gpt-4o"}, gateway=gw)
+    assert doc["retry"] == {"num_retries": 2, "timeout": 5.0}
+    assert doc["balancer"] == {"strategy": "weighted", "cooldown_time": 2.0, "allowed_fails": 5}
+    assert doc["fallbacks"] == {"gpt-4o-mini": ["gpt-4o"]}
+    deps = doc["models"]["gpt-4o-mini"]["deployments"]
+    assert [(d["name"], d["api_name"], d["api_key_env"]) for d in deps] == [
+        ("P1", MINI, "OPENAI_API_KEY"), ("P2", MINI, "OPENAI_KEY_2")]
+    cfg = export.to_litellm(doc)
+    math = [m["litellm_params"] for m in cfg["model_list"] if m["model_name"] == "math"]
+    assert [(p["api_base"], p.get("rpm"), p["weight"]) for p in math] == [(srv.base_url("P1"), 600, 1.0),
+                                                                          (srv.base_url("P2"), None, 2.0)]
+    portkey = export.to_portkey(doc)
+    assert portkey["targets"][0]["targets"][0]["strategy"] == {"mode": "loadbalance"}
+    # LiteLLM balances the two deployments of the role and the requests land on P1/P2 only
+    srv.clear_log()
+    os.environ["OPENAI_KEY_2"] = CANARY
+    try:
+        router = litellm.Router(model_list=cfg["model_list"], **cfg["router_settings"])
+        for _ in range(6):
+            router.completion(model="math", messages=[{"role": "user", "content": "What is 2+2?"}])
+    finally:
+        del os.environ["OPENAI_KEY_2"]
+    assert len(srv.log("P1")) + len(srv.log("P2")) == 6 and srv.log("P3") == []
+    for p in export.write(doc, tmp_path).values():
+        assert CANARY not in p.read_text()

@@ -75,23 +75,21 @@ def _roles(doc: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _deployments(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    deps = spec.get("deployments")
-    if not deps:
-        return [{"name": None, "api_base": spec.get("api_base"), "api_key_env": spec.get("api_key_env"), "weight": None}]
-    return [{"name": d["name"], "api_base": d.get("api_base", spec.get("api_base")),
-             "api_key_env": d.get("api_key_env", spec.get("api_key_env")), "weight": d.get("weight")} for d in deps]
+    """Each deployment with the model's provider, API id, base URL and key variable filled in."""
+    base = {"name": None, "provider": spec["provider"], "api_name": spec["api_name"], "api_base": spec.get("api_base"),
+            "api_key_env": spec.get("api_key_env"), "weight": None, "rpm": None, "tpm": None}
+    return [{**base, **{k: v for k, v in d.items() if v is not None}} for d in spec.get("deployments") or [{}]]
 
 
-def _litellm_params(spec: Mapping[str, Any], dep: Mapping[str, Any]) -> dict[str, Any]:
-    provider = _LITELLM_PROVIDER.get(spec["provider"], spec["provider"])
-    params: dict[str, Any] = {"model": f"{provider}/{spec['api_name']}"}
-    key_env = dep.get("api_key_env") or KEY_ENV.get(spec["provider"])
+def _litellm_params(dep: Mapping[str, Any]) -> dict[str, Any]:
+    provider = _LITELLM_PROVIDER.get(dep["provider"], dep["provider"])
+    params: dict[str, Any] = {"model": f"{provider}/{dep['api_name']}"}
+    key_env = dep.get("api_key_env") or KEY_ENV.get(dep["provider"])
     if key_env:
         params["api_key"] = f"os.environ/{key_env}"
-    if dep.get("api_base"):
-        params["api_base"] = dep["api_base"]
-    if dep.get("weight") is not None:
-        params["weight"] = dep["weight"]
+    for key in ("api_base", "weight", "rpm", "tpm"):
+        if dep.get(key) is not None:
+            params[key] = dep[key]
     return params
 
 
@@ -117,7 +115,7 @@ def to_litellm(table: Any, **kwargs: Any) -> dict[str, Any]:
                 info["routerlab_role"] = alias
             if dep["name"]:
                 info["deployment"] = dep["name"]
-            model_list.append({"model_name": alias, "litellm_params": _litellm_params(spec, dep), "model_info": info})
+            model_list.append({"model_name": alias, "litellm_params": _litellm_params(dep), "model_info": info})
 
     def chains(key: str) -> list[dict[str, list[str]]]:
         table_chains = doc.get(key) or {}
@@ -142,8 +140,8 @@ def _portkey_target(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     def one(dep: Mapping[str, Any]) -> dict[str, Any]:
         # an "@slug" names a Portkey integration that holds the key; the key itself is never exported
-        t: dict[str, Any] = {"provider": f"@{dep['name'] or spec['provider']}",
-                             "override_params": {"model": spec["api_name"]}}
+        t: dict[str, Any] = {"provider": f"@{dep['name'] or dep['provider']}",
+                             "override_params": {"model": dep["api_name"]}}
         if dep.get("api_base"):
             t["custom_host"] = dep["api_base"]
         if dep.get("weight") is not None:
