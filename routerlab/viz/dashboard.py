@@ -330,8 +330,8 @@ class Dashboard:
 
     # ------------------------------------------------------------------ widgets
     def _build(self, w: Any) -> Any:
-        style = {"description_width": "initial"}
-        wide = w.Layout(width="420px")
+        style = {"description_width": "200px"}
+        wide = w.Layout(width="560px")
         self.budget_slider = w.FloatSlider(value=self.budget, min=0.0, max=self.budget_max, step=self.budget_step,
                                            description="Budget (USD per 1k prompts)", readout_format=".2f",
                                            continuous_update=False, style=style, layout=wide)
@@ -341,15 +341,16 @@ class Dashboard:
         self.floor_slider = w.FloatSlider(value=self.quality_floor, min=0.0, max=1.0, step=0.01,
                                           description="Quality floor", readout_format=".2f",
                                           continuous_update=False, style=style, layout=wide)
-        self.tasks_select = w.SelectMultiple(options=self.all_tasks, value=tuple(self.tasks), description="Tasks",
-                                             rows=min(6, max(2, len(self.all_tasks))), style=style)
+        self.tasks_select = w.SelectMultiple(options=self.all_tasks, value=tuple(self.tasks), description="Tasks", style={"description_width": "50px"},
+                                             rows=min(6, max(2, len(self.all_tasks))))
         self.strategies_select = w.SelectMultiple(options=self.all_strategies, value=tuple(self.strategies),
-                                                  description="Strategies", style=style,
+                                                  description="Strategies", style={"description_width": "70px"},
                                                   rows=min(10, max(2, len(self.all_strategies))))
         self.rec_html = w.HTML()
         self.plot_image = w.Image(format="png", layout=w.Layout(max_width="760px"))
         self.table_view = w.HTML()
-        self.export_button = w.Button(description="Export routing table", icon="download", button_style="primary")
+        self.export_button = w.Button(description="Export routing table", icon="download", button_style="primary",
+                                      layout=w.Layout(width="220px"))
         self.export_label = w.HTML()
         self._syncing = False
 
@@ -377,7 +378,7 @@ class Dashboard:
 
         self.export_button.on_click(on_export)
         controls = w.VBox([self.budget_slider, self.latency_slider, self.floor_slider])
-        pickers = w.HBox([self.tasks_select, self.strategies_select])
+        pickers = w.HBox([self.tasks_select, self.strategies_select], layout=w.Layout(margin="0 0 0 24px"))
         title = w.HTML("<h3 style='margin:4px 0'>routerlab — which strategy should I use?</h3>")
         return w.VBox([title, w.HBox([controls, pickers]), self.rec_html, self.plot_image, self.table_view,
                        w.HBox([self.export_button, self.export_label])],
@@ -399,9 +400,10 @@ class Dashboard:
         self.rec = self._recommend()
         if self.widget is None:
             return
-        self.rec_html.value = self.recommendation_html()
-        self.table_view.value = self.table_html()
+        # the plot first: the recommendation text changing is the signal that the view is current
         self.plot_image.value = figure_png(self.figure())
+        self.table_view.value = self.table_html()
+        self.rec_html.value = self.recommendation_html()
 
     # ------------------------------------------------------------------ display
     def static_html(self) -> str:
