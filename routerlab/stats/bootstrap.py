@@ -139,6 +139,12 @@ def resample_sums(columns: Sequence[np.ndarray], n_boot: int, seed: SeedLike,
     """Sums of each column over ``n_boot`` resamples of its rows (one shared index per resample).
 
     Returns an array of shape ``(n_boot, len(columns))``.
+
+    Example::
+
+        >>> import numpy as np
+        >>> resample_sums([np.ones(5), np.arange(5.0)], 3, seed=0)[:, 0].tolist()
+        [5.0, 5.0, 5.0]
     """
     cols = [np.ascontiguousarray(c, dtype=float) for c in columns]
     n = cols[0].shape[0]
@@ -291,6 +297,13 @@ def mean_and_ratio(a: np.ndarray, b: np.ndarray, *, n_boot: int, seed: SeedLike,
                    ) -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
     """Estimate, bootstrap distribution and jackknife values of the mean difference (``b - a``)
     and/or the ratio of sums (``sum b / sum a``); one resampling pass serves both.
+
+    Example::
+
+        >>> import numpy as np
+        >>> out = mean_and_ratio(np.array([1.0, 2, 3]), np.array([2.0, 4, 6]), n_boot=200, seed=0)
+        >>> out["mean_diff"][0], out["ratio"][0], bool((out["ratio"][1] == 2).all())
+        (2.0, 2.0, True)
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -335,7 +348,16 @@ def _weighted_quantile(sorted_vals: np.ndarray, counts: np.ndarray, q: float) ->
 def quantile_diff_distribution(a: np.ndarray, b: np.ndarray, q: float, *, n_boot: int,
                                seed: SeedLike, clusters: np.ndarray | None = None,
                                workers: int | None = None) -> tuple[float, np.ndarray]:
-    """``quantile(b, q) - quantile(a, q)`` and its paired (or cluster) bootstrap distribution."""
+    """``quantile(b, q) - quantile(a, q)`` and its paired (or cluster) bootstrap distribution.
+
+    Example::
+
+        >>> import numpy as np
+        >>> est, dist = quantile_diff_distribution(np.arange(10.0), np.arange(10.0) + 1, 0.5,
+        ...                                        n_boot=200, seed=0)
+        >>> est, dist.shape
+        (1.0, (200,))
+    """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     n = a.shape[0]
