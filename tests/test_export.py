@@ -260,3 +260,43 @@ def test_gateway_config_supplies_balancer_retry_and_deployments(litellm, srv, tm
     assert len(srv.log("P1")) + len(srv.log("P2")) == 6 and srv.log("P3") == []
     for p in export.write(doc, tmp_path).values():
         assert CANARY not in p.read_text()
+
+
+# --- RoutingTable additions: full documents, from_results, from_router ----------------------------------
+def test_routing_table_reads_and_writes_full_documents(tmp_path):
+    from routerlab.routers import RoutingTable
+
+    doc = table()
+    t = RoutingTable.from_dict(doc)
+    assert t.retry == doc["retry"] and t.balancer == doc["balancer"] and t.endpoints == doc["models"]
+    again = t.to_document()
+    assert again["models"] == doc["models"] and again["routes"] == doc["routes"]
+    assert Router(again).route("2 + 2") == Router(doc).route("2 + 2")
+    t.save(tmp_path / "t.json")
+    assert RoutingTable.load(tmp_path / "t.json") == t
+    # a hand-made table's dict has only the core fields, as before
+    assert set(RoutingTable(default="gpt-4o").to_dict()) == {"version", "tasks", "routes", "default", "fallbacks",
+                                                               "context_window_fallbacks", "provenance"}
+    with pytest.raises(ConfigError, match=r"retry.num_retries: must be at least 0"):
+        RoutingTable.from_dict({"default": "gpt-4o", "retry": {"num_retries": -2}})
+    with pytest.raises(ConfigError, match=r"models.gpt-4o.api_key: unknown field"):
+        RoutingTable.from_dict({**doc, "models": {**doc["models"], "gpt-4o": {**doc["models"]["gpt-4o"],
+                                                                               "api_key": CANARY}}})
+    with pytest.raises(ConfigError, match=r"routes.math: 'nope' is not a model of this table"):
+        RoutingTable.from_dict({**doc, "routes": {"math": "nope"}})
+
+
+def test_routing_table_from_router_and_results():
+    from routerlab import Experiment, datasets
+    from routerlab.routers import FixedRouter, RoutingTable
+    from routerlab.routers.task import TaskRouter
+
+    ds = datasets.load("zeroeval").filter(tasks=["gsm"])
+    router = TaskRouter(RoutingTable(default="gpt-4o", routes={"gsm": "gemini-1.5-flash"}), task_field="task")
+    t = RoutingTable.from_router(router)
+    assert t.routes == {"gsm": "gemini-1.5-flash"} and t.router == "task" and t.default_task == "chat"
+    res = Experiment(ds, {"task": router, "fixed": FixedRouter("gpt-4o-mini")}, store=None).run(progress=False)
+    t = RoutingTable.from_results(res, "task")
+    assert t.routes == {"gsm": "gemini-1.5-flash"}
+    assert t.provenance["metrics"]["quality_lo"] <= t.provenance["metrics"]["quality"]
+    assert t.fallbacks["gemini-1.5-flash"] == ["gpt-4o-mini"]

@@ -42,6 +42,11 @@ from ..errors import ConfigError, UnknownModelError
 __all__ = ["RoutingTable"]
 
 _KEYS = ("version", "format", "tasks", "routes", "default", "fallbacks", "context_window_fallbacks", "provenance")
+#: Sections of the routing-table JSON Schema beyond the core ones, kept as plain data and validated
+#: against their part of ``routerlab/data/routing_table.schema.json`` (dict key -> field name).
+_EXTRA_FIELDS = {"name": "name", "router": "router", "default_task": "default_task", "models": "endpoints",
+                 "output_reserve": "output_reserve", "cascade": "cascade", "learned": "learned",
+                 "balancer": "balancer", "retry": "retry"}
 
 
 def _bad(source: str, where: str, message: str) -> ConfigError:
@@ -77,6 +82,16 @@ class RoutingTable:
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
     context_window_fallbacks: dict[str, list[str]] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # -- the rest of the exported schema (see routerlab.export); empty unless set -----------------------
+    name: str | None = None
+    router: str | None = None
+    default_task: str | None = None
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # the schema's "models" section
+    output_reserve: int = 0
+    cascade: dict[str, Any] | None = None
+    learned: dict[str, Any] | None = None
+    balancer: dict[str, Any] = field(default_factory=dict)
+    retry: dict[str, Any] = field(default_factory=dict)
 
     VERSION: ClassVar[int] = 1
 
@@ -123,7 +138,40 @@ class RoutingTable:
             "fallbacks": {m: list(a) for m, a in self.fallbacks.items()},
             "context_window_fallbacks": {m: list(a) for m, a in self.context_window_fallbacks.items()},
             "provenance": json.loads(json.dumps(self.provenance, default=_jsonable)),
+            **self._extra_dict(),
         }
+
+    def _extra_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, attr in _EXTRA_FIELDS.items():
+            value = getattr(self, attr)
+            if value not in (None, {}, 0):
+                out[key] = json.loads(json.dumps(value, default=_jsonable))
+        return out
+
+    def to_document(self, **kwargs: Any) -> dict[str, Any]:
+        """The complete, schema-valid routing-table document (``format``, ``models`` filled in from the
+        catalog): what :mod:`routerlab.export` writes and :class:`routerlab.runtime.Router` loads.
+        ``kwargs`` go to :func:`routerlab.export.document` (``catalog``, ``api_base``, ``balancer`` ...)."""
+        from ..export import document
+
+        return document(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_results(cls, results: Any, strategy: str, **kwargs: Any) -> RoutingTable:
+        """Per task, the model ``strategy`` used most in ``results``; fallbacks = the next models by
+        quality then cost; metrics with CIs from ``results.summary()`` in ``provenance``
+        (see :func:`routerlab.export.document_from_results`)."""
+        from ..export import document_from_results
+
+        return cls.from_dict(document_from_results(results, strategy, **kwargs), source=f"results[{strategy!r}]")
+
+    @classmethod
+    def from_router(cls, router: Any, **kwargs: Any) -> RoutingTable:
+        """The table a notebook router reduces to (see :func:`routerlab.export.document_from_router`)."""
+        from ..export import document_from_router
+
+        return cls.from_dict(document_from_router(router, **kwargs), source=type(router).__name__)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, catalog: Catalog | None = None,
@@ -131,9 +179,10 @@ class RoutingTable:
         """Build and validate a table from :meth:`to_dict`'s form; the error names the bad field."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"routing table {source}: expected a JSON object, got {type(data).__name__}")
-        unknown = [k for k in data if k not in _KEYS and k not in ("name", "router", "models")]
+        unknown = [k for k in data if k not in _KEYS and k not in _EXTRA_FIELDS]
         if unknown:
-            raise _bad(source, unknown[0], f"is not a routing-table field; known fields: {', '.join(_KEYS)}")
+            known = ", ".join((*_KEYS, *_EXTRA_FIELDS))
+            raise _bad(source, unknown[0], f"is not a routing-table field; known fields: {known}")
         version = data.get("version", cls.VERSION)
         if version != cls.VERSION:
             raise _bad(source, "version", f"is {version!r}; this routerlab reads version {cls.VERSION}")
@@ -171,8 +220,18 @@ class RoutingTable:
         ctx = {m: _model_list(a, source, f"context_window_fallbacks.{m}")
                for m, a in data.get("context_window_fallbacks", {}).items()}
         _check(data["default"], dict(routes), patterns, fallbacks, ctx, data.get("provenance", {}), catalog, source)
+        extra = {}
+        for key, attr in _EXTRA_FIELDS.items():
+            if key in data:
+                _check_section(data[key], key, source)
+                extra[attr] = json.loads(json.dumps(data[key]))
+        if "format" in data or "models" in data:  # a complete exported document: the whole schema applies
+            from ..runtime import validate
+
+            validate({"format": "routerlab.routing_table", "version": cls.VERSION, **data},
+                     source=f"routing table {source}")
         return cls(default=data["default"], routes=dict(routes), patterns=patterns, fallbacks=fallbacks,
-                   context_window_fallbacks=ctx, provenance=dict(data.get("provenance", {})))
+                   context_window_fallbacks=ctx, provenance=dict(data.get("provenance", {})), **extra)
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -268,6 +327,16 @@ class RoutingTable:
     def evidence(self) -> pd.DataFrame:
         """The per-task statistics :meth:`learn` based its choices on (empty for hand-made tables)."""
         return pd.DataFrame(self.provenance.get("learned", {}).get("stats", []))
+
+
+def _check_section(value: Any, key: str, source: str) -> None:
+    """Validate one section against its part of the packaged JSON Schema (stdlib only; names the path)."""
+    from ..runtime._validate import _check as check_against, schema
+
+    try:
+        check_against(value, schema()["properties"][key], key)
+    except ConfigError as exc:
+        raise ConfigError(f"routing table {source}: {exc}") from None
 
 
 def _check(default: Any, routes: Any, patterns: Any, fallbacks: Any, ctx: Any, provenance: Any,
