@@ -31,7 +31,7 @@ from scipy import special
 
 from routerlab.errors import ConfigError
 
-from ._common import SeedLike, fmt_ci, fmt_num, fmt_p, seed_sequence
+from ._common import SeedLike, fmt_ci, fmt_num, fmt_p, html_table, seed_sequence
 
 __all__ = ["BootstrapResult", "paired_bootstrap", "bca_interval", "percentile_interval",
            "sign_flip_test"]
@@ -65,6 +65,13 @@ class BootstrapResult:
     n_boot: int
     alpha: float
     distribution: np.ndarray = field(repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        rows = [("estimate", fmt_num(self.estimate)),
+                (f"{100 * (1 - self.alpha):g}% CI", f"{fmt_ci(self.ci)}  {self.method}"),
+                ("SE", fmt_num(self.se)), ("p-value", fmt_p(self.p_value)),
+                ("resamples", str(self.n_boot))]
+        return html_table(f"Bootstrap: {self.statistic}", rows, [])
 
     def __str__(self) -> str:
         return (f"{self.statistic} = {fmt_num(self.estimate)}, {100 * (1 - self.alpha):g}% CI "

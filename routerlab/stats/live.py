@@ -70,6 +70,13 @@ class SRMResult:
     flagged: bool
     threshold: float
 
+    def _repr_html_(self) -> str:
+        rows = [("observed", str(list(self.observed))),
+                ("expected", str([round(e, 1) for e in self.expected])),
+                ("chi-square", f"{self.chi2:.3f}"), ("p-value", fmt_p(self.p_value))]
+        verdict = f"MISMATCH (p < {self.threshold:g})" if self.flagged else "ok"
+        return html_table("Sample ratio check", rows, [], highlight=verdict)
+
     def __str__(self) -> str:
         verdict = "MISMATCH" if self.flagged else "ok"
         return (f"SRM check: observed {list(self.observed)}, expected "
@@ -333,7 +340,11 @@ class ABTest:
         return srm_check([c[a] for a in self.arms], self.weights, self.srm_threshold)
 
     def analyze(self) -> LiveResult:
-        """Unpaired analysis of B (second arm) against A (first arm); see :class:`LiveResult`."""
+        """Unpaired analysis of B (second arm) against A (first arm); see :class:`LiveResult`.
+
+        The unit of analysis is the unit of assignment: a unit recorded several times counts once,
+        with its mean outcome, and enters the sequential p-value at its first record.
+        """
         frame = self.to_frame()
         warnings: list[str] = []
         if frame.empty:

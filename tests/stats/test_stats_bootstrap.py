@@ -36,6 +36,7 @@ def test_same_seed_same_numbers_whatever_the_thread_count(arms):
     two = paired_bootstrap(big_a, big_b, n_boot=1000, seed=9, workers=2)
     assert np.array_equal(one.distribution, two.distribution)
     assert one.ci == two.ci
+    assert "BCa" in str(one) and "<table>" in one._repr_html_()
     other = paired_bootstrap(big_a, big_b, n_boot=1000, seed=10, workers=2)
     assert not np.array_equal(one.distribution, other.distribution)
 

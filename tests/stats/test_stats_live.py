@@ -96,6 +96,7 @@ def test_srm_flag_overrides_the_decision():
         t.record(f"u{i}", 1.0 if i % 2 else 0.0, arm="A" if i < 560 else "B")
     r = t.analyze()
     assert r.srm.flagged and r.decision == "sample ratio mismatch"
+    assert "MISMATCH" in str(r.srm) and "MISMATCH" in r.srm._repr_html_()
     assert any("sample ratio mismatch" in w for w in r.warnings)
 
 
