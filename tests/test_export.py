@@ -300,3 +300,19 @@ def test_routing_table_from_router_and_results():
     assert t.routes == {"gsm": "gemini-1.5-flash"}
     assert t.provenance["metrics"]["quality_lo"] <= t.provenance["metrics"]["quality"]
     assert t.fallbacks["gemini-1.5-flash"] == ["gpt-4o-mini"]
+
+
+def test_litellm_follows_exported_context_window_fallback(litellm, srv, tmp_path):
+    """P1 answers the provider's 400 context-length error: LiteLLM moves to the exported larger-context
+    model (claude-3-haiku, served on P3 in Anthropic's wire format)."""
+    srv.clear_log()
+    srv.set_faults("P1", context_marker="<<LONG DOCUMENT>>")
+    try:
+        cfg = export.to_litellm(table(srv))
+        router = litellm.Router(model_list=cfg["model_list"], **cfg["router_settings"])
+        r = router.completion(model="math", messages=[{"role": "user", "content": "<<LONG DOCUMENT>> 2+2?"}])
+        assert r.choices[0].message.content
+        assert [e["status"] for e in srv.log("P1")] == [400]
+        assert [(e["api"], e["model"], e["status"]) for e in srv.log("P3")] == [("anthropic", HAIKU, 200)]
+    finally:
+        srv.clear_faults()
