@@ -3,11 +3,12 @@
 Example::
 
     >>> from routerlab.routers import FixedRouter, RandomRouter
+    >>> from routerlab.types import Request
     >>> FixedRouter("gpt-4o").route_many(["a", "b"]).tolist()
     ['gpt-4o', 'gpt-4o']
     >>> r = RandomRouter(["gpt-4o", "gpt-4o-mini"], weights=[0.2, 0.8], seed=0)
-    >>> r.route_many(["a", "b", "c"]).tolist() == [r.route(rl_req).model for rl_req in
-    ...     __import__("routerlab.routers.base", fromlist=["Batch"]).Batch.of(["a", "b", "c"]).requests]
+    >>> picks = r.route_many(["a", "b", "c"])
+    >>> picks.tolist() == [r.route(Request.from_prompt(p)).model for p in ["a", "b", "c"]]
     True
 """
 

@@ -21,13 +21,13 @@ Example::
 
     >>> from routerlab.routers import CapabilityRouter
     >>> from routerlab.types import Request
-    >>> r = CapabilityRouter(preferred={"reasoning": 2, "coding": 1}, required=["tools"], cost_weight=0.3)
+    >>> r = CapabilityRouter(preferred={"reasoning": 2, "coding": 1}, required=["tools"], cost_weight=0.4)
     >>> r.route(Request.from_prompt("Refactor this function")).model
-    'gpt-4o-mini'
+    'llama-3.1-70b'
     >>> CapabilityRouter(max_cost=0).route(Request.from_prompt("hi"))
     Traceback (most recent call last):
     ...
-    routerlab.errors.NoModelFitsError: no model fits: constraint 'max_cost' (at most $0 per request) removed the last candidates (cheapest: gemma-2-2b at $0.000005); relax it
+    routerlab.errors.NoModelFitsError: no model fits: constraint 'max_cost' (at most $0 per request) removed the last candidates (cheapest: gemma-2-2b at $0.000010); relax it
 """
 
 from __future__ import annotations

@@ -44,7 +44,8 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     - ``oracle``: cheapest correct model per prompt (an upper bound; reads the outcomes of
       ``evaluation`` if given, else of the data set ``train`` was loaded from).
     - ``random``: uniform over the data set's models (seeded, per prompt id).
-    - ``capability``: :class:`CapabilityRouter` preferring reasoning (×2) and coding, cost weight 0.3.
+    - ``capability``: :class:`CapabilityRouter` preferring reasoning (×2) and coding, cost weight 0.4
+      (on the bundled models: llama-3.1-70b; 0.3 would pick claude-3.5-sonnet, dearer than gpt-4o).
     - ``task``: :class:`TaskRouter` with its table learnt on ``train``; it routes by the request's
       ``task`` label when there is one (the bundled data sets label every prompt) and by the regex
       patterns otherwise.
@@ -75,7 +76,7 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     if train is None:
         models = catalog.names
         out["random"] = RandomRouter(models, seed=seed)
-        out["capability"] = CapabilityRouter(catalog, preferred={"reasoning": 2, "coding": 1}, cost_weight=0.3)
+        out["capability"] = CapabilityRouter(catalog, preferred={"reasoning": 2, "coding": 1}, cost_weight=0.4)
         trio = ["gpt-4o-mini", "gemini-1.5-flash", "llama-3.1-70b"]
         out["cascade-agreement"] = CascadeRouter([tuple(trio[1:]), "gpt-4o-mini", "gpt-4o"], Agreement())
         out["cascade-judge"] = CascadeRouter(["gemini-1.5-flash", "gpt-4o-mini", "gpt-4o"], JudgeVerdict(judge))
@@ -90,7 +91,7 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     out["oracle"] = OracleRouter(source, catalog=catalog, candidates=models)
     out["random"] = RandomRouter(models, seed=seed)
     out["capability"] = CapabilityRouter(catalog, candidates=models, preferred={"reasoning": 2, "coding": 1},
-                                         cost_weight=0.3)
+                                         cost_weight=0.4)
     out["task"] = TaskRouter(task_field="task", catalog=catalog).fit(train)
     out["learned"] = LearnedRouter(k=32, lam="auto", catalog=catalog).fit(train)
     out["cascade-agreement"] = CascadeRouter(budget=0.2, catalog=catalog, name="cascade-agreement").fit(train)

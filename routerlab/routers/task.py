@@ -14,8 +14,8 @@ Example::
 
     >>> from routerlab.routers import TaskRouter, RoutingTable
     >>> r = TaskRouter(RoutingTable(default="gpt-4o", routes={"math": "gpt-4o-mini"}))
-    >>> r.detect_task("Solve 3x + 7 = 22")
-    TaskMatch(task='math', pattern='\\\\b(?:calculate|compute|solve|equations?|integral|derivative|probability|percent(?:age)?|average|remainder|how (?:many|much))\\\\b')
+    >>> r.detect_task("Solve 3x + 7 = 22").task                 # .pattern: the regex that matched
+    'math'
     >>> r.route_many(["Solve 3x + 7 = 22", "Hello there"]).tolist()
     ['gpt-4o-mini', 'gpt-4o']
 """

@@ -40,7 +40,7 @@ def test_round_trip_dict_and_file(tmp_path):
 ])
 def test_validation_names_the_bad_field(change, field):
     data = {**T.to_dict(), **change}
-    with pytest.raises(ConfigError, match=re.escape(field)):
+    with pytest.raises(ConfigError, match=re.escape(field.strip("'"))):
         RoutingTable.from_dict(data)
     with pytest.raises(ConfigError, match=re.escape("'patterns.math[0]'")):
         RoutingTable(default="gpt-4o", patterns={"math": ["(unclosed"]})
