@@ -71,7 +71,9 @@ def fingerprint(obj: Any, _depth: int = 0) -> Any:
     if params is None:
         params = {k: v for k, v in vars(obj).items() if not k.startswith("_") and not k.endswith("_")} \
             if hasattr(obj, "__dict__") else {}
-    return {"class": type(obj).__qualname__, **fingerprint(dict(params), _depth + 1)}
+    inner = fingerprint(dict(params), _depth + 1)
+    return {"class": type(obj).__qualname__, **inner} if isinstance(inner, dict) else \
+        {"class": type(obj).__qualname__, "params": inner}
 
 
 def _hash(obj: Any) -> str:
@@ -152,6 +154,8 @@ class Experiment:
             "caller": caller.fingerprint() if isinstance(caller, ReplayCaller) else "live",
             "scorer": fingerprint(self.scorer),
             "split": self.split,
+            # strategies fitted on a train split: another split means other fitted state
+            "holdout": {k: self.meta.get(k) for k in ("split_seed", "test_size", "train_prompts")},
             "request": fingerprint(self.request_options),
             "strategy": fingerprint(self.strategies[name]),
         }

@@ -34,7 +34,7 @@ def test_fast_path_equals_per_prompt_path(zeroeval):
     fast = Experiment(ds, _strategies(), seed=1, samples=2).run(progress=False)
     slow = Experiment(ds, _strategies(), seed=1, samples=2, fast_path=False).run(progress=False)
     assert len(fast.df) == len(ds) * 3 * 2
-    pd.testing.assert_frame_equal(fast.df, slow.df)
+    pd.testing.assert_frame_equal(fast.df, slow.df, check_exact=True)
     # the two samples draw different latencies, the same answer
     s0 = fast.df[fast.df["sample"] == 0]["latency"].to_numpy()
     s1 = fast.df[fast.df["sample"] == 1]["latency"].to_numpy()
@@ -59,7 +59,7 @@ def test_failures_are_rows_not_dropped(gsm_small):
     assert (res.df["error_type"] == "MissingOutcomeError").all()
     assert res.df["error"].str.contains("recorded models").all()
     slow = Experiment(gsm_small, {"ghost": ConstantRouter("gpt-4-1106-preview")}, fast_path=False).run(progress=False)
-    pd.testing.assert_frame_equal(res.df, slow.df)
+    pd.testing.assert_frame_equal(res.df, slow.df, check_exact=True)
 
 
 def test_resume_computes_only_what_is_missing(tmp_path, gsm_small):
