@@ -94,6 +94,16 @@ def test_save_frontier_png(res, tmp_path):
     assert p.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_an_oracle_is_marked_but_never_recommended():
+    df = make_results().df
+    oracle = df[df["strategy"] == "big"].assign(strategy="oracle", score=1.0, cost=0.0001)
+    r = Results(pd.concat([df, oracle]), {})
+    d = r.dashboard(widgets=False)
+    assert d.recommended == "big" and "not deployable" in d.rec.table.loc["oracle", "why_not"]
+    labels = [t.get_text() for t in viz.frontier(r).axes[0].get_legend().get_texts()]
+    assert "oracle (upper bound, reads the answers)" in labels
+
+
 def test_recommend_rule_budget_latency_floor_and_ties():
     s = pd.DataFrame({"quality": [0.9, 0.8, 0.8, 0.5], "cost_per_1k": [5.0, 2.0, 1.0, 0.1],
                       "latency_p95": [9.0, 2.0, 3.0, 1.0]}, index=pd.Index(list("abcd"), name="strategy"))
@@ -169,6 +179,8 @@ def test_live_dashboard_hook_and_finish(res, monkeypatch):
     for name, g in res.df.groupby("strategy", sort=False):
         hook(name, g)
     status, image = box.children
-    assert "600 / 600" in status.value and image.value[:4] == b"\x89PNG"
+    assert "600 / 600" in status.value
     finish(res)
+    assert image.value[:4] == b"\x89PNG"
     assert "done" in box.children[0].value and len(box.children) == 2
+    assert box.children[1].children[2].value.count("routerlab-rec") == 1  # the full dashboard took over

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import figure_png
-from .plots import frontier
+from .plots import _pareto_mask, frontier, is_oracle_name
 
 __all__ = ["Dashboard", "Recommendation", "recommend", "live_dashboard", "nice_step"]
 
@@ -51,11 +51,12 @@ class Recommendation:
 
 
 def recommend(summary: pd.DataFrame, *, budget: float | None = None, latency_p95: float | None = None,
-              quality_floor: float | None = None) -> Recommendation:
+              quality_floor: float | None = None, exclude: Sequence[str] = ()) -> Recommendation:
     """Among strategies meeting the budget (``cost_per_1k``), the latency objective
     (``latency_p95``) and the quality floor, the highest quality; ties go to the cheaper one.
 
     ``summary`` is ``Results.summary()`` (indexed by strategy). ``None`` constraints are not applied.
+    Strategies in ``exclude`` (e.g. an oracle, which reads the answers) are never recommended.
 
     Example::
 
@@ -66,7 +67,9 @@ def recommend(summary: pd.DataFrame, *, budget: float | None = None, latency_p95
     """
     t = summary.copy()
     reasons: list[list[str]] = [[] for _ in range(len(t))]
-    for i, (_, r) in enumerate(t.iterrows()):
+    for i, (name, r) in enumerate(t.iterrows()):
+        if name in exclude:
+            reasons[i].append("upper bound, not deployable")
         if budget is not None and not (r["cost_per_1k"] <= budget + 1e-12):
             reasons[i].append(f"cost ${r['cost_per_1k']:,.3f}/1k > budget")
         p95 = r.get("latency_p95", np.nan)
@@ -152,14 +155,17 @@ class Dashboard:
     quality_floor: initial minimum quality (default 0).
     tasks, strategies: initially included tasks and shown strategies (default: all).
     export_dir: where the export button writes the routing table.
+    never_recommend: strategies shown but never recommended (default: those named ``oracle*``).
     widgets: ``False`` forces the static view; ``None`` uses ipywidgets when importable.
     """
 
     def __init__(self, results: Any, *, budget: float | None = None, latency_p95: float | None = None,
                  quality_floor: float = 0.0, tasks: Sequence[str] | None = None,
                  strategies: Sequence[str] | None = None, export_dir: str | Path = ".",
-                 widgets: bool | None = None) -> None:
+                 never_recommend: Sequence[str] | None = None, widgets: bool | None = None) -> None:
         self.results = results
+        self.never_recommend = (list(never_recommend) if never_recommend is not None
+                                else [s for s in results.strategies if is_oracle_name(s)])
         self.all_tasks = sorted(results.df["task"].unique().tolist())
         self.all_strategies = list(results.strategies)
         self.tasks = list(tasks) if tasks is not None else list(self.all_tasks)
@@ -175,7 +181,8 @@ class Dashboard:
         self.budget_max = _ceil_to(self.budget_max, self.budget_step)
         self.latency_max = float(math.ceil(p95s.max() * 1.05 * 10) / 10) if len(p95s) else 10.0
         if budget is None:
-            best = recommend(full.loc[[s for s in self.strategies if s in full.index]]).strategy
+            best = recommend(full.loc[[s for s in self.strategies if s in full.index]],
+                             exclude=self.never_recommend).strategy
             budget = float(full.loc[best, "cost_per_1k"]) if best is not None else self.budget_max
             budget = min(_ceil_to(budget, self.budget_step), self.budget_max)
         self.budget = float(budget)
@@ -208,7 +215,8 @@ class Dashboard:
         if s.empty:
             return Recommendation(None, None, s)
         lat = None if self.latency_p95 >= self.latency_max else self.latency_p95
-        return recommend(s, budget=self.budget, latency_p95=lat, quality_floor=self.quality_floor or None)
+        return recommend(s, budget=self.budget, latency_p95=lat, quality_floor=self.quality_floor or None,
+                         exclude=self.never_recommend)
 
     @property
     def recommended(self) -> str | None:
@@ -274,6 +282,10 @@ class Dashboard:
         if s.empty:
             return "<p>no results</p>"
         rows = []
+        # the frontier among deployable strategies (an oracle is an upper bound, not a competitor)
+        real = s.drop(index=[n for n in self.never_recommend if n in s.index]).dropna(subset=["quality"])
+        front = set(real.index[_pareto_mask(real["cost_per_1k"].to_numpy(dtype=float),
+                                            real["quality"].to_numpy(dtype=float))])
         for name, r in s.sort_values(["quality", "cost_per_1k"], ascending=[False, True]).iterrows():
             style = " style='background:#e6f4ea;font-weight:bold'" if name == self.rec.strategy else ""
             status = "✓" if r["eligible"] else f"✗ {escape(r['why_not'])}"
@@ -281,7 +293,7 @@ class Dashboard:
                         f"<td>{r['quality']:.3f}</td><td>[{r['quality_lo']:.3f}, {r['quality_hi']:.3f}]</td>"
                         f"<td>${r['cost_per_1k']:,.3f}</td><td>{r['latency_p50']:.2f}</td>"
                         f"<td>{r['latency_p95']:.2f}</td><td>{r['error_rate']:.1%}</td>"
-                        f"<td>{'★' if r.get('pareto', False) else ''}</td>"
+                        f"<td>{'★' if name in front else ''}</td>"
                         f"<td style='text-align:left'>{status}</td></tr>")
         sim = " (simulated)" if bool(s["simulated_latency"].any()) else ""
         head = ("<tr><th>strategy</th><th>quality</th><th>95% CI</th><th>$/1k prompts</th>"
@@ -377,7 +389,8 @@ class Dashboard:
                 self.export_label.value = f"<span style='color:#b00'>export failed: {escape(str(exc))}</span>"
 
         self.export_button.on_click(on_export)
-        controls = w.VBox([self.budget_slider, self.latency_slider, self.floor_slider])
+        controls = w.VBox([self.budget_slider, self.latency_slider, self.floor_slider],
+                          layout=w.Layout(flex="0 0 auto", width="580px", overflow="visible"))
         pickers = w.HBox([self.tasks_select, self.strategies_select], layout=w.Layout(margin="0 0 0 24px"))
         title = w.HTML("<h3 style='margin:4px 0'>routerlab — which strategy should I use?</h3>")
         return w.VBox([title, w.HBox([controls, pickers]), self.rec_html, self.plot_image, self.table_view,
@@ -452,20 +465,25 @@ def _fallback_export(sel: Any, name: str, path: Path, row: pd.Series) -> Path:
 
 
 # ---------------------------------------------------------------------------------- live
-def live_dashboard(experiment: Any, *, min_interval: float = 0.75) -> tuple[Callable[[str, pd.DataFrame], None],
-                                                                          Callable[[Any], None]]:
+def live_dashboard(experiment: Any, *, min_interval: float = 1.0) -> tuple[Callable[[str, pd.DataFrame], None],
+                                                                         Callable[[Any], None]]:
     """Progress and a filling frontier plot while ``experiment`` runs.
 
     Returns ``(hook, finish)``: ``hook(strategy, rows)`` is called (possibly from a worker thread) as
-    rows arrive; ``finish(results)`` turns the view into the full :class:`Dashboard`. Without
-    ipywidgets or outside IPython both only keep the rows (the run still shows its tqdm bars).
+    rows arrive; ``finish(results)`` turns the view into the full :class:`Dashboard`. The hook only
+    records rows and updates the progress line; a background thread redraws the plot when there is
+    something new, at most every ``min_interval`` seconds and never more than a third of the time,
+    so drawing does not slow the run down. Without ipywidgets or outside IPython nothing is shown
+    (the run still shows its tqdm bars).
     """
     from ..results import Results
 
-    total = len(experiment.dataset) * int(getattr(experiment, "samples", 1)) * len(experiment.strategies)
+    per_strategy = len(experiment.dataset) * int(getattr(experiment, "samples", 1))
+    total = per_strategy * len(experiment.strategies)
     frames: list[pd.DataFrame] = []
-    seen = {"rows": 0, "last": 0.0}
+    state = {"rows": 0, "dirty": False, "last_cost": 0.0}
     lock = threading.Lock()
+    stop = threading.Event()
     w = _widgets()
     box = status = image = None
     if w is not None:
@@ -482,34 +500,52 @@ def live_dashboard(experiment: Any, *, min_interval: float = 0.75) -> tuple[Call
         except ImportError:
             box = None
 
-    def draw(final: bool = False) -> None:
-        if image is None or not frames:
-            return
-        res = Results(pd.concat(frames, ignore_index=True), {})
-        image.value = figure_png(frontier(res, pyplot=False, figsize=(7.5, 4.6)))
+    def draw() -> None:
+        with lock:
+            if image is None or not frames or not state["dirty"]:
+                return
+            df = pd.concat(frames, ignore_index=True)
+            state["dirty"] = False
+        started = time.monotonic()
+        image.value = figure_png(frontier(Results(df, {}), pyplot=False, figsize=(7.5, 4.6)))
+        state["last_cost"] = time.monotonic() - started
+
+    def loop() -> None:
+        while not stop.wait(max(min_interval, 2 * state["last_cost"])):
+            try:
+                draw()
+            except Exception:  # noqa: BLE001 - a failed redraw must never break the run
+                pass
+
+    drawer = threading.Thread(target=loop, name="routerlab-live-dashboard", daemon=True) if image is not None else None
+    if drawer is not None:
+        drawer.start()
 
     def hook(strategy: str, rows: pd.DataFrame) -> None:
         with lock:
             frames.append(rows)
-            seen["rows"] += len(rows)
-            now = time.monotonic()
-            if status is not None:
-                status.value = (f"<b>routerlab</b>: {seen['rows']:,} / {total:,} results "
-                                f"({seen['rows'] / max(total, 1):.0%}) — now <code>{escape(strategy)}</code>")
-            if now - seen["last"] >= min_interval:
-                seen["last"] = now
-                draw()
+            state["rows"] += len(rows)
+            state["dirty"] = True
+            done = state["rows"]
+        if status is not None:
+            status.value = (f"<b>routerlab</b>: {done:,} / {total:,} results "
+                            f"({done / max(total, 1):.0%}) — now <code>{escape(strategy)}</code>")
 
     def finish(results: Any) -> None:
-        with lock:
-            if box is None or w is None:
-                return
-            if len(results.df):
-                dash = Dashboard(results)
-                assert status is not None
-                status.value = f"<b>routerlab</b>: done — {len(results.df):,} results"
-                box.children = (status, dash.widget) if dash.widget is not None else (status,)
-            elif status is not None:
-                status.value = "<b>routerlab</b>: done — no results"
+        stop.set()
+        if drawer is not None:
+            drawer.join(timeout=30)
+        if box is None or w is None or status is None:
+            return
+        if len(results.df):
+            with lock:
+                frames[:] = [results.df]
+                state["dirty"] = True
+            draw()
+            dash = Dashboard(results)
+            status.value = f"<b>routerlab</b>: done — {len(results.df):,} results"
+            box.children = (status, dash.widget) if dash.widget is not None else (status, image)
+        else:
+            status.value = "<b>routerlab</b>: done — no results"
 
     return hook, finish

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["frontier", "latency", "heatmap", "shares", "forest", "oracle_point", "new_axes"]
+__all__ = ["frontier", "latency", "heatmap", "shares", "forest", "oracle_point", "is_oracle_name", "new_axes"]
 
 _SIM_NOTE = "simulated from catalog latency profiles"
 
@@ -66,6 +66,17 @@ def _mean_t_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return float(x.mean() - half), float(x.mean() + half)
 
 
+def is_oracle_name(name: str) -> bool:
+    """Whether a strategy name denotes an oracle (an upper bound that reads the recorded answers)."""
+    return str(name).lower().startswith("oracle")
+
+
+def _pareto_mask(c: np.ndarray, q: np.ndarray) -> np.ndarray:
+    dominated = ((c[None, :] <= c[:, None]) & (q[None, :] >= q[:, None])
+                 & ((c[None, :] < c[:, None]) | (q[None, :] > q[:, None]))).any(axis=1)
+    return ~dominated
+
+
 def oracle_point(results: Any) -> tuple[float, float] | None:
     """(cost per 1k prompts, quality) of the per-prompt oracle over the strategies in ``results``.
 
@@ -97,9 +108,10 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
     """Cost (USD per 1k prompts) against quality, one point per strategy with 95 % CI bars.
 
     The cost-quality Pareto frontier is drawn as a line through its strategies; the per-prompt oracle
-    (:func:`oracle_point`) is a star. ``highlight`` rings one strategy (the dashboard's
+    is a star: a strategy named ``oracle*`` when the results have one (it is then left off the
+    frontier: it reads the answers), else the per-prompt best of the strategies (:func:`oracle_point`). ``highlight`` rings one strategy (the dashboard's
     recommendation) and ``budget`` draws a vertical budget line. The cost axis is logarithmic when
-    costs span more than two orders of magnitude (``log_cost`` forces it either way).
+    costs span more than a factor of 30 (``log_cost`` forces it either way).
     """
     fig, ax = new_axes(ax, figsize, pyplot=pyplot)
     if len(results.df) == 0:
@@ -107,6 +119,10 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
         return fig
     s = _frontier_table(results)
     s = s.dropna(subset=["quality"])
+    # an oracle strategy reads the answers: an upper bound to mark, not a point of the frontier
+    is_oracle = s["strategy"].map(is_oracle_name).to_numpy(dtype=bool)
+    oracles, s = s[is_oracle], s[~is_oracle].reset_index(drop=True)
+    s["pareto"] = _pareto_mask(s["cost_per_1k"].to_numpy(dtype=float), s["quality"].to_numpy(dtype=float))
     x, y = s["cost_per_1k"].to_numpy(), s["quality"].to_numpy()
     xerr = np.vstack([np.clip(x - s["cost_lo"].fillna(s["cost_per_1k"]), 0, None),
                       np.clip(s["cost_hi"].fillna(s["cost_per_1k"]) - x, 0, None)])
@@ -120,9 +136,11 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
     front = s[on].sort_values("cost_per_1k")
     if len(front) > 1:
         ax.step(front["cost_per_1k"], front["quality"], where="post", color="C0", alpha=0.6, lw=1.5)
-    for name, xi, yi in zip(s["strategy"], x, y):
-        ax.annotate(str(name), (xi, yi), xytext=(4, 4), textcoords="offset points", fontsize=8)
-    if oracle:
+    if len(oracles):
+        for _, r in oracles.iterrows():
+            ax.plot([r["cost_per_1k"]], [r["quality"]], marker="*", ms=14, color="C3", ls="none",
+                    label=f"{r['strategy']} (upper bound, reads the answers)")
+    elif oracle:
         pt = oracle_point(results)
         if pt is not None:
             ax.plot([pt[0]], [pt[1]], marker="*", ms=14, color="C3", ls="none", label="oracle (per-prompt best)")
@@ -134,15 +152,53 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
         ax.axvline(budget, color="C1", ls="--", lw=1, label=f"budget ${budget:,.2f}/1k")
     pos = x[x > 0]
     if log_cost is None:
-        log_cost = len(pos) > 1 and pos.max() / pos.min() > 100
+        log_cost = len(pos) > 1 and pos.max() / pos.min() > 30
     if log_cost:
         ax.set_xscale("log")
+    _place_labels(ax, [str(n) for n in s["strategy"]], x, y)
     ax.set_xlabel("cost (USD per 1,000 prompts)")
     ax.set_ylabel("quality (mean score, 95% CI)")
     ax.set_title(f"Cost vs quality — {results.df['prompt_id'].nunique():,} prompts")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return _done(fig, pyplot)
+
+
+_OFFSETS = [(5, 3, "left"), (5, -10, "left"), (-5, 3, "right"), (-5, -10, "right"), (5, 12, "left"),
+            (-5, 12, "right"), (5, -19, "left"), (-5, -19, "right")]
+
+
+def _place_labels(ax: Axes, names: list[str], x: np.ndarray, y: np.ndarray) -> None:
+    """Strategy labels that do not sit on each other: identical points share one label; each label
+    takes the first spot around its marker whose (estimated) box overlaps no label placed before."""
+    ax.autoscale_view()
+    groups: dict[tuple[float, float], list[str]] = {}
+    for n, xi, yi in zip(names, x, y):
+        groups.setdefault((float(xi), float(yi)), []).append(n)
+    fig = ax.get_figure()
+    assert fig is not None
+    bbox = ax.get_window_extent()
+    px = fig.dpi / 72.0  # pixels per point
+    char_w, line_h = 4.9 * px, 9.5 * px  # 8 pt text, estimated
+    boxes: list[tuple[float, float, float, float]] = []
+    for (xi, yi), ns in sorted(groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
+        label = " = ".join(ns)
+        X, Y = ax.transData.transform((xi, yi))
+        w = char_w * len(label)
+        choice = _OFFSETS[0]
+        for dx, dy, ha in _OFFSETS:
+            x0 = X + dx * px - (w if ha == "right" else 0)
+            y0 = Y + dy * px
+            box = (x0, y0, x0 + w, y0 + line_h)
+            inside = box[0] >= bbox.x0 - 2 and box[2] <= bbox.x1 + 2
+            if inside and not any(b[0] < box[2] and box[0] < b[2] and b[1] < box[3] and box[1] < b[3]
+                                  for b in boxes):
+                choice = (dx, dy, ha)
+                break
+        dx, dy, ha = choice
+        x0 = X + dx * px - (w if ha == "right" else 0)
+        boxes.append((x0, Y + dy * px, x0 + w, Y + dy * px + line_h))
+        ax.annotate(label, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=8, ha=ha)
 
 
 def latency(results: Any, *, ax: Axes | None = None, strategies: Sequence[str] | None = None,
