@@ -44,13 +44,14 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--by-task", action="store_true", help="also print the per-task breakdown")
 
 
-def build_strategies(train: Any, models: list[str], seed: int) -> dict[str, Any]:
-    """Every single model plus the built-in strategies fitted on ``train``."""
+def build_strategies(train: Any, models: list[str], seed: int, evaluation: Any = None) -> dict[str, Any]:
+    """Every single model plus the built-in strategies fitted on ``train`` (the oracle reads
+    ``evaluation``'s outcomes)."""
     from .routers import FixedRouter
     from .routers.defaults import builtin_strategies
 
     strategies: dict[str, Any] = {m: FixedRouter(m) for m in models}
-    strategies.update(builtin_strategies(train, seed=seed))
+    strategies.update(builtin_strategies(train, seed=seed, evaluation=evaluation))
     return strategies
 
 
@@ -83,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ds.outcomes is None and not (args.live or args.server):
         raise ConfigError(f"data set {ds.name!r} has no recorded outcomes to replay: use --server or --live")
     train, test = ds.split(args.test_size, seed=args.seed)
-    strategies = build_strategies(train, ds.models, args.seed)
+    strategies = build_strategies(train, ds.models, args.seed, evaluation=test)
     if args.strategies:
         wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]
         unknown = [s for s in wanted if s not in strategies]

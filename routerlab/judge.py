@@ -93,6 +93,10 @@ def grade_prompt(question: str, answer: str, *, nonce: str) -> str:
     )
 
 
+# one compiled pattern; the nonce and the verdict are checked after matching (no per-call compile)
+_VERDICT_LINE = re.compile(r"verdict\s+(\S+?)\s*:\s*\[\[([A-Za-z]+)\]\]\.?", re.IGNORECASE)
+
+
 def parse_verdict(reply: str, nonce: str, allowed: Sequence[str]) -> str | None:
     """The verdict on the reply's last non-empty line, or None (missing) when it is not in the format.
 
@@ -103,10 +107,10 @@ def parse_verdict(reply: str, nonce: str, allowed: Sequence[str]) -> str | None:
     if not lines:
         return None
     last = lines[-1].strip("`* ")
-    options = "|".join(re.escape(a) for a in allowed)
-    m = re.fullmatch(rf"verdict\s+{re.escape(nonce)}\s*:\s*\[\[({options})\]\]\.?", last, re.IGNORECASE)
+    m = _VERDICT_LINE.fullmatch(last)
     if m:
-        return m.group(1).upper()
+        verdict = m.group(2).upper()
+        return verdict if m.group(1).lower() == nonce.lower() and verdict in allowed else None
     if last.startswith("{"):
         try:
             obj = json.loads(last)
@@ -220,6 +224,8 @@ class SimulatedJudge:
         self.garble_rate = garble_rate
         self.seed = seed
         self.catalog = catalog
+        self._known: dict[str, int] | None = None
+        self._bound: dict[int, SimulatedJudge] = {}
 
     def __repr__(self) -> str:
         return f"SimulatedJudge(error_rate={self.error_rate:g}, garble_rate={self.garble_rate:g}, seed={self.seed})"
@@ -234,9 +240,14 @@ class SimulatedJudge:
         dataset = getattr(outer, "dataset", None)
         if dataset is None:
             return self
-        bound = copy.copy(self)
-        bound.references = dataset
-        return bound
+        cached = self._bound.get(id(dataset))
+        if cached is None or cached.references is not dataset:
+            cached = copy.copy(self)
+            cached.references = dataset
+            cached._known = None
+            cached._bound = {}
+            self._bound[id(dataset)] = cached
+        return cached
 
     def _reference(self, prompt_id: str | None) -> str:
         refs = self.references
@@ -253,6 +264,28 @@ class SimulatedJudge:
         if prompt_id not in refs:
             raise MissingOutcomeError(f"SimulatedJudge has no reference for prompt {prompt_id!r}")
         return str(refs[prompt_id])
+
+    def _prompt_tokens(self, text: str, candidates: Sequence[str], nonce: str = "") -> int:
+        """Tokens of a judge prompt: recorded answers' counts come from the outcomes table, the rest
+        (template and question) is estimated line by line with a cache, the per-call nonce counted as
+        a fixed 12-character hex string (a token or two either way)."""
+        from .tokens import estimate_tokens
+
+        known = self._known
+        if known is None:
+            outcomes = getattr(self.references, "outcomes", None)
+            df = getattr(outcomes, "df", None)
+            known = dict(zip(df["response"], df["output_tokens"])) if df is not None else {}
+            self._known = known
+        total, rest = 0, text
+        for c in candidates:
+            n = known.get(c)
+            if n is not None:
+                total += int(n)
+                rest = rest.replace(c, "", 1)
+        if nonce:
+            rest = rest.replace(nonce, "0a1b2c3d4e5f")
+        return total + estimate_tokens(rest)
 
     def _draw(self, nonce: str, salt: str) -> float:
         h = hashlib.blake2b(f"{self.seed}\x00{salt}\x00{nonce}".encode(), digest_size=8).digest()
@@ -292,7 +325,7 @@ class SimulatedJudge:
         spec = catalog[model]
         from .tokens import count_text
 
-        tin = count_text(request.text) + 7
+        tin = self._prompt_tokens(request.text, meta.get("candidates") or [], str(meta.get("nonce", ""))) + 7
         tout = count_text(text)
         return Completion(text=text, model=spec.name, provider=self.provider, input_tokens=tin, output_tokens=tout,
                           cost=float(spec.cost(tin, tout)), latency=float(spec.latency.expected(tout)),
