@@ -34,7 +34,7 @@ from .datasets import Dataset
 from .errors import ConfigError, RouterlabError
 from .providers.replay import ReplayCaller
 from .results import RESULT_COLUMNS, Results
-from .store import ResultStore
+from .store import MemoryStore, ResultStore
 from .types import Answer, Caller, Request
 
 __all__ = ["Experiment", "fingerprint", "replay_rows"]
@@ -101,7 +101,8 @@ class Experiment:
     scorer: a Scorer for every task; default: each task's default scorer (recorded scores in replay).
     samples: answers per prompt (sample index is part of each unit and of cache keys).
     seed: seeds the replay latency draws and any randomness the harness owns.
-    store: a path for the resumable results store (``None``: in memory, nothing resumes).
+    store: a path for the resumable results store (``None``: in memory, nothing resumes across
+        processes; a re-run of the same Experiment object still skips finished units).
     concurrency: units in flight at once on the per-prompt path.
     split: label recorded in the ``split`` column (``Experiment.holdout`` sets ``test``).
     """
@@ -126,7 +127,8 @@ class Experiment:
         self.scorer = scorer
         self.samples = samples
         self.seed = seed
-        self.store = store if isinstance(store, ResultStore) else ResultStore(store)
+        self.store = (store if isinstance(store, (ResultStore, MemoryStore))
+                      else MemoryStore() if store is None else ResultStore(store))
         self.concurrency = concurrency
         self.split = split
         self.meta = dict(meta or {})
@@ -226,13 +228,12 @@ class Experiment:
         out = replay_rows(name, router, self.caller, prompts, samples, self.split)
         for col in ("strategy", "split", "models_called", "final_model", "error_type", "error"):
             out[col] = out[col].astype(object)
-        records = _records(out)
-        for start in range(0, len(records), 5000):
-            chunk = records[start:start + 5000]
-            self.store.put_many(config, chunk)
+        for start in range(0, len(out), 5000):
+            chunk = out.iloc[start:start + 5000]
+            self.store.put_frame(config, chunk)
             bar.update(len(chunk))
             if on_rows is not None:
-                on_rows(name, pd.DataFrame.from_records(chunk))
+                on_rows(name, chunk)
         _postfix(bar, out)
 
     # the per-prompt path ----------------------------------------------------------------------

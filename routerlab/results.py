@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
+from scipy.special import ndtri, stdtrit  # not scipy.stats: it takes seconds to import
 
 from . import metrics as _m
 from .errors import ConfigError
@@ -54,7 +54,7 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
 def _wilson(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
     if n == 0:
         return float("nan"), float("nan")
-    z = _st.norm.ppf(0.5 + level / 2)
+    z = ndtri(0.5 + level / 2)
     p = k / n
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
@@ -71,7 +71,7 @@ def _mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
         return _wilson(float(x.sum()), n, level)
     if n < 2:
         return float("nan"), float("nan")
-    half = _st.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
+    half = stdtrit(n - 1, 0.5 + level / 2) * x.std(ddof=1) / np.sqrt(n)
     return float(x.mean() - half), float(x.mean() + half)
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .errors import StoreError
 
-__all__ = ["ResultStore"]
+__all__ = ["ResultStore", "MemoryStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
@@ -85,6 +85,12 @@ class ResultStore:
                 raise StoreError(f"could not write {len(payload)} result(s) to {self.path}: {exc}") from None
         return len(payload)
 
+    def put_frame(self, config: str, frame: pd.DataFrame) -> int:
+        """Write a DataFrame of finished units (one transaction)."""
+        from .experiment import _records
+
+        return self.put_many(config, _records(frame))
+
     def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
         """Every stored row (optionally one config / some strategies) as a DataFrame."""
         sql, args = "SELECT row FROM units", []
@@ -131,3 +137,69 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, (set, tuple)):
         return list(obj)
     return str(obj)
+
+
+class MemoryStore:
+    """The store of a run that need not survive the process (``Experiment(store=None)``).
+
+    Same interface as :class:`ResultStore`; rows stay as Python objects, so nothing is serialised.
+    """
+
+    path = None
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, str], list[pd.DataFrame]] = {}
+        self._done: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        self._meta: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    def done(self, config: str, strategy: str) -> set[tuple[str, int]]:
+        with self._lock:
+            return set(self._done.get((config, strategy), set()))
+
+    def _add(self, config: str, frame: pd.DataFrame) -> int:
+        with self._lock:
+            for strategy, part in frame.groupby("strategy", sort=False, observed=True):
+                key = (config, str(strategy))
+                done = self._done.setdefault(key, set())
+                units = list(zip(part["prompt_id"].astype(str), part["sample"].astype(int)))
+                keep = [u not in done for u in units]
+                if not all(keep):
+                    part = part[keep]
+                    units = [u for u, k in zip(units, keep) if k]
+                done.update(units)
+                self._parts.setdefault(key, []).append(part)
+        return len(frame)
+
+    def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        rows = list(rows)
+        return self._add(config, pd.DataFrame.from_records(rows)) if rows else 0
+
+    def put_frame(self, config: str, frame: pd.DataFrame) -> int:
+        return self._add(config, frame) if len(frame) else 0
+
+    def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
+        names = None if strategies is None else set(strategies)
+        with self._lock:
+            parts = [p for (c, s), ps in self._parts.items() for p in ps
+                     if (config is None or c == config) and (names is None or s in names)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(d) for d in self._done.values())
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._meta[key] = value
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        return self._meta.get(key, default)
+
+    def integrity(self) -> str:
+        return "ok"
+
+    def close(self) -> None:
+        pass

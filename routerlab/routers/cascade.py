@@ -305,9 +305,14 @@ class CascadeRouter:
 
 def _answer_keys(dataset: Any, models: list[str]) -> pd.DataFrame:
     """prompt × model table of extracted, normalised answers (as the Agreement signal computes them)."""
+    from ..scoring import normalize_answer
+
     df = dataset.outcomes.df
     df = df[df["model"].isin(models)].merge(dataset.prompts[["prompt_id", "task"]], on="prompt_id")
-    keys = [answer_key(t, m, task) for t, m, task in zip(df["response"], df["model"], df["task"])]
+    if "answer" in df.columns:  # scored data sets carry the extracted answer already: normalise only
+        keys = [normalize_answer(a, task or "default") for a, task in zip(df["answer"], df["task"])]
+    else:
+        keys = [answer_key(t, m, task) for t, m, task in zip(df["response"], df["model"], df["task"])]
     return pd.DataFrame({"prompt_id": df["prompt_id"].to_numpy(), "model": df["model"].to_numpy(),
                          "key": pd.Series(keys, dtype=object).to_numpy()}).pivot(
         index="prompt_id", columns="model", values="key")

@@ -443,7 +443,7 @@ def _long_results(data: Any, tasks: Any, catalog: Catalog, candidates: Sequence[
 
 def _choose(part: pd.DataFrame, tolerance: float, confidence: float, conservative: bool) -> pd.DataFrame:
     """Per model: quality, cost, paired CI of the difference to the best model, kept?, chosen?"""
-    from scipy import stats
+    from scipy.special import stdtrit  # scipy.stats costs seconds to import; the t quantile is all we need
 
     s = part.pivot_table(index="prompt_id", columns="model", values="score", aggfunc="mean")
     c = part.groupby("model")["cost"].mean().reindex(s.columns)
@@ -459,7 +459,7 @@ def _choose(part: pd.DataFrame, tolerance: float, confidence: float, conservativ
             lo = hi = 0.0
         elif n >= 2:
             se = d.std(ddof=1) / np.sqrt(n)
-            t = stats.t.ppf(confidence, n - 1)
+            t = stdtrit(n - 1, confidence)
             lo, hi = d.mean() - t * se, d.mean() + t * se
         else:
             lo, hi = -np.inf, np.inf
