@@ -67,7 +67,9 @@ class RouteReport:
         if a is None:
             return []
         sim = " (simulated)" if a.get("simulated_latency") else ""
-        return [("answered by", str(a["model"])), ("via", str(a["via"])),
+        called = a.get("models_called") or []
+        extra = [("models called", " → ".join(called))] if len(called) > 1 else []
+        return [("answered by", str(a["model"])), *extra, ("via", str(a["via"])),
                 ("tokens (in / out)", f"{a['input_tokens']} / {a['output_tokens']}"),
                 ("cost (USD)", f"{a['cost']:.6f}"), ("latency (s)", f"{a['latency']:.2f}{sim}")]
 
@@ -142,7 +144,8 @@ def _as_answer(obj: Any, via: str) -> dict[str, Any]:
             "input_tokens": int(getattr(obj, "input_tokens", 0) or 0),
             "output_tokens": int(getattr(obj, "output_tokens", 0) or 0),
             "cost": float(getattr(obj, "cost", 0.0) or 0.0), "latency": float(getattr(obj, "latency", 0.0) or 0.0),
-            "simulated_latency": bool(getattr(obj, "simulated_latency", False))}
+            "simulated_latency": bool(getattr(obj, "simulated_latency", False)),
+            "models_called": [str(getattr(c, "model", "")) for c in getattr(obj, "calls", ()) or ()]}
 
 
 # ------------------------------------------------------------------------------------------ magics
@@ -180,7 +183,7 @@ class RouteMagics(Magics):
         return self._builtins
 
     def resolve(self, name: str) -> tuple[str, Any]:
-        """A router (or strategy) from a user variable, a built-in name, or a catalog model name."""
+        """A router (or strategy) from a user variable, a catalog model name, or a built-in name."""
         name = name.strip()
         ns = self.shell.user_ns if self.shell is not None else {}
         if name in ns and not isinstance(ns[name], (str, int, float)):
@@ -189,19 +192,19 @@ class RouteMagics(Magics):
                 return name, obj
             raise UsageError(f"variable {name!r} is a {type(obj).__name__}, not a router (no .route) "
                              "or strategy (no .answer)")
-        builtins = self.builtins()
-        if name in builtins:
-            return name, builtins[name]
         from .catalog import Catalog
 
         catalog = Catalog.default()
-        if name in catalog:
+        if name in catalog:  # before the built-ins: a model name needs no data set loaded
             try:
                 from .routers import FixedRouter  # type: ignore[attr-defined]
 
-                return name, FixedRouter(catalog.canonical(name))
+                return name, FixedRouter(catalog.canonical(name), name=name)
             except ImportError:
                 return name, _Fixed(catalog.canonical(name))
+        builtins = self.builtins()
+        if name in builtins:
+            return name, builtins[name]
         known = sorted(builtins) + ["<any catalog model>", "<a variable holding a router>"]
         raise UsageError(f"unknown router {name!r}; use one of: {', '.join(known)}")
 
@@ -351,7 +354,8 @@ class RouteMagics(Magics):
             cols[label] = {"model": d.model, "task": d.task or "—", "reason": d.reason or "—",
                            "est. cost (USD)": d.estimated_cost, "est. latency (s)": d.estimated_latency,
                            "runner-up": top["model"].iloc[1] if len(top) > 1 else "—"}
-        table = pd.DataFrame(cols)
+        table = pd.DataFrame(cols).astype(object)
+        table = table.where(table.notna(), "—")
         table.index.name = "field"
         return RouteReport(prompt=request.prompt, compare=table)
 

@@ -139,3 +139,13 @@ def test_replay_run_on_a_bundled_prompt(ip, zeroeval):
     assert rep.decision.model == "gpt-4o-mini"
     assert rep.answer["via"].startswith("replay") and rep.answer["output_tokens"] > 0
     assert rep.answer["simulated_latency"] and "(simulated)" in repr(rep)
+
+
+def test_builtin_routers_by_name(ip, zeroeval):
+    ip.user_ns["ds"] = zeroeval
+    rep = run(ip, "%route --data ds --use task --task gsm Natalia sold 48 clips in April")
+    assert rep.router == "task" and rep.decision.model in zeroeval.models
+    rep = run(ip, "%route --compare task,capability,cascade-agreement Natalia sold 48 clips in April")
+    assert rep.compare.loc["model", "cascade-agreement"] == "(strategy: no single decision)"
+    rep = run(ip, "%route --use cascade-agreement --run --id gsm8k-main-test-#0")
+    assert rep.decision is None and len(rep.answer["models_called"]) >= 1
