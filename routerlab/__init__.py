@@ -47,6 +47,21 @@ _EXPORTS: dict[str, str] = {
     "Provider": "providers", "ProviderConfig": "providers", "make_provider": "providers",
     "ProviderServer": "server", "Faults": "server", "Window": "server", "answers_from_dataset": "server",
     "local_gateway": "local",
+    "Gateway": "gateway", "GatewayConfig": "gateway_config", "Deployment": "gateway_config",
+    "LoadBalancer": "balancer", "CircuitBreaker": "balancer", "ProviderHealth": "balancer",
+    "ResponseCache": "cache", "SemanticCache": "cache", "HashingEmbedder": "cache",
+    # routers, cascades, ensembles, judges
+    **{name: "routers" for name in (
+        "RouterStrategy", "check_router", "CapabilityRouter", "TaskRouter", "RoutingTable",
+        "ContextWindowRouter", "LearnedRouter", "FixedRouter", "RandomRouter", "OracleRouter", "CascadeRouter",
+        "Agreement", "JudgeVerdict", "detect_task", "builtin_strategies")},
+    "Consensus": "ensemble", "BestOfN": "ensemble", "LLMJudge": "judge", "SimulatedJudge": "judge",
+    # statistics
+    **{name: "stats" for name in (
+        "compare", "compare_many", "bradley_terry", "plan", "ABTest", "ABResult", "PowerPlan",
+        "holm", "benjamini_hochberg", "wilson_interval", "mcnemar_exact", "paired_bootstrap", "srm_check")},
+    # production
+    "RuntimeRouter": "runtime:Router",
 }
 
 _SUBMODULES = {"datasets", "scoring", "stats", "metrics", "routers", "ensemble", "viz", "export", "runtime",
