@@ -306,7 +306,7 @@ class LoadBalancer:
             candidates = [n for n in group if n not in skip and self.status(n)[0] and (admit is None or admit(n))]
             # a half-open breaker decides only after its probes: send them first, whatever the strategy,
             # or a strategy that prefers others (least-latency, best) could leave it half-open forever
-            probing = [n for n in candidates if self._breakers[n].state is BreakerState.HALF_OPEN]
+            probing = [n for n in candidates if self._breakers[n]._state is BreakerState.HALF_OPEN]
             if probing:
                 candidates = probing
             while candidates:

@@ -222,9 +222,17 @@ class ResponseCache:
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into an ``(n, dim)`` float32 array of L2-normalised rows."""
+    """Turns texts into an ``(n, dim)`` float32 array of L2-normalised rows (``dim`` is optional).
 
-    dim: int
+    Example::
+
+        >>> class Mine:
+        ...     def embed(self, texts):
+        ...         v = np.ones((len(texts), 4), dtype=np.float32)
+        ...         return v / 2.0
+        >>> SemanticCache(Mine()).capacity
+        1024
+    """
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -379,7 +387,10 @@ class SemanticCache:
         self.cross_model = bool(cross_model)
         self._lock = threading.RLock()
         cap = max(16, int(initial_capacity))
-        self._matrix = np.zeros((cap, int(self.embedder.dim)), dtype=np.float32)
+        dim = getattr(self.embedder, "dim", None)
+        if dim is None:  # an embedder that does not say its size: ask it once
+            dim = int(np.asarray(self.embedder.embed(["dimension probe"])).shape[1])
+        self._matrix = np.zeros((cap, int(dim)), dtype=np.float32)
         self._scope = np.zeros(cap, dtype=np.int64)
         self._ctx = np.zeros(cap, dtype=np.int64)
         self._scope_ids: dict[str, int] = {}

@@ -63,6 +63,14 @@ class BudgetExceeded(Unavailable):
     """A spend cap was reached and the budget policy refuses (or no model in the chain is within budget)."""
 
 
+def _with(c: Completion, **changes: Any) -> Completion:
+    """``dataclasses.replace`` for the hot path (Completion has no __post_init__): a copy with changes."""
+    new = object.__new__(Completion)
+    new.__dict__.update(c.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 class _Call:
     """One request's state across attempts."""
 
@@ -140,18 +148,28 @@ class Gateway(GatewayOps):
             if providers is not None and name in providers:
                 self._providers[name] = providers[name]
                 continue
+            if provider_factory is None and d.model not in self.catalog:
+                i = self._groups[self._model_of[name]].index(name)
+                raise ConfigError(f"{cfg.source}: models.{self._model_of[name]}.deployments[{i}].model: {d.model!r} "
+                                  "is not in the catalog; add it in a catalog file and name it under 'catalog:'")
             try:
                 self._providers[name] = factory(d)
             except ConfigError as exc:  # e.g. the key variable is not set: report, keep the others serving
                 reason = self._redact(str(exc))
                 self.balancer.mark_misconfigured(name, reason)
                 log.warning("deployment %s is out of rotation: %s", name, reason)
+        env_names = {d.api_key_env for d in self._deps.values()} | {
+            getattr(p, "api_key_env", None) for p in self._providers.values()}
+        self._secrets = tuple(sorted({v for e in env_names if isinstance(e, str)
+                                      for v in [os.environ.get(e, "")] if len(v) >= 6}, key=len, reverse=True))
         self.cache = cache if cache is not None else (
             ResponseCache(cfg.cache.directory) if cfg.cache.directory else None)
         self.semantic_cache = semantic_cache if semantic_cache is not None else (
             SemanticCache(threshold=cfg.cache.threshold, cross_model=cfg.cache.cross_model)
             if cfg.cache.semantic else None)
         self.ledger = SpendLedger(cfg.budgets)
+        b = cfg.budgets
+        self._budgeted = b.total is not None or bool(b.per_model) or bool(b.per_provider)
         self.cache_write_errors = 0
 
     # construction ----------------------------------------------------------------------------
@@ -191,19 +209,24 @@ class Gateway(GatewayOps):
                                 f"configured: {', '.join(self._groups)}")
 
     # the Caller API --------------------------------------------------------------------------
-    async def complete(self, request: Request, model: str, *, fallback: bool = True) -> Completion:
+    async def complete(self, request: Request, model: str, *, fallback: bool = True,
+                       wait_for_available: bool | None = None) -> Completion:
         """Answer ``request`` with ``model`` (or its fallbacks); see the module docstring.
+
+        ``fallback=False`` tries ``model`` alone; ``wait_for_available`` overrides the config's
+        ``retry.wait_for_available`` for this call (wait for the earliest deployment instead of failing fast).
 
         Example::
 
             >>> c = await gw.complete(Request.from_prompt("hi"), "gpt-4o-mini")   # doctest: +SKIP
         """
         final: Any = None
-        async for item in self._run(request, model, stream=False, fallback=fallback):
+        async for item in self._run(request, model, stream=False, fallback=fallback, wait=wait_for_available):
             final = item
         return final  # type: ignore[no-any-return]
 
-    def complete_sync(self, request: Request, model: str, *, fallback: bool = True) -> Completion:
+    def complete_sync(self, request: Request, model: str, *, fallback: bool = True,
+                      wait_for_available: bool | None = None) -> Completion:
         """:meth:`complete` from sync code; inside Jupyter's running loop it runs on a worker loop.
 
         Example::
@@ -212,9 +235,10 @@ class Gateway(GatewayOps):
         """
         from ._aio import run_sync
 
-        return run_sync(self.complete(request, model, fallback=fallback))
+        return run_sync(self.complete(request, model, fallback=fallback, wait_for_available=wait_for_available))
 
-    async def stream(self, request: Request, model: str, *, fallback: bool = True) -> AsyncIterator[str | Completion]:
+    async def stream(self, request: Request, model: str, *, fallback: bool = True,
+                     wait_for_available: bool | None = None) -> AsyncIterator[str | Completion]:
         """Yield text deltas, then the final Completion. No text is ever emitted twice: an attempt is
         retried only if it failed before its first delta; a stream cut later raises
         :class:`~routerlab.errors.StreamInterrupted` (its tokens are charged).
@@ -224,12 +248,12 @@ class Gateway(GatewayOps):
             >>> async for item in gw.stream(Request.from_prompt("hi"), "gpt-4o"):   # doctest: +SKIP
             ...     print(item if isinstance(item, str) else item.cost)
         """
-        async for item in self._run(request, model, stream=True, fallback=fallback):
+        async for item in self._run(request, model, stream=True, fallback=fallback, wait=wait_for_available):
             yield item
 
     # the retry / fallback loop ---------------------------------------------------------------
     async def _run(self, request: Request, model: str, *, stream: bool, fallback: bool = True,
-                   use_cache: bool = True) -> AsyncIterator[str | Completion]:
+                   use_cache: bool = True, wait: bool | None = None) -> AsyncIterator[str | Completion]:
         primary = self._resolve(model)
         chain = [primary, *(self.config.fallbacks.get(primary, ()) if fallback else ())]
         call = _Call(request)
@@ -245,10 +269,10 @@ class Gateway(GatewayOps):
                 pos += 1
                 if m in call.done_models:
                     continue
-                deps = self._within_budget(m, call)
+                deps = self._within_budget(m, call) if self._budgeted else self._groups[m]
                 if not deps:
                     continue
-                if use_cache:
+                if use_cache and (self.cache is not None or self.semantic_cache is not None):
                     hit = await self._cache_lookup(request, m, deps)
                     if hit is not None:
                         call.attempts.extend(hit.attempts)
@@ -261,7 +285,8 @@ class Gateway(GatewayOps):
                     if call.need_backoff:
                         call.need_backoff = False
                         await asyncio.sleep(self._backoff(call.made - 1))
-                    lease = self.balancer.acquire(deps, exclude=tried, admit=lambda n: self._rate_ok(n, call))
+                    lease = self.balancer.acquire(deps, exclude=tried, admit=(lambda n: self._rate_ok(n, call))
+                                                  if self._rpm or self._tpm else None)
                     if lease is None:
                         wait = self._local_wait(deps, tried, call)
                         if wait is None:
@@ -274,18 +299,24 @@ class Gateway(GatewayOps):
                     progressed = True
                     tried.add(lease.deployment)
                     dep = self._deps[lease.deployment]
-                    holder: list[Completion] = []
                     err: ProviderError | None = None
+                    final: Completion | None = None
                     try:
-                        async for delta in self._attempt(lease, dep, m, call, stream, holder):
-                            yield delta
+                        if stream:
+                            holder: list[Completion] = []
+                            async for delta in self._attempt_stream(lease, dep, m, call, holder):
+                                yield delta
+                            final = holder[0]
+                        else:
+                            final = await self._attempt(lease, dep, m, call)
                     except ProviderError as exc:
                         err = exc
-                    if not err:
-                        final = holder[0]
-                        await self._cache_store(request, m, dep, final)
-                        yield replace(final, attempts=tuple(call.attempts), input_tokens=call.tokens_in,
-                                      output_tokens=call.tokens_out, cost=call.cost, latency=self.clock() - start)
+                    if final is not None:
+                        if self.cache is not None or self.semantic_cache is not None:
+                            await self._cache_store(request, m, dep, final)
+                        yield _with(final, deployment=dep.name, attempts=tuple(call.attempts),
+                                    input_tokens=call.tokens_in, output_tokens=call.tokens_out, cost=call.cost,
+                                    latency=self.clock() - start)
                         return
                     if isinstance(err, ContextTooLong):
                         call.done_models.add(m)
@@ -312,74 +343,87 @@ class Gateway(GatewayOps):
                 trail = ", ".join(f"{d} {o}" for d, o in call.attempts)
                 raise self._fail(call.last_error, f"{primary}: no deployment left ({trail}); "
                                  f"last error: {call.last_error}", call)
-            if policy.wait_for_available and earliest is not None and earliest[1] <= wait_deadline:
+            if (policy.wait_for_available if wait is None else wait) and earliest is not None \
+                    and earliest[1] <= wait_deadline:
                 await asyncio.sleep(max(earliest[1] - self.clock(), 0.001))
                 continue
             raise self._unavailable(primary, chain, call, earliest)
 
-    async def _attempt(self, lease: Lease, dep: Deployment, model: str, call: _Call, stream: bool,
-                       holder: list[Completion]) -> AsyncIterator[str]:
-        """One upstream call: deadline, release to the balancer, charges; yields stream deltas."""
-        provider = self._providers[dep.name]
-        timeout = dep.timeout or self.config.retry.timeout
+    def _begin(self, dep: Deployment, call: _Call) -> float:
         call.made += 1
-        if dep.name in self._rpm:
+        if self._rpm and dep.name in self._rpm:
             self._rpm[dep.name].take(1)
-        if dep.name in self._tpm:
+        if self._tpm and dep.name in self._tpm:
             self._tpm[dep.name].take(call.estimate)
+        return dep.timeout or self.config.retry.timeout
+
+    async def _attempt(self, lease: Lease, dep: Deployment, model: str, call: _Call) -> Completion:
+        """One upstream call with its deadline; released, charged and logged by :meth:`_settle`."""
+        timeout = self._begin(dep, call)
+        t0 = self.clock()
+        err: BaseException | None = None
+        result: Completion | None = None
+        try:
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await self._providers[dep.name].complete(call.request, dep.model, timeout=timeout)
+            except TimeoutError:
+                err = Timeout(f"deployment {dep.name} did not answer within {timeout:g} s", deployment=dep.name)
+            except ProviderError as exc:
+                err = exc
+            except Exception as exc:  # noqa: BLE001 - a provider bug must not escape as a foreign type
+                err = ProviderError(f"deployment {dep.name} failed: {type(exc).__name__}: {exc}", deployment=dep.name)
+        except BaseException as exc:  # cancelled: nothing to learn, nothing left in flight
+            self.balancer.release(lease, error=exc, latency=self.clock() - t0)
+            raise
+        return self._settle(lease, dep, model, call, t0, err, result)
+
+    async def _attempt_stream(self, lease: Lease, dep: Deployment, model: str, call: _Call,
+                              holder: list[Completion]) -> AsyncIterator[str]:
+        """One streamed upstream call: yields deltas; an error after the first one is StreamInterrupted."""
+        timeout = self._begin(dep, call)
         t0 = self.clock()
         err: BaseException | None = None
         result: Completion | None = None
         parts: list[str] = []
         try:
-            if not stream:
-                try:
-                    async with asyncio.timeout(timeout):
-                        result = await provider.complete(call.request, dep.model, timeout=timeout)
-                except TimeoutError:
-                    err = Timeout(f"deployment {dep.name} did not answer within {timeout:g} s", deployment=dep.name)
-                except ProviderError as exc:
-                    err = exc
-                except Exception as exc:  # noqa: BLE001 - a provider bug must not escape as a foreign type
-                    err = ProviderError(f"deployment {dep.name} failed: {type(exc).__name__}: {exc}",
-                                        deployment=dep.name)
-            else:
-                agen = provider.stream(call.request, dep.model, timeout=timeout).__aiter__()
-                deadline = t0 + timeout
-                try:
-                    while True:
-                        try:
-                            async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
-                                item = await agen.__anext__()
-                        except StopAsyncIteration:
-                            break
-                        if isinstance(item, Completion):
-                            result = item
-                        elif item:
-                            parts.append(item)
-                            yield item
-                except TimeoutError:
-                    err = Timeout(f"deployment {dep.name} stream did not finish within {timeout:g} s",
-                                  deployment=dep.name)
-                except ProviderError as exc:
-                    err = exc
-                except Exception as exc:  # noqa: BLE001
-                    err = ProviderError(f"deployment {dep.name} stream failed: {type(exc).__name__}: {exc}",
-                                        deployment=dep.name)
-                finally:
-                    await agen.aclose()
-                if err is None and result is None:
-                    err = ProviderError(f"deployment {dep.name} stream ended without a final completion",
-                                        deployment=dep.name)
-                if err is not None and parts and not isinstance(err, StreamInterrupted):
-                    n_out = max(err.tokens[1], sum(len(p) for p in parts) // 4 or 1)
-                    err = StreamInterrupted(f"deployment {dep.name} stream cut after {len(parts)} chunks: {err}",
-                                            status=err.status, deployment=dep.name,
-                                            tokens=(err.tokens[0] or call.estimate - int(call.request.max_tokens or 256),
-                                                    n_out))
-        except BaseException as exc:  # cancelled, or the consumer stopped reading: nothing to learn, no leak
+            agen = self._providers[dep.name].stream(call.request, dep.model, timeout=timeout).__aiter__()
+            try:
+                while True:
+                    try:  # the deadline covers the provider, never the consumer's time between deltas
+                        async with asyncio.timeout(max(t0 + timeout - self.clock(), 0.0)):
+                            item = await agen.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    if isinstance(item, Completion):
+                        result = item
+                    elif item:
+                        parts.append(item)
+                        yield item
+            except TimeoutError:
+                err = Timeout(f"deployment {dep.name} stream did not finish within {timeout:g} s", deployment=dep.name)
+            except ProviderError as exc:
+                err = exc
+            except Exception as exc:  # noqa: BLE001
+                err = ProviderError(f"deployment {dep.name} stream failed: {type(exc).__name__}: {exc}",
+                                    deployment=dep.name)
+            finally:
+                await agen.aclose()
+        except BaseException as exc:  # cancelled, or the consumer stopped reading
             self.balancer.release(lease, error=exc, latency=self.clock() - t0)
             raise
+        if err is None and result is None:
+            err = ProviderError(f"deployment {dep.name} stream ended without a final completion", deployment=dep.name)
+        if isinstance(err, ProviderError) and parts and not isinstance(err, StreamInterrupted):
+            n_out = max(err.tokens[1], sum(len(p) for p in parts) // 4 or 1)
+            n_in = err.tokens[0] or call.estimate - int(call.request.max_tokens or 256)
+            err = StreamInterrupted(f"deployment {dep.name} stream cut after {len(parts)} chunks: {err}",
+                                    status=err.status, deployment=dep.name, tokens=(n_in, n_out))
+        holder.append(self._settle(lease, dep, model, call, t0, err, result))
+
+    def _settle(self, lease: Lease, dep: Deployment, model: str, call: _Call, t0: float,
+                err: BaseException | None, result: Completion | None) -> Completion:
+        """Release the lease, charge the attempt once, record it; return the answer or raise the error."""
         latency = self.clock() - t0
         label = self.balancer.release(lease, error=err, latency=latency)
         if result is not None:
@@ -388,14 +432,13 @@ class Gateway(GatewayOps):
             tokens = getattr(err, "tokens", (0, 0)) or (0, 0)
             cost = self._price(dep, tokens)
         self._charge(model, dep, tokens, cost, ok=err is None, call=call)
-        if dep.name in self._tpm:
+        if self._tpm and dep.name in self._tpm:
             self._tpm[dep.name].take(tokens[0] + tokens[1] - call.estimate)
         call.attempts.append((dep.name, label))
-        if err is None:
-            assert result is not None
-            holder.append(replace(result, deployment=dep.name))
-            log.debug("%s attempt %d on %s: ok (%.3f s)", model, call.made, dep.name, latency)
-            return
+        if err is None and result is not None:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s attempt %d on %s: ok (%.3f s)", model, call.made, dep.name, latency)
+            return result
         perr = err if isinstance(err, ProviderError) else ProviderError(str(err), deployment=dep.name)
         perr.deployment = perr.deployment or dep.name
         call.last_error = perr

@@ -87,6 +87,13 @@ cache: {directory: cache, semantic: {threshold: 0.9}}
         GatewayConfig.from_file(bad)
 
 
+def test_deployment_model_must_be_in_the_catalog() -> None:
+    cfg = three_deployments()
+    cfg["models"][MODEL]["deployments"][2]["model"] = "gpt-99-turbo"
+    with pytest.raises(ConfigError, match=r"models.gpt-4o-mini.deployments\[2\].model: 'gpt-99-turbo' is not in the catalog"):
+        Gateway.from_config(cfg)
+
+
 def test_unknown_model_and_missing_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RL_NOT_SET_KEY", raising=False)
     cfg = three_deployments()
@@ -345,3 +352,65 @@ def test_secrets_are_scrubbed_from_unexpected_errors(monkeypatch: pytest.MonkeyP
 
     exc = run_virtual(main)
     assert secret not in str(exc) and "***" in str(exc) and exc.__cause__ is None
+
+
+# the real SDKs against the local server ----------------------------------------------------------------
+def test_yaml_gateway_over_three_real_sdks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = pytest.importorskip("routerlab.server")
+    from routerlab.errors import StreamInterrupted
+
+    monkeypatch.setenv("RL_LOCAL_KEY", "local-key-123456")
+    with server.ProviderServer(["P1", "P2", "P3"], latency_scale=0) as srv:
+        path = tmp_path / "gateway.yaml"
+        path.write_text(f"""
+strategy: round-robin
+retry: {{attempts: 3, timeout: 5}}
+models:
+  gpt-4o-mini:
+    deployments:
+      - {{name: P1, provider: openai, model: gpt-4o-mini, base_url: "{srv.base_url('P1', 'openai')}", api_key_env: RL_LOCAL_KEY}}
+      - {{name: P2, provider: anthropic, model: gpt-4o-mini, base_url: "{srv.base_url('P2', 'anthropic')}", api_key_env: RL_LOCAL_KEY}}
+      - {{name: P3, provider: groq, model: gpt-4o-mini, base_url: "{srv.base_url('P3', 'groq')}", api_key_env: RL_LOCAL_KEY}}
+  claude-3-haiku:
+    deployments:
+      - {{name: Q1, provider: openai, model: claude-3-haiku, base_url: "{srv.base_url('P1', 'openai')}", api_key_env: RL_LOCAL_KEY}}
+cache: {{directory: cache}}
+""")
+        gw = Gateway.from_config(path)
+        assert gw.cache is not None and gw.cache.directory == str(tmp_path / "cache")
+        prompt = "please repeat these seven words back to me"
+
+        async def main() -> Any:
+            warm = await gw.warmup()
+            answers = [await gw.complete(Request.from_prompt(f"{prompt} {i}"), MODEL) for i in range(3)]
+            items = [x async for x in gw.stream(Request.from_prompt(f"{prompt} streamed"), MODEL)]
+            srv.set_faults("P1", cut_after=2)
+            deltas, cut = [], None
+            try:
+                async for x in gw.stream(Request.from_prompt(f"{prompt} cut"), "claude-3-haiku"):
+                    deltas.append(x)
+            except StreamInterrupted as exc:
+                cut = exc
+            srv.clear_faults()
+            again = await gw.complete(Request.from_prompt(f"{prompt} 0"), MODEL)
+            await gw.aclose()
+            return warm, answers, items, deltas, cut, again
+
+        warm, answers, items, deltas, cut, again = asyncio.run(main())
+        assert warm["ok"].all()
+        assert [a.deployment for a in answers] == ["P1", "P2", "P3"]
+        assert {a.provider for a in answers} == {"openai", "anthropic", "groq"}
+        assert all(a.text.startswith("Echo: ") and a.input_tokens > 0 and a.output_tokens > 0 for a in answers)
+        *stream_deltas, final = items
+        assert isinstance(final, Completion) and "".join(stream_deltas) == final.text and len(stream_deltas) > 3
+        assert len(deltas) == 2 and cut is not None and cut.tokens[1] >= 2  # no retry after text went out
+        cut_calls = [r for r in srv.log("P1") if str(r["fault"]).startswith("cut_after")]
+        assert len(cut_calls) == 1  # the cut stream reached the server once: no retry
+        assert again.cached and again.text == answers[0].text
+        spend = gw.spend("deployment").set_index("deployment")
+        assert spend.loc["Q1", "failed_attempts"] == 1 and spend.loc["Q1", "output_tokens"] >= 2
+
+        async def notebook_cell() -> Completion:  # inside a running loop, as in Jupyter
+            return gw.complete_sync(Request.from_prompt(f"{prompt} sync"), MODEL)
+
+        assert asyncio.run(notebook_cell()).text.startswith("Echo: ")
