@@ -31,7 +31,7 @@ import pandas as pd
 
 from .catalog import Catalog
 from .errors import DatasetError, MissingOutcomeError
-from .tokens import count_tokens
+from .tokens import count_tokens, remember
 from .types import Message, Request
 
 __all__ = ["Dataset", "Outcomes", "load", "bundled", "data_dir"]
@@ -287,6 +287,12 @@ def load(name_or_path: str | os.PathLike[str] = "zeroeval", *, score: bool = Tru
         prompts, outcomes = _from_single_file(path, catalog)
         name = path.stem
     ds = Dataset(name, prompts, Outcomes(outcomes) if outcomes is not None else None, {"source": str(path)})
+    if ds.outcomes is not None and "system" not in prompts.columns and path.parent == data_dir():
+        # bundled sets record each prompt's cl100k count (the build script counted them): routers need
+        # not count them again. Users' files may record provider usage instead, so they are not used.
+        first = ds.outcomes.df.drop_duplicates("prompt_id")
+        text = dict(zip(prompts["prompt_id"], prompts["prompt"]))
+        remember([text[p] for p in first["prompt_id"]], first["input_tokens"].to_numpy())
     if score and ds.outcomes is not None:
         scored = _cached_scores(path, ds) if path.is_dir() else None
         if scored is None:

@@ -13,11 +13,13 @@ Example::
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["encoding", "count_tokens", "count_text", "estimate_tokens"]
+__all__ = ["encoding", "count_tokens", "count_text", "count_cached", "remember", "estimate_tokens"]
 
 
 @lru_cache(maxsize=1)
@@ -55,3 +57,30 @@ def estimate_tokens(text: str) -> int:
     when the same answers are quoted again and again."""
     pieces = _NEWLINES.split(text)
     return sum(_count_line(p) for p in pieces if p) + len(pieces) - 1
+
+
+_CACHE: OrderedDict[str, int] = OrderedDict()
+_CACHE_SIZE = 200_000
+_cache_lock = threading.Lock()
+
+
+def remember(texts: Sequence[str], counts: Sequence[int]) -> None:
+    """Record known cl100k counts (for example a data set's recorded prompt tokens) in the LRU that
+    :func:`count_cached` reads, so that they are never counted again."""
+    with _cache_lock:
+        _CACHE.update(zip(texts, (int(c) for c in counts)))
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+
+
+def count_cached(texts: Sequence[str]) -> list[int]:
+    """Token counts of ``texts``, each distinct text counted once per process (an LRU of 200,000)."""
+    with _cache_lock:
+        out = [_CACHE.get(t, -1) for t in texts]
+    missing = list(dict.fromkeys(t for t, n in zip(texts, out) if n < 0))
+    if missing:
+        counts = count_tokens(missing)
+        remember(missing, counts)
+        found = dict(zip(missing, counts))
+        out = [n if n >= 0 else found[t] for t, n in zip(texts, out)]
+    return out

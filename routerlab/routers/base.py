@@ -21,8 +21,6 @@ Example::
 from __future__ import annotations
 
 import inspect
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -167,43 +165,16 @@ class Batch:
                        max_tokens=None if np.isnan(mt) else int(mt))
 
 
-_TOKEN_CACHE: OrderedDict[str, int] = OrderedDict()
-_TOKEN_CACHE_SIZE = 200_000
-_token_lock = threading.Lock()
-
-
 def text_tokens(texts: Sequence[str]) -> list[int]:
-    """cl100k token counts of ``texts``, remembered per text (an LRU of 200,000 texts).
+    """cl100k token counts of ``texts``, remembered per text (see :func:`routerlab.tokens.count_cached`).
 
     Routers see the same prompts again and again in a notebook (``route``, ``route_many``, ``explain``,
     every strategy of a replay), and counting is the costly part of a capability or context-window
-    decision (~1 µs per token), so each distinct text is counted once per process. Misses are counted
-    in two threads, each over half of them (tiktoken releases the GIL).
+    decision (~1 µs per token), so each distinct text is counted once per process.
     """
-    from ..tokens import encoding
+    from ..tokens import count_cached
 
-    with _token_lock:
-        out = [_TOKEN_CACHE.get(t, -1) for t in texts]
-    missing = list(dict.fromkeys(t for t, n in zip(texts, out) if n < 0))
-    if missing:
-        enc = encoding()
-        if len(missing) < 64:
-            counts = [len(enc.encode_ordinary(t)) for t in missing]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            half = len(missing) // 2
-            with ThreadPoolExecutor(2) as pool:
-                parts = list(pool.map(lambda chunk: [len(enc.encode_ordinary(t)) for t in chunk],
-                                      (missing[:half], missing[half:])))
-            counts = parts[0] + parts[1]
-        found = dict(zip(missing, counts))
-        with _token_lock:
-            _TOKEN_CACHE.update(found)
-            while len(_TOKEN_CACHE) > _TOKEN_CACHE_SIZE:
-                _TOKEN_CACHE.popitem(last=False)
-        out = [n if n >= 0 else found[t] for t, n in zip(texts, out)]
-    return out
+    return count_cached(texts)
 
 
 def request_tokens(request: Request) -> int:
