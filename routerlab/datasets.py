@@ -133,8 +133,21 @@ class Outcomes:
         ok = (pi >= 0) & (mi >= 0)
         return np.where(ok, self._matrix[np.where(ok, pi, 0), np.where(ok, mi, 0)], -1)  # type: ignore[attr-defined]
 
+    def dense(self, values: np.ndarray | str = "score") -> tuple[pd.Index, pd.Index, np.ndarray]:
+        """(prompt ids, models, prompt x model float array) of one column, or of ``values`` given per
+        row; NaN where an outcome is missing. A gather through the position matrix, no pivot."""
+        v = self.df[values].to_numpy(dtype=float) if isinstance(values, str) else np.asarray(values, dtype=float)
+        m = self._matrix  # type: ignore[attr-defined]
+        out = np.where(m >= 0, v[np.where(m >= 0, m, 0)], np.nan)
+        return self._prompt_index, self._model_index, out  # type: ignore[attr-defined]
+
     def matrix(self, column: str = "score") -> pd.DataFrame:
         """A prompt x model table of one column (e.g. ``score`` or ``output_tokens``)."""
+        if pd.api.types.is_numeric_dtype(self.df[column]):
+            prompts, models, values = self.dense(column)
+            frame = pd.DataFrame(values, index=pd.Index(prompts, name="prompt_id"),
+                                 columns=pd.Index(models, name="model"))
+            return frame[sorted(frame.columns)].sort_index()
         return self.df.pivot(index="prompt_id", columns="model", values=column)
 
     def subset(self, prompt_ids: Iterable[str] | None = None, models: Iterable[str] | None = None) -> Outcomes:

@@ -145,6 +145,19 @@ def outcome_matrices(data: Any, catalog: Catalog, candidates: Sequence[str] | No
     df = outcomes.df if hasattr(outcomes, "df") else outcomes
     if df is None or not len(df):
         raise MissingOutcomeError("no recorded outcomes: load a data set with outcomes")
+    if hasattr(outcomes, "dense"):  # an Outcomes: gather through its position matrix (no pivot)
+        codes, names = pd.factorize(df["model"])
+        price_in = np.array([catalog[str(m)].price.input for m in names])
+        price_out = np.array([catalog[str(m)].price.output for m in names])
+        cost = (df["input_tokens"].to_numpy(dtype=float) * price_in[codes]
+                + df["output_tokens"].to_numpy(dtype=float) * price_out[codes]) / 1e6
+        prompts, models, s = outcomes.dense("score")
+        _, _, c = outcomes.dense(cost)
+        index, columns = pd.Index(prompts, name="prompt_id"), pd.Index(models, name="model")
+        scores, costs = pd.DataFrame(s, index=index, columns=columns), pd.DataFrame(c, index=index, columns=columns)
+        order = sorted(columns) if candidates is None else [m for m in sorted(columns) if m in set(candidates)]
+        keep = scores[order].notna().any(axis=1).to_numpy() if candidates is not None else slice(None)
+        return scores[order][keep], costs[order][keep]
     if candidates is not None:
         df = df[df["model"].isin(list(candidates))]
     cost = np.empty(len(df))
