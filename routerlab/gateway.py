@@ -25,7 +25,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import logging
 import os
 import random
@@ -35,7 +34,7 @@ from dataclasses import replace
 from typing import Any
 
 from .balancer import AT_CAPACITY, Lease, LoadBalancer
-from .cache import ResponseCache, SemanticCache, cache_key
+from .cache import ResponseCache, SemanticCache
 from .catalog import Catalog
 from .errors import (
     AuthError,
@@ -50,17 +49,12 @@ from .errors import (
 )
 from .gateway_config import Deployment, GatewayConfig
 from .gateway_ops import GatewayOps
-from .quota import SpendLedger, TokenBucket
+from .quota import BudgetExceeded, SpendLedger, TokenBucket
 from .types import Completion, Request
 
 __all__ = ["Gateway", "Deployment", "GatewayConfig", "BudgetExceeded", "TokenBucket"]
 
 log = logging.getLogger("routerlab.gateway")
-_ENDPOINTS = {"anthropic": "messages"}  # every other kind speaks Chat Completions
-
-
-class BudgetExceeded(Unavailable):
-    """A spend cap was reached and the budget policy refuses (or no model in the chain is within budget)."""
 
 
 def _with(c: Completion, **changes: Any) -> Completion:
@@ -507,33 +501,6 @@ class Gateway(GatewayOps):
                  for n in self._groups[m]]
         return self.balancer.earliest_return(names)
 
-    def _unavailable(self, primary: str, chain: list[str], call: _Call,
-                     earliest: tuple[str, float] | None) -> ProviderError:
-        now = self.clock()
-        if call.budget_blocked and all(m in call.done_models or m in call.budget_blocked for m in chain):
-            return self._fail(BudgetExceeded, f"{primary}: no model in the chain {' → '.join(chain)} is within "
-                              f"budget: {'; '.join(call.budget_blocked.values())}", call)
-        parts = [f"{m}: {why}" for m, why in call.budget_blocked.items()]
-        for m in chain:
-            if m in call.done_models or m in call.budget_blocked:
-                continue
-            for n in self._groups[m]:
-                ok, reason, until = self.balancer.status(n)
-                when = f", returns in {until - now:.1f} s" if until is not None and until > now else ""
-                parts.append(f"{n} ({m}): {reason}{when}")
-        if earliest is None:
-            tail = "none of them returns by itself (fix the misconfigured deployments, then gateway.restore(name))"
-            retry_after = None
-        else:
-            retry_after = max(0.0, earliest[1] - now)
-            at = (_dt.datetime.now() + _dt.timedelta(seconds=retry_after)).strftime("%H:%M:%S")
-            tail = (f"earliest return: {earliest[0]} in {retry_after:.1f} s (at {at}); "
-                    "pass retry.wait_for_available=true to wait instead of failing fast")
-        last = f"; last error: {call.last_error}" if call.last_error is not None else ""
-        return self._fail(Unavailable, f"{primary}: no deployment can take the call now "
-                          f"(chain {' → '.join(chain)}): {'; '.join(parts)}; {tail}{last}", call,
-                          retry_after=retry_after)
-
     # errors and secrets ----------------------------------------------------------------------
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -585,32 +552,6 @@ class Gateway(GatewayOps):
     def total_spend(self) -> float:
         """USD charged so far over every attempt."""
         return self.ledger.total
-
-    # caches ----------------------------------------------------------------------------------
-    def _key(self, request: Request, dep: Deployment) -> str:
-        api = self.catalog[dep.model].api_name if dep.model in self.catalog else dep.model
-        return cache_key(request, provider=dep.provider_kind, model=api,
-                         endpoint=_ENDPOINTS.get(dep.provider_kind, "chat.completions"))
-
-    async def _cache_lookup(self, request: Request, model: str, deps: tuple[str, ...]) -> Completion | None:
-        if self.cache is not None:
-            for key in dict.fromkeys(self._key(request, self._deps[n]) for n in deps):
-                hit = self.cache.get(key)
-                if hit is not None:
-                    return replace(hit, attempts=(("cache:exact", "hit"),))
-        if self.semantic_cache is not None and not request.temperature:
-            return self.semantic_cache.get(request, model)
-        return None
-
-    async def _cache_store(self, request: Request, model: str, dep: Deployment, completion: Completion) -> None:
-        if self.cache is not None:
-            try:
-                await asyncio.to_thread(self.cache.put, self._key(request, dep), replace(completion, attempts=()))
-            except Exception as exc:  # noqa: BLE001 - the answer is already paid for: keep it, report loudly
-                self.cache_write_errors += 1
-                log.error("response cache write failed (answer returned, not cached): %s", self._redact(str(exc)))
-        if self.semantic_cache is not None and not request.temperature:
-            self.semantic_cache.put(request, model, replace(completion, attempts=()))
 
     # reporting -------------------------------------------------------------------------------
     def stats(self) -> Any:

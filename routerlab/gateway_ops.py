@@ -1,4 +1,5 @@
-"""Operational tools of the Gateway: warm-up and fallback-chain checks (a mixin of ``Gateway``).
+"""The Gateway's helpers beside the request loop (a mixin): cache lookups and writes, the Unavailable
+report, warm-up and fallback-chain checks.
 
 Example::
 
@@ -9,21 +10,27 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from .errors import ProviderError
-from .types import Request
+from .cache import cache_key
+from .errors import ProviderError, Unavailable
+from .gateway_config import Deployment
+from .quota import BudgetExceeded
+from .types import Completion, Request
 
 __all__ = ["GatewayOps"]
 
 log = logging.getLogger("routerlab.gateway")
+_ENDPOINTS = {"anthropic": "messages"}  # every other kind speaks Chat Completions
 
 
 class GatewayOps:
-    """Warm-up and fallback checks; relies on the Gateway's providers, balancer and request loop."""
+    """Caches, the Unavailable report, warm-up and fallback checks; relies on the Gateway's state."""
 
     _providers: dict[str, Any]
     _deps: dict[str, Any]
@@ -31,6 +38,13 @@ class GatewayOps:
     config: Any
     _redact: Callable[[str], str]
     _run: Callable[..., Any]
+    _fail: Callable[..., ProviderError]
+    _groups: dict[str, tuple[str, ...]]
+    catalog: Any
+    cache: Any
+    semantic_cache: Any
+    clock: Callable[[], float]
+    cache_write_errors: int
 
     async def warmup(self, timeout: float = 5.0) -> Any:
         """Open a connection to every deployment at once; a DataFrame of who answered.
@@ -103,3 +117,56 @@ class GatewayOps:
         for (kind, primary), g in df[~df["ok"]].groupby(["kind", "chain"]) if len(df) else []:
             log.warning("%s chain of %s does not answer at %s", kind, primary, ", ".join(g["model"]))
         return df
+
+    # caches ----------------------------------------------------------------------------------
+    def _key(self, request: Request, dep: Deployment) -> str:
+        api = self.catalog[dep.model].api_name if dep.model in self.catalog else dep.model
+        return cache_key(request, provider=dep.provider_kind, model=api,
+                         endpoint=_ENDPOINTS.get(dep.provider_kind, "chat.completions"))
+
+    async def _cache_lookup(self, request: Request, model: str, deps: tuple[str, ...]) -> Completion | None:
+        if self.cache is not None:
+            for key in dict.fromkeys(self._key(request, self._deps[n]) for n in deps):
+                hit = self.cache.get(key)
+                if hit is not None:
+                    return replace(hit, attempts=(("cache:exact", "hit"),))
+        if self.semantic_cache is not None and not request.temperature:
+            return self.semantic_cache.get(request, model)
+        return None
+
+    async def _cache_store(self, request: Request, model: str, dep: Deployment, completion: Completion) -> None:
+        if self.cache is not None:
+            try:
+                await asyncio.to_thread(self.cache.put, self._key(request, dep), replace(completion, attempts=()))
+            except Exception as exc:  # noqa: BLE001 - the answer is already paid for: keep it, report loudly
+                self.cache_write_errors += 1
+                log.error("response cache write failed (answer returned, not cached): %s", self._redact(str(exc)))
+        if self.semantic_cache is not None and not request.temperature:
+            self.semantic_cache.put(request, model, replace(completion, attempts=()))
+
+    def _unavailable(self, primary: str, chain: list[str], call: Any,
+                     earliest: tuple[str, float] | None) -> ProviderError:
+        now = self.clock()
+        if call.budget_blocked and all(m in call.done_models or m in call.budget_blocked for m in chain):
+            return self._fail(BudgetExceeded, f"{primary}: no model in the chain {' → '.join(chain)} is within "
+                              f"budget: {'; '.join(call.budget_blocked.values())}", call)
+        parts = [f"{m}: {why}" for m, why in call.budget_blocked.items()]
+        for m in chain:
+            if m in call.done_models or m in call.budget_blocked:
+                continue
+            for n in self._groups[m]:
+                ok, reason, until = self.balancer.status(n)
+                when = f", returns in {until - now:.1f} s" if until is not None and until > now else ""
+                parts.append(f"{n} ({m}): {reason}{when}")
+        if earliest is None:
+            tail = "none of them returns by itself (fix the misconfigured deployments, then gateway.restore(name))"
+            retry_after = None
+        else:
+            retry_after = max(0.0, earliest[1] - now)
+            at = (_dt.datetime.now() + _dt.timedelta(seconds=retry_after)).strftime("%H:%M:%S")
+            tail = (f"earliest return: {earliest[0]} in {retry_after:.1f} s (at {at}); "
+                    "pass retry.wait_for_available=true to wait instead of failing fast")
+        last = f"; last error: {call.last_error}" if call.last_error is not None else ""
+        return self._fail(Unavailable, f"{primary}: no deployment can take the call now "
+                          f"(chain {' → '.join(chain)}): {'; '.join(parts)}; {tail}{last}", call,
+                          retry_after=retry_after)

@@ -19,10 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, Unavailable
 from .gateway_config import BudgetPolicy
 
-__all__ = ["TokenBucket", "SpendLedger"]
+__all__ = ["TokenBucket", "SpendLedger", "BudgetExceeded"]
+
+
+class BudgetExceeded(Unavailable):
+    """A spend cap was reached and the budget policy refuses (or no model in the chain is within budget)."""
 
 
 class TokenBucket:
