@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -60,7 +59,6 @@ class Router(Protocol):
 # the column view
 
 
-@dataclass
 class Batch:
     """Many requests as columns: what prompt-only routers read in ``route_many``.
 
@@ -68,20 +66,66 @@ class Batch:
     prompts DataFrame (``prompt`` column; optional ``prompt_id``, ``task``, ``system``, ``max_tokens``
     and any metadata column), a :class:`~routerlab.datasets.Dataset`, or another Batch.
     ``texts`` equals ``Request.text`` (system prompt and prompt joined by a newline).
+
+    Columns are converted on first use only: a router that reads none of them (a fixed model) or
+    only one (task labels) does not pay for the others on a million-row frame.
     """
 
-    prompts: np.ndarray
-    prompt_ids: np.ndarray
-    tasks: np.ndarray
-    texts: np.ndarray
-    n_messages: np.ndarray
-    max_tokens: np.ndarray
-    requests: list[Request] | None = None
-    frame: pd.DataFrame | None = None
-    _tokens: np.ndarray | None = field(default=None, repr=False)
+    _COLUMNS = ("prompts", "prompt_ids", "tasks", "texts", "n_messages", "max_tokens")
+
+    def __init__(self, *, frame: pd.DataFrame | None = None, requests: list[Request] | None = None,
+                 **columns: np.ndarray) -> None:
+        self.frame = frame
+        self.requests = requests
+        self._tokens: np.ndarray | None = None
+        self._n = len(frame) if frame is not None else len(requests or [])
+        for name, value in columns.items():
+            if name not in self._COLUMNS:
+                raise TypeError(f"Batch has no column {name!r}")
+            setattr(self, name, value)
 
     def __len__(self) -> int:
-        return len(self.prompts)
+        return self._n
+
+    def __getattr__(self, name: str) -> Any:  # only called for columns not computed yet
+        if name not in Batch._COLUMNS:
+            raise AttributeError(name)
+        value = self._compute(name)
+        setattr(self, name, value)
+        return value
+
+    def _compute(self, name: str) -> np.ndarray:
+        n, df, items = self._n, self.frame, self.requests
+        if items is not None:
+            get = {
+                "prompts": lambda r: r.prompt, "prompt_ids": lambda r: r.prompt_id, "tasks": lambda r: r.task,
+                "texts": lambda r: r.text,
+            }.get(name)
+            if get is not None:
+                return np.array([get(r) for r in items], dtype=object).reshape(n)
+            if name == "n_messages":
+                return np.array([len(r.messages) for r in items], dtype=np.int64).reshape(n)
+            return np.array([np.nan if r.max_tokens is None else r.max_tokens for r in items], dtype=float)
+        assert df is not None
+        none = np.full(n, None, dtype=object)
+        if name == "prompts":
+            return df["prompt"].astype(str).to_numpy(dtype=object)
+        if name == "prompt_ids":
+            return df["prompt_id"].astype(object).to_numpy() if "prompt_id" in df.columns else none
+        if name == "tasks":
+            return df["task"].astype(object).to_numpy() if "task" in df.columns else none
+        has_system = None
+        if "system" in df.columns:
+            system = df["system"].fillna("").astype(str).to_numpy(dtype=object)
+            has_system = system != ""
+        if name == "texts":
+            if has_system is None:
+                return self.prompts
+            return np.where(has_system, system + "\n" + self.prompts, self.prompts).astype(object)
+        if name == "n_messages":
+            return np.ones(n, dtype=np.int64) + (0 if has_system is None else has_system.astype(np.int64))
+        return (pd.to_numeric(df["max_tokens"], errors="coerce").to_numpy(dtype=float)
+                if "max_tokens" in df.columns else np.full(n, np.nan))
 
     @classmethod
     def of(cls, requests: Any) -> Batch:
@@ -91,7 +135,9 @@ class Batch:
         if hasattr(requests, "prompts") and isinstance(getattr(requests, "prompts"), pd.DataFrame):
             requests = requests.prompts  # a Dataset
         if isinstance(requests, pd.DataFrame):
-            return cls._from_frame(requests)
+            if "prompt" not in requests.columns:
+                raise ConfigError(f"route_many: the DataFrame needs a 'prompt' column; it has {list(requests.columns)}")
+            return cls(frame=requests.reset_index(drop=True))
         if isinstance(requests, (str, Request)):
             raise ConfigError("route_many takes a list of requests or a prompts DataFrame; "
                               "use route(request) for one request")
@@ -99,36 +145,7 @@ class Batch:
         for i, r in enumerate(items):
             if not isinstance(r, Request):
                 raise ConfigError(f"route_many: item {i} is a {type(r).__name__}, expected a Request or a str")
-        n = len(items)
-        return cls(
-            prompts=np.array([r.prompt for r in items], dtype=object).reshape(n),
-            prompt_ids=np.array([r.prompt_id for r in items], dtype=object).reshape(n),
-            tasks=np.array([r.task for r in items], dtype=object).reshape(n),
-            texts=np.array([r.text for r in items], dtype=object).reshape(n),
-            n_messages=np.array([len(r.messages) for r in items], dtype=np.int64).reshape(n),
-            max_tokens=np.array([np.nan if r.max_tokens is None else r.max_tokens for r in items], dtype=float),
-            requests=items,
-        )
-
-    @classmethod
-    def _from_frame(cls, df: pd.DataFrame) -> Batch:
-        if "prompt" not in df.columns:
-            raise ConfigError(f"route_many: the DataFrame needs a 'prompt' column; it has {list(df.columns)}")
-        n = len(df)
-        prompts = df["prompt"].astype(str).to_numpy(dtype=object)
-        none = np.full(n, None, dtype=object)
-        ids = df["prompt_id"].astype(object).to_numpy() if "prompt_id" in df.columns else none
-        tasks = df["task"].astype(object).to_numpy() if "task" in df.columns else none
-        if "system" in df.columns:
-            system = df["system"].fillna("").astype(str).to_numpy(dtype=object)
-            has = system != ""
-            texts = np.where(has, system + "\n" + prompts, prompts).astype(object)
-            n_messages = 1 + has.astype(np.int64)
-        else:
-            texts, n_messages = prompts, np.ones(n, dtype=np.int64)
-        max_tokens = (pd.to_numeric(df["max_tokens"], errors="coerce").to_numpy(dtype=float)
-                      if "max_tokens" in df.columns else np.full(n, np.nan))
-        return cls(prompts, ids, tasks, texts, n_messages, max_tokens, frame=df.reset_index(drop=True))
+        return cls(requests=items)
 
     def column(self, name: str) -> np.ndarray:
         """A request field for every row: ``task``/``prompt_id``, else a DataFrame column or metadata key."""

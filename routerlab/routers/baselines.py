@@ -146,7 +146,7 @@ def outcome_matrices(data: Any, catalog: Catalog, candidates: Sequence[str] | No
     if df is None or not len(df):
         raise MissingOutcomeError("no recorded outcomes: load a data set with outcomes")
     if hasattr(outcomes, "dense"):  # an Outcomes: gather through its position matrix (no pivot)
-        codes, names = pd.factorize(df["model"])
+        codes, names = outcomes._row_model, outcomes._model_index  # the table's own model codes
         price_in = np.array([catalog[str(m)].price.input for m in names])
         price_out = np.array([catalog[str(m)].price.output for m in names])
         cost = (df["input_tokens"].to_numpy(dtype=float) * price_in[codes]
@@ -170,6 +170,20 @@ def outcome_matrices(data: Any, catalog: Catalog, candidates: Sequence[str] | No
     scores = frame.pivot(index="prompt_id", columns="model", values="score")
     costs = frame.pivot(index="prompt_id", columns="model", values="cost")
     return scores, costs
+
+
+class _LazyTextIndex:
+    """prompt text -> prompt id, built on the first look-up (only prompts without ids need it)."""
+
+    def __init__(self, prompts: Any) -> None:
+        self._prompts = prompts if isinstance(prompts, pd.DataFrame) else None
+        self._map: dict[str, str] | None = None
+
+    def get(self, text: str) -> str | None:
+        if self._map is None:
+            p = self._prompts
+            self._map = dict(zip(p["prompt"], p["prompt_id"])) if p is not None else {}
+        return self._map.get(text)
 
 
 class OracleRouter(BaseRouter):
@@ -217,14 +231,16 @@ class OracleRouter(BaseRouter):
         c_ok = np.where(correct, c, np.inf)
         pick = np.where(correct.any(axis=1), np.argmin(c_ok, axis=1), np.argmin(c_any, axis=1))
         choice = pd.Series(np.asarray(scores.columns, dtype=object)[pick], index=scores.index)
-        by_text: dict[str, str] = {}
-        prompts = getattr(data, "prompts", None)
-        if isinstance(prompts, pd.DataFrame):
-            by_text = dict(zip(prompts["prompt"], prompts["prompt_id"]))
-        cached = (scores, costs, choice, by_text)
+        cached = (scores, costs, choice, _LazyTextIndex(getattr(data, "prompts", None)))
         self._cache_tables = cached
-        self._cache_rows = {pid: i for i, pid in enumerate(scores.index)}
         return cached
+
+    @property
+    def _cache_rows(self) -> dict[str, int]:
+        rows = getattr(self, "_rows_by_id", None)
+        if rows is None:  # built on the first single-prompt call; route_many never needs it
+            rows = self._rows_by_id = {pid: i for i, pid in enumerate(self._tables()[0].index)}
+        return rows
 
     def _pid(self, prompt_id: Any, prompt: str) -> str:
         _, _, choice, by_text = self._tables()
@@ -270,7 +286,10 @@ class OracleRouter(BaseRouter):
         _, _, choice, by_text = self._tables()
         ids = batch.prompt_ids
         known = pd.Index(choice.index)
-        pos = known.get_indexer(pd.Index(ids.astype(object)))
+        if len(ids) == len(known) and bool((known.to_numpy(dtype=object) == ids).all()):
+            pos = np.arange(len(ids))  # the outcomes' own prompt order (a whole data set): no hashing
+        else:
+            pos = known.get_indexer(pd.Index(ids.astype(object)))
         for i in np.flatnonzero(pos < 0):  # no id (or an unknown one): look the text up, as route() does
             pos[i] = known.get_loc(self._pid(None if ids[i] is None else ids[i], str(batch.prompts[i])))
         return choice.to_numpy(dtype=object)[pos]

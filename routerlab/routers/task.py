@@ -299,11 +299,16 @@ class TaskRouter(BaseRouter):
         return self.detect_task(request.prompt)
 
     def _tasks(self, batch: Batch) -> np.ndarray:
-        tasks = self.matcher.detect_many(batch.prompts, self.default_task)
-        if self.task_field:
-            given = batch.column(self.task_field)
-            ok = np.array([isinstance(v, str) and v != "" for v in given], dtype=bool)
-            tasks[ok] = given[ok]
+        if not self.task_field:
+            return self.matcher.detect_many(batch.prompts, self.default_task)
+        given = batch.column(self.task_field)
+        codes, uniques = pd.factorize(pd.Series(given, dtype=object), use_na_sentinel=True)
+        labelled = np.array([isinstance(v, str) and v != "" for v in uniques], dtype=bool)
+        ok = (codes >= 0) & labelled[np.where(codes >= 0, codes, 0)] if len(uniques) else np.zeros(len(given), bool)
+        tasks = np.empty(len(given), dtype=object)
+        tasks[ok] = given[ok]
+        if not ok.all():  # detect only where no label was given
+            tasks[~ok] = self.matcher.detect_many(batch.prompts[~ok], self.default_task)
         return tasks
 
     # -- learning ----------------------------------------------------------------------------------
