@@ -49,7 +49,11 @@ _EXPORTS: dict[str, str] = {
     "local_gateway": "local",
     "Gateway": "gateway", "GatewayConfig": "gateway_config", "Deployment": "gateway_config",
     "LoadBalancer": "balancer", "CircuitBreaker": "balancer", "ProviderHealth": "balancer",
-    "ResponseCache": "cache", "SemanticCache": "cache", "HashingEmbedder": "cache",
+    "ResponseCache": "cache", "SemanticCache": "cache", "HashingEmbedder": "cache", "MiniLMEmbedder": "cache",
+    "Embedder": "cache", "cache_key": "cache",
+    "BreakerConfig": "breaker", "BreakerState": "breaker", "BudgetExceeded": "quota", "TokenBucket": "quota",
+    "SpendLedger": "quota", "RetryPolicy": "gateway_config", "BudgetPolicy": "gateway_config",
+    "CacheSettings": "gateway_config",
     # routers, cascades, ensembles, judges
     **{name: "routers" for name in (
         "RouterStrategy", "check_router", "CapabilityRouter", "TaskRouter", "RoutingTable",
@@ -60,12 +64,15 @@ _EXPORTS: dict[str, str] = {
     **{name: "stats" for name in (
         "compare", "compare_many", "bradley_terry", "plan", "ABTest", "ABResult", "PowerPlan",
         "holm", "benjamini_hochberg", "wilson_interval", "mcnemar_exact", "paired_bootstrap", "srm_check")},
+    # notebooks
+    "Dashboard": "viz.dashboard", "recommend": "viz.dashboard", "save_frontier_png": "viz",
     # production
     "RuntimeRouter": "runtime:Router",
 }
 
-_SUBMODULES = {"datasets", "scoring", "stats", "metrics", "routers", "ensemble", "viz", "export", "runtime",
-               "providers", "server", "gateway", "balancer", "cache", "catalog", "types", "errors", "magic"}
+_SUBMODULES = {"datasets", "scoring", "stats", "metrics", "routers", "ensemble", "judge", "viz", "export", "runtime",
+               "providers", "server", "gateway", "gateway_config", "balancer", "breaker", "quota", "cache",
+               "catalog", "types", "errors", "magic", "experiment", "results", "store", "tokens", "local"}
 
 __all__ = sorted(_EXPORTS) + ["__version__", "load_ipython_extension"]
 
