@@ -53,6 +53,19 @@ def _bad(source: str, where: str, message: str) -> ConfigError:
     return ConfigError(f"routing table {source}: field {where!r} {message}")
 
 
+def _check_regexes(source: str, where: str, pats: Any) -> None:
+    """``pats`` must be a list of non-empty, compilable regexes; the error names ``where[i]``."""
+    if isinstance(pats, str) or not isinstance(pats, Sequence):
+        raise _bad(source, where, f"must be a list of regexes, got {pats!r}")
+    for i, p in enumerate(pats):
+        if not isinstance(p, str) or not p:
+            raise _bad(source, f"{where}[{i}]", f"must be a non-empty regex string, got {p!r}")
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise _bad(source, f"{where}[{i}]", f"is not a valid regex ({exc}): {p!r}") from None
+
+
 def _model_name(value: Any, source: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _bad(source, where, f"must be a model name (a non-empty string), got {value!r}")
@@ -200,15 +213,7 @@ class RoutingTable:
                 raise _bad(source, f"tasks[{i}].flags", f"may only hold 'IGNORECASE' (routerlab matches "
                            f"case-insensitively), got {flags!r}")
             pats = spec.get("patterns")
-            if isinstance(pats, str) or not isinstance(pats, Sequence):
-                raise _bad(source, f"tasks[{i}].patterns", f"must be a list of regexes, got {pats!r}")
-            for j, p in enumerate(pats):
-                if not isinstance(p, str) or not p:
-                    raise _bad(source, f"tasks[{i}].patterns[{j}]", f"must be a non-empty regex string, got {p!r}")
-                try:
-                    re.compile(p)
-                except re.error as exc:
-                    raise _bad(source, f"tasks[{i}].patterns[{j}]", f"is not a valid regex ({exc}): {p!r}") from None
+            _check_regexes(source, f"tasks[{i}].patterns", pats)
             if spec["task"] in patterns:
                 raise _bad(source, f"tasks[{i}].task", f"repeats task {spec['task']!r}")
             patterns[spec["task"]] = list(pats)
@@ -351,15 +356,7 @@ def _check(default: Any, routes: Any, patterns: Any, fallbacks: Any, ctx: Any, p
     if not isinstance(patterns, Mapping):
         raise _bad(source, "patterns", "must be a mapping task -> list of regexes")
     for task, pats in patterns.items():
-        if isinstance(pats, str) or not isinstance(pats, Sequence):
-            raise _bad(source, f"patterns.{task}", f"must be a list of regexes, got {pats!r}")
-        for i, p in enumerate(pats):
-            if not isinstance(p, str) or not p:
-                raise _bad(source, f"patterns.{task}[{i}]", f"must be a non-empty regex string, got {p!r}")
-            try:
-                re.compile(p)
-            except re.error as exc:
-                raise _bad(source, f"patterns.{task}[{i}]", f"is not a valid regex ({exc}): {p!r}") from None
+        _check_regexes(source, f"patterns.{task}", pats)
     models = [("default", default)] + [(f"routes.{t}", m) for t, m in routes.items()]
     for name, value in (("fallbacks", fallbacks), ("context_window_fallbacks", ctx)):
         if not isinstance(value, Mapping):
