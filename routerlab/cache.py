@@ -299,7 +299,35 @@ class HashingEmbedder:
             raise ConfigError("embed() takes a list of texts, not one string; wrap it: embed([text])")
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._one(str(t)) for t in texts])
+        return np.vstack([self._many(list(texts[i:i + 512])) for i in range(0, len(texts), 512)])
+
+    def _many(self, texts: list[Any]) -> np.ndarray:
+        """``_one`` for many texts at once: every text's bytes in one array, n-gram hashes computed
+        for all of them together, windows that cross from one text into the next dropped."""
+        encoded = [(" " + " ".join((str(t).lower() if self.lowercase else str(t)).split()) + " ").encode("utf-8")
+                   for t in texts]
+        lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+        b = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.uint64)
+        owner = np.repeat(np.arange(len(encoded), dtype=np.int64), lengths)
+        ends = np.cumsum(lengths)
+        vec = np.zeros(len(encoded) * self.dim, dtype=np.float64)
+        for n in range(self.ngrams[0], self.ngrams[1] + 1):
+            m = len(b) - n + 1
+            if m <= 0:
+                continue
+            h = np.full(m, np.uint64((n * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
+            for k in range(n):
+                h = h * _BASE + b[k:k + m]
+            start_owner = owner[:m]
+            inside = np.arange(m) + n <= ends[start_owner]  # the window ends inside its own text
+            h, start_owner = _mix(h[inside]), start_owner[inside]
+            idx = (h % np.uint64(self.dim)).astype(np.intp) + start_owner * self.dim
+            sign = np.where((h >> np.uint64(63)) == 0, 1.0, -1.0)
+            vec += np.bincount(idx, weights=sign, minlength=len(vec))
+        vec = vec.reshape(len(encoded), self.dim)
+        vec = np.sign(vec) * np.log1p(np.abs(vec))
+        norms = np.linalg.norm(vec, axis=1, keepdims=True)
+        return np.where(norms > 0, vec / np.where(norms > 0, norms, 1.0), vec).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"HashingEmbedder(dim={self.dim}, ngrams={self.ngrams})"

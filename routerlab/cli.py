@@ -111,7 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         exp = Experiment(test, strategies, caller=caller, seed=args.seed, store=store, split="test",
                          meta=meta, concurrency=args.concurrency, fast_path=not args.no_fast_path)
-        results = exp.run(progress=not args.no_progress)
+        # replay is pure computation: a second core takes every other per-prompt strategy
+        results = exp.run(progress=not args.no_progress, workers=2 if caller is None else 1)
     finally:
         if server is not None:
             server.close()

@@ -89,7 +89,8 @@ class Outcomes:
         """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
         if self._scalar is None:  # type: ignore[has-type]
             # the per-prompt hot path: a dict and plain column arrays, built on first use
-            pos = dict(zip(zip(self.df["prompt_id"], self.df["model"]), range(len(self.df))))
+            ids, models = (self.df[c].to_numpy(dtype=object) for c in ("prompt_id", "model"))  # not Arrow iteration
+            pos = dict(zip(zip(ids, models), range(len(self.df))))
             cols = {c: self.df[c].to_numpy() for c in self.df.columns}
             object.__setattr__(self, "_scalar", (pos, cols))
         pos, cols = self._scalar  # type: ignore[misc]

@@ -18,11 +18,14 @@ the per-prompt path's.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import math
+import os
+import pickle
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -168,8 +171,13 @@ class Experiment:
 
     # running ---------------------------------------------------------------------------------
     def run(self, *, progress: bool = True, on_rows: ProgressHook | None = None,
-            dashboard: bool = False) -> Results:
-        """Run what is missing and return every result (sync; works inside Jupyter)."""
+            dashboard: bool = False, workers: int = 1) -> Results:
+        """Run what is missing and return every result (sync; works inside Jupyter).
+
+        ``workers=2`` (replay only, on systems with ``fork``; the CLI uses it) hands every other
+        per-prompt strategy to a forked worker process, so both cores work. A worker that fails
+        changes nothing: its strategies then run here.
+        """
         if dashboard:
             from .viz.dashboard import live_dashboard
 
@@ -177,7 +185,55 @@ class Experiment:
             results = run_sync(self.arun(progress=progress, on_rows=hook))
             finish(results)
             return results
+        if workers > 1 and self._is_replay() and hasattr(os, "fork"):
+            return self._run_forked(progress=progress, on_rows=on_rows)
         return run_sync(self.arun(progress=progress, on_rows=on_rows))
+
+    def _without(self, names: set[str], *, keep: bool = False, store: Any = None) -> Experiment:
+        """A shallow copy running only some strategies (``keep``) or all but them, on ``store``."""
+        part = copy.copy(self)
+        part.strategies = {k: v for k, v in self.strategies.items() if (k in names) == keep}
+        if store is not None:
+            part.store = store
+        return part
+
+    def _run_forked(self, *, progress: bool, on_rows: ProgressHook | None) -> Results:
+        slow = [n for n, s in self.strategies.items()
+                if not (self.fast_path and getattr(s, "prompt_only", False))
+                and len(self.store.done(self.config_hash(n), n)) < len(self.dataset) * self.samples]
+        handed = set(slow[1::2])
+        if not handed:
+            return run_sync(self.arun(progress=progress, on_rows=on_rows))
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: replay is pure computation, so a forked copy can do it
+            os.close(read_fd)
+            code = 1
+            try:
+                mem = MemoryStore()
+                asyncio.run(self._without(handed, keep=True, store=mem).arun(progress=False))
+                frames = {n: mem.rows(self.config_hash(n), [n]) for n in handed}
+                with os.fdopen(write_fd, "wb") as fh:
+                    pickle.dump(frames, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        try:
+            run_sync(self._without(handed).arun(progress=progress, on_rows=on_rows))
+        finally:
+            with os.fdopen(read_fd, "rb") as fh:
+                payload = fh.read()
+            _, status = os.waitpid(pid, 0)
+        try:
+            frames = pickle.loads(payload) if status == 0 else {}
+        except Exception:  # noqa: BLE001 - a broken hand-over means: compute it here
+            frames = {}
+        for name, frame in frames.items():
+            self.store.put_frame(self.config_hash(name), frame)
+            if on_rows is not None:
+                on_rows(name, frame)
+        return run_sync(self.arun(progress=progress, on_rows=on_rows))  # computes only what is missing
 
     async def arun(self, *, progress: bool = True, on_rows: ProgressHook | None = None) -> Results:
         """The async form of :meth:`run`."""

@@ -225,6 +225,7 @@ class SimulatedJudge:
         self.seed = seed
         self.catalog = catalog
         self._known: dict[str, int] | None = None
+        self._scores: dict[tuple[str, str], float] | None = None
         self._bound: dict[int, SimulatedJudge] = {}
 
     def __repr__(self) -> str:
@@ -245,6 +246,7 @@ class SimulatedJudge:
             cached = copy.copy(self)
             cached.references = dataset
             cached._known = None
+            cached._scores = None
             cached._bound = {}
             self._bound[id(dataset)] = cached
         return cached
@@ -275,7 +277,8 @@ class SimulatedJudge:
         if known is None:
             outcomes = getattr(self.references, "outcomes", None)
             df = getattr(outcomes, "df", None)
-            known = dict(zip(df["response"], df["output_tokens"])) if df is not None else {}
+            known = (dict(zip(df["response"].to_numpy(dtype=object), df["output_tokens"].to_numpy()))
+                     if df is not None else {})
             self._known = known
         total, rest = 0, text
         for c in candidates:
@@ -287,6 +290,16 @@ class SimulatedJudge:
             rest = rest.replace(nonce, "0a1b2c3d4e5f")
         return total + estimate_tokens(rest)
 
+    def _recorded_scores(self) -> dict[tuple[str, str], float]:
+        """(prompt id, response) -> recorded score, from the references' outcomes (when they have any)."""
+        if self._scores is None:
+            df = getattr(getattr(self.references, "outcomes", None), "df", None)
+            self._scores = ({} if df is None else
+                            {k: float(v) for k, v in zip(zip(df["prompt_id"].to_numpy(dtype=object),
+                                                              df["response"].to_numpy(dtype=object)),
+                                                          df["score"].to_numpy()) if v == v})
+        return self._scores
+
     def _draw(self, nonce: str, salt: str) -> float:
         h = hashlib.blake2b(f"{self.seed}\x00{salt}\x00{nonce}".encode(), digest_size=8).digest()
         return (int.from_bytes(h, "big") >> 11) / float(1 << 53)
@@ -295,10 +308,15 @@ class SimulatedJudge:
         """The (possibly wrong) verdict for a judge request's metadata; None when garbled."""
         from .scoring import scorer_for_task
 
-        reference = self._reference(meta.get("prompt_id"))
+        pid = meta.get("prompt_id")
+        reference = self._reference(pid)
         scorer = scorer_for_task(meta.get("task") or "default")
         models = list(meta.get("models") or [None] * len(meta["candidates"]))
-        correct = [scorer.score(text, reference, model=m).value >= 0.5 for text, m in zip(meta["candidates"], models)]
+        recorded = self._recorded_scores()
+        correct = []
+        for text, m in zip(meta["candidates"], models):
+            value = recorded.get((pid, text))  # a recorded answer's score is already known: the same rule
+            correct.append((scorer.score(text, reference, model=m).value if value is None else value) >= 0.5)
         nonce = str(meta["nonce"])
         if meta["kind"] == "grade":
             options, truth = list(GRADE_VERDICTS), ("YES" if correct[0] else "NO")

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
 from ..catalog import Catalog
 from ..datasets import Dataset
@@ -51,6 +50,17 @@ def string_hashes(values: Any) -> np.ndarray:
     return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
 
 
+def _box_muller(u1: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent standard normals from two uniforms in (0, 1) (numpy only, no scipy import)."""
+    r = np.sqrt(-2.0 * np.log(u1))
+    angle = 2.0 * np.pi * u2
+    return r * np.cos(angle), r * np.sin(angle)
+
+
+def _uniform(h: np.ndarray) -> np.ndarray:
+    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+
+
 def stable_normals(prompt_hash: np.ndarray, model_hash: np.ndarray, samples: Any,
                    seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two independent standard-normal draws per (prompt, model, sample, seed), vectorised.
@@ -61,11 +71,7 @@ def stable_normals(prompt_hash: np.ndarray, model_hash: np.ndarray, samples: Any
     seed_mix = _mix(np.full(1, seed, dtype=np.uint64) + _GOLDEN)
     h = _mix(np.asarray(prompt_hash, dtype=np.uint64) ^ _mix(np.asarray(model_hash, dtype=np.uint64) ^ seed_mix))
     h = _mix(h ^ _mix(s + _GOLDEN))
-    out = []
-    for salt in _SALTS:
-        u = ((_mix(h ^ salt) >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
-        out.append(ndtri(u))
-    return out[0], out[1]
+    return _box_muller(_uniform(_mix(h ^ _SALTS[0])), _uniform(_mix(h ^ _SALTS[1])))
 
 
 _MASK = (1 << 64) - 1
@@ -81,12 +87,14 @@ def _mix_int(x: int) -> int:
 
 
 def stable_normal_pair(prompt_hash: int, model_hash: int, sample: int, seed: int) -> tuple[float, float]:
-    """:func:`stable_normals` for one call (bit-identical to the vectorised form)."""
+    """:func:`stable_normals` for one call (bit-identical: the same integer mixing, then the same
+    numpy transform on one-element arrays)."""
     g = int(_GOLDEN)
     h = _mix_int(int(prompt_hash) ^ _mix_int(int(model_hash) ^ _mix_int((seed + g) & _MASK)))
     h = _mix_int(h ^ _mix_int((sample + g) & _MASK))
-    z = [float(ndtri(((_mix_int(h ^ int(salt)) >> 11) + 0.5) / float(1 << 53))) for salt in _SALTS]
-    return z[0], z[1]
+    u = [((_mix_int(h ^ int(salt)) >> 11) + 0.5) / float(1 << 53) for salt in _SALTS]
+    z1, z2 = _box_muller(np.array(u[:1]), np.array(u[1:]))
+    return float(z1[0]), float(z2[0])
 
 
 class ReplayCaller:
@@ -111,7 +119,6 @@ class ReplayCaller:
         self.latency_scale = latency_scale
         self._specs: dict[str, Any] = {}
         self._arrays: dict[str, np.ndarray] | None = None
-        self._prompt_hash: dict[str, np.uint64] = {}
 
     def __repr__(self) -> str:
         return f"ReplayCaller({self.dataset.name!r}, seed={self.seed})"
@@ -204,9 +211,7 @@ class ReplayCaller:
         if self.simulate_latency:
             prof = spec.latency
             t = self._tables()
-            ph = self._prompt_hash.get(pid)
-            if ph is None:
-                ph = self._prompt_hash[pid] = string_hashes([pid])[0]
+            ph = t["prompt_hash"][self.outcomes._prompt_index.get_loc(pid)]  # type: ignore[attr-defined]
             mh = t["model_hash"][self.outcomes._model_index.get_loc(model)]  # type: ignore[attr-defined]
             z1, z2 = stable_normal_pair(ph, mh, request.sample, self.seed)
             # np.exp on arrays, as in complete_many: libm's exp may differ in the last bit on some CPUs

@@ -442,7 +442,9 @@ def _choose(part: pd.DataFrame, tolerance: float, confidence: float, conservativ
     """Per model: quality, cost, paired CI of the difference to the best model, kept?, chosen?"""
     from scipy.special import stdtrit  # scipy.stats costs seconds to import; the t quantile is all we need
 
-    s = part.pivot_table(index="prompt_id", columns="model", values="score", aggfunc="mean")
+    s = (part.pivot(index="prompt_id", columns="model", values="score")
+         if not part.duplicated(["prompt_id", "model"]).any()
+         else part.pivot_table(index="prompt_id", columns="model", values="score", aggfunc="mean"))
     c = part.groupby("model")["cost"].mean().reindex(s.columns)
     quality = s.mean()
     order = sorted(s.columns, key=lambda m: (-quality[m], c[m], m))
