@@ -271,3 +271,13 @@ def test_minilm_embedder() -> None:  # pragma: no cover - optional
     v = e.embed(["What is the capital of France?", "Which city is France's capital?", "Bake bread at home"])
     assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_hashing_embedder_batch_equals_one_at_a_time():
+    """embed() hashes many texts in one pass; it must give exactly the per-text vectors."""
+    from routerlab.cache import HashingEmbedder
+
+    texts = ["What is 2+2?", "", "a", "  spaced   out  ", "é漢字 mixed ünïcode", "x" * 3000, "Same", "same"]
+    e = HashingEmbedder(dim=128)
+    one = np.vstack([e._one(t) for t in texts])
+    assert np.array_equal(e.embed(texts), one)
