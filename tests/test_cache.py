@@ -274,7 +274,7 @@ def test_minilm_embedder() -> None:  # pragma: no cover - optional
 
 
 def test_hashing_embedder_batch_equals_one_at_a_time():
-    """embed() hashes many texts in one pass; it must give exactly the per-text vectors."""
+    """embed() hashes many texts in one pass: n-grams must never run from one text into the next."""
     from routerlab.cache import HashingEmbedder
 
     texts = ["What is 2+2?", "", "a", "  spaced   out  ", "é漢字 mixed ünïcode", "x" * 3000, "Same", "same"]
