@@ -278,66 +278,6 @@ class HashingEmbedder:
     def _one(self, text: str) -> np.ndarray:
         return self._many([text])[0]
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-_MIX1 = np.uint64(0xFF51AFD7ED558CCD)
-_MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
-_BASE = np.uint64(1099511628211)
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * _MIX1
-    h = h ^ (h >> np.uint64(33))
-    h = h * _MIX2
-    return h ^ (h >> np.uint64(33))
-
-
-class HashingEmbedder:
-    """Hashed character n-grams (signed feature hashing, sublinear counts), numpy only, deterministic.
-
-    No download and no randomness: the same text always gives the same vector, in any process.
-    It captures surface similarity (paraphrases that share words), not meaning; use
-    :class:`MiniLMEmbedder` for that.
-
-    Example::
-
-        >>> e = HashingEmbedder(dim=256)
-        >>> v = e.embed(["What is 2+2?", "what is 2 + 2"])
-        >>> v.shape, round(float(v[0] @ v[1]), 2) > 0.5
-        ((2, 256), True)
-    """
-
-    def __init__(self, dim: int = 256, ngrams: tuple[int, int] = (2, 4), lowercase: bool = True) -> None:
-        if dim < 8:
-            raise ConfigError(f"HashingEmbedder dim={dim!r}: use at least 8")
-        lo, hi = ngrams
-        if not 1 <= lo <= hi:
-            raise ConfigError(f"HashingEmbedder ngrams={ngrams!r}: need 1 <= low <= high")
-        self.dim = int(dim)
-        self.ngrams = (int(lo), int(hi))
-        self.lowercase = lowercase
-
-    def _one(self, text: str) -> np.ndarray:
-        norm = " " + " ".join((text.lower() if self.lowercase else text).split()) + " "
-        b = np.frombuffer(norm.encode("utf-8"), dtype=np.uint8).astype(np.uint64)
-        vec = np.zeros(self.dim, dtype=np.float64)
-        for n in range(self.ngrams[0], self.ngrams[1] + 1):
-            m = len(b) - n + 1
-            if m <= 0:
-                continue
-            h = np.full(m, np.uint64((n * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
-            for k in range(n):
-                h = h * _BASE + b[k:k + m]
-            h = _mix(h)
-            idx = (h % np.uint64(self.dim)).astype(np.intp)
-            sign = np.where((h >> np.uint64(63)) == 0, 1.0, -1.0)
-            vec += np.bincount(idx, weights=sign, minlength=self.dim)
-        vec = np.sign(vec) * np.log1p(np.abs(vec))
-        norm2 = float(np.linalg.norm(vec))
-        return (vec / norm2 if norm2 > 0 else vec).astype(np.float32)
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):
             raise ConfigError("embed() takes a list of texts, not one string; wrap it: embed([text])")
