@@ -14,7 +14,6 @@ offline cl100k encoding. The build is deterministic: the same inputs give byte-i
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 import json
 import os
