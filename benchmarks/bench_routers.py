@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from routerlab import datasets  # noqa: E402
 from routerlab.catalog import Catalog  # noqa: E402
 from routerlab.routers import CapabilityRouter, RoutingTable, TaskRouter  # noqa: E402
-from routerlab.routers import base as router_base  # noqa: E402
+from routerlab.tokens import _CACHE as _token_cache  # noqa: E402  (the per-text count cache)
 from routerlab.routers.task import DEFAULT_PATTERNS, re2_available  # noqa: E402
 from routerlab.tokens import count_text  # noqa: E402
 
@@ -117,7 +117,7 @@ def main() -> int:
                                      max(2, args.repeat // 2))
     t_naive_logic, _ = best_of(lambda: [naive_capability(p, models, catalog, t) for p, t in zip(prompts, tokens)],
                                max(2, args.repeat // 2))
-    clear = router_base._TOKEN_CACHE.clear
+    clear = _token_cache.clear
     t_batch_cold, batch = best_of(lambda: cap.route_many(ds.prompts), args.repeat, before=clear)
     t_batch_warm, _ = best_of(lambda: cap.route_many(ds.prompts), args.repeat)
     t_single_warm, single = best_of(lambda: [cap.route(r).model for r in requests], max(2, args.repeat // 2))
