@@ -24,6 +24,7 @@ import json
 import math
 import os
 import pickle
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
@@ -221,10 +222,14 @@ class Experiment:
         os.close(write_fd)
         try:
             run_sync(self._without(handed).arun(progress=progress, on_rows=on_rows))
-        finally:
-            with os.fdopen(read_fd, "rb") as fh:
-                payload = fh.read()
-            _, status = os.waitpid(pid, 0)
+        except BaseException:  # Ctrl-C or an error here: do not wait for the worker's share
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read_fd)
+            raise
+        with os.fdopen(read_fd, "rb") as fh:
+            payload = fh.read()
+        _, status = os.waitpid(pid, 0)
         try:
             frames = pickle.loads(payload) if status == 0 else {}
         except Exception:  # noqa: BLE001 - a broken hand-over means: compute it here

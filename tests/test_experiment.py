@@ -170,3 +170,14 @@ def test_summary_numbers_by_hand(gsm_small):
 def test_no_strategies_is_a_clear_error(gsm_small):
     with pytest.raises(ConfigError, match="no strategies"):
         Experiment(gsm_small, {})
+
+
+def test_forked_worker_gives_the_same_results(gsm_small):
+    """workers=2 hands every other per-prompt strategy to a forked process: same rows as one process."""
+    def strategies():
+        return {"two-a": TwoStepStrategy("gpt-4o-mini", "gpt-4o"), "two-b": TwoStepStrategy("llama-3.1-8b", "gpt-4o"),
+                "mini": ConstantRouter("gpt-4o-mini")}
+
+    one = Experiment(gsm_small, strategies(), seed=2).run(progress=False)
+    two = Experiment(gsm_small, strategies(), seed=2).run(progress=False, workers=2)
+    pd.testing.assert_frame_equal(one.df, two.df, check_exact=True)
