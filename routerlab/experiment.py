@@ -438,21 +438,6 @@ def _empty_rows(base: pd.DataFrame) -> pd.DataFrame:
     return out[RESULT_COLUMNS]
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    df = df[RESULT_COLUMNS]
-    recs = df.to_dict("records")
-    for r in recs:
-        for k in ("input_tokens", "output_tokens", "sample"):
-            r[k] = int(r[k])
-        for k in ("score", "cost", "latency", "ttft"):
-            r[k] = float(r[k]) if r[k] is not None else float("nan")
-        for k in ("simulated_latency", "cached"):
-            r[k] = bool(r[k])
-        if isinstance(r["answer"], float) and math.isnan(r["answer"]):
-            r["answer"] = None
-    return recs
-
-
 def _progress(name: str, total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -87,8 +88,6 @@ class ResultStore:
 
     def put_frame(self, config: str, frame: pd.DataFrame) -> int:
         """Write a DataFrame of finished units (one transaction)."""
-        from .experiment import _records
-
         return self.put_many(config, _records(frame))
 
     def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
@@ -129,6 +128,24 @@ class ResultStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Result rows as plain JSON-able dicts (ints, floats, bools; a missing answer as None)."""
+    from .results import RESULT_COLUMNS
+
+    df = df[RESULT_COLUMNS]
+    recs = df.to_dict("records")
+    for r in recs:
+        for k in ("input_tokens", "output_tokens", "sample"):
+            r[k] = int(r[k])
+        for k in ("score", "cost", "latency", "ttft"):
+            r[k] = float(r[k]) if r[k] is not None else float("nan")
+        for k in ("simulated_latency", "cached"):
+            r[k] = bool(r[k])
+        if isinstance(r["answer"], float) and math.isnan(r["answer"]):
+            r["answer"] = None
+    return recs
 
 
 def _json_default(obj: Any) -> Any:
