@@ -32,7 +32,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import email.utils
 import importlib
 import json
@@ -40,9 +39,10 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
+from .._aio import run_sync  # the package's one sync bridge (re-exported as providers.run_sync)
 from ..catalog import Catalog, ModelSpec
 from ..errors import (
     AuthError,
@@ -73,7 +73,6 @@ __all__ = [
     "run_sync",
 ]
 
-T = TypeVar("T")
 
 StreamItem = str | Completion
 """What :meth:`Provider.stream` yields: text deltas (``str``), then exactly one final ``Completion``."""
@@ -245,28 +244,6 @@ def normalize_finish_reason(reason: str | None) -> str | None:
     if reason is None:
         return None
     return _FINISH.get(str(reason), str(reason))
-
-
-# --- sync bridge ---------------------------------------------------------------------------------
-_WORKER: concurrent.futures.ThreadPoolExecutor | None = None
-_WORKER_LOCK = threading.Lock()
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, also inside Jupyter's running loop.
-
-    With no running loop this is ``asyncio.run``; inside one, the coroutine runs on a worker thread's
-    own loop (an ``Async*`` SDK client is bound to the loop it first ran in, so each loop gets its own).
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    global _WORKER
-    with _WORKER_LOCK:
-        if _WORKER is None:
-            _WORKER = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="routerlab-sync")
-    return _WORKER.submit(asyncio.run, coro).result()
 
 
 async def collect_stream(items: AsyncIterator[StreamItem], on_text: Callable[[str], Any] | None = None) -> Completion:
