@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["pgr", "apgr", "cpt", "nondecreasing_convex_hull", "aiq", "curve_from_scores", "bootstrap_ci"]
+__all__ = ["pgr", "apgr", "cpt", "nondecreasing_convex_hull", "aiq", "curve_from_scores"]
 
 
 def pgr(quality: float | np.ndarray, r_weak: float, r_strong: float) -> float | np.ndarray:
@@ -128,19 +128,3 @@ def curve_from_scores(strong_pref: np.ndarray, q_strong: np.ndarray, q_weak: np.
     k = np.round(shares * n).astype(int)
     cum = np.concatenate([[0.0], np.cumsum(gain)])
     return k / n, base + cum[k] / n
-
-
-def bootstrap_ci(statistic: "callable", n: int, *, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of ``statistic(idx)`` over prompts resampled with replacement.
-
-    ``statistic`` receives an index array of length ``n`` and returns a float; resampling whole
-    prompts keeps the pairing between strategies.
-    """
-    rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)])
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    a = (1 - level) / 2
-    return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
