@@ -33,6 +33,8 @@ def encoding() -> Any:
 def count_tokens(texts: Sequence[str]) -> list[int]:
     """Token counts for many texts at once (batched in tiktoken's native threads)."""
     enc = encoding()
+    if len(texts) < 64:  # tiktoken's thread pool costs more than it saves on a few texts
+        return [len(enc.encode_ordinary(str(x))) for x in texts]
     return [len(t) for t in enc.encode_ordinary_batch([str(x) for x in texts], num_threads=2)]
 
 
@@ -44,11 +46,6 @@ def count_text(text: str) -> int:
 _NEWLINES = re.compile(r"\n+")
 
 
-@lru_cache(maxsize=131072)
-def _count_line(line: str) -> int:
-    return len(encoding().encode_ordinary(line))
-
-
 def estimate_tokens(text: str) -> int:
     """Token count of a long text made of repeated pieces (judge prompts that quote candidates):
     lines are counted once each and cached, each run of newlines as one token. It over-counts a
@@ -56,7 +53,7 @@ def estimate_tokens(text: str) -> int:
     newline such as newline + indentation are split), and is far cheaper than :func:`count_text`
     when the same answers are quoted again and again."""
     pieces = _NEWLINES.split(text)
-    return sum(_count_line(p) for p in pieces if p) + len(pieces) - 1
+    return sum(count_cached([p for p in pieces if p])) + len(pieces) - 1
 
 
 _CACHE: OrderedDict[str, int] = OrderedDict()
