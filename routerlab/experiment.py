@@ -262,20 +262,16 @@ class Experiment:
 
     def results(self) -> Results:
         """Every stored result of this experiment's strategies on this dataset, in a stable order."""
-        frames = []
-        ids = set(self.dataset.prompts["prompt_id"])
-        for name in self.strategies:
-            df = self.store.rows(self.config_hash(name), [name])
-            if len(df):
-                frames.append(df[df["prompt_id"].isin(ids) & (df["sample"] < self.samples)])
+        frames = [df for name in self.strategies if len(df := self.store.rows(self.config_hash(name), [name]))]
         meta = {"dataset": self.dataset.name, "seed": self.seed, "samples": self.samples, "split": self.split,
                 "strategies": list(self.strategies), **self.meta}
         if not frames:
             return Results(pd.DataFrame(columns=RESULT_COLUMNS), meta)
         df = pd.concat(frames, ignore_index=True)
-        order = {pid: i for i, pid in enumerate(self.dataset.prompts["prompt_id"])}
         strat = {n: i for i, n in enumerate(self.strategies)}
-        df = df.assign(_s=df["strategy"].map(strat), _p=df["prompt_id"].map(order))
+        # the dataset's own position of each prompt: orders the rows and drops other data sets' prompts
+        df = df.assign(_s=df["strategy"].map(strat), _p=df["prompt_id"].map(self.dataset._pos()))
+        df = df[df["_p"].notna() & (df["sample"] < self.samples)]
         df = df.sort_values(["_s", "_p", "sample"], kind="stable").drop(columns=["_s", "_p"])
         return Results(df.reset_index(drop=True), meta)
 
