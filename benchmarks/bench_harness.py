@@ -71,7 +71,7 @@ def synthetic(n_prompts: int, seed: int = 0):
 
 
 def replay(n_prompts: int) -> None:
-    from routerlab.experiment import replay_rows
+    from routerlab.harness.experiment import replay_rows
     from routerlab.providers.replay import ReplayCaller
     from routerlab.routers import FixedRouter, OracleRouter, RandomRouter, RoutingTable, TaskRouter
 

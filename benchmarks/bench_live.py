@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from routerlab.cache import HashingEmbedder, ResponseCache, SemanticCache  # noqa: E402
-from routerlab.gateway import Gateway  # noqa: E402
+from routerlab.live.cache import HashingEmbedder, ResponseCache, SemanticCache  # noqa: E402
+from routerlab.live.gateway import Gateway  # noqa: E402
 from routerlab.types import Request  # noqa: E402
 
 DEPLOYMENTS = ("P1", "P2", "P3")

@@ -75,7 +75,7 @@ def _format_table(summary: Any) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import datasets
     from .errors import ConfigError
-    from .experiment import Experiment
+    from .harness.experiment import Experiment
 
     t0 = time.perf_counter()
     ds = datasets.load(args.dataset)
@@ -98,11 +98,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.live:
         if not args.config:
             raise ConfigError("--live needs --config gateway.yaml (deployments, keys as env var names)")
-        from .gateway import Gateway
+        from .live.gateway import Gateway
 
         caller = Gateway.from_config(args.config)
     elif args.server:
-        from .local import local_gateway
+        from .harness.local import local_gateway
 
         caller, server = local_gateway(ds, models=ds.models)
     store = args.store or (f"routerlab-runs/{ds.name}-live.sqlite" if caller is not None else None)
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("export", help="export a routing table to production configs", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:
-        from .server import serve_main
+        from .server.app import serve_main
 
         return int(serve_main(argv[1:]) or 0)
     if argv[:1] == ["export"]:
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["encoding", "count_tokens", "count_text", "count_cached", "remember", "estimate_tokens"]
+__all__ = ["encoding", "count_tokens", "count_text", "count_cached", "remember", "estimate_tokens",
+           "count_message_tokens", "MESSAGE_OVERHEAD_TOKENS", "TOKENS_PER_MESSAGE", "TOKENS_PER_REPLY"]
 
 
 @lru_cache(maxsize=1)
@@ -81,3 +82,33 @@ def count_cached(texts: Sequence[str]) -> list[int]:
         found = dict(zip(missing, counts))
         out = [n if n >= 0 else found[t] for t, n in zip(texts, out)]
     return out
+
+
+# chat formatting ---------------------------------------------------------------------------------
+#: Tokens that frame each chat message (``<|start|>{role}\n ... <|end|>``), besides its role and
+#: content, and that prime every reply (``<|start|>assistant<|message|>``): OpenAI's documented
+#: accounting for gpt-3.5/4-family chat models ("How to count tokens with tiktoken", OpenAI cookbook).
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_REPLY = 3
+#: ``(per message, per request)`` overhead for messages whose role is one token (system, user,
+#: assistant), as routers add it to a prompt's text tokens.
+MESSAGE_OVERHEAD_TOKENS = (TOKENS_PER_MESSAGE + 1, TOKENS_PER_REPLY)
+
+
+def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """Prompt tokens of chat messages (dicts with ``role`` and ``content``), counted the way OpenAI
+    documents it: per message its framing, role and content; per request the reply's priming.
+    Content given as blocks counts its text parts.
+
+    Example::
+
+        >>> count_message_tokens([{"role": "user", "content": "hello world"}])
+        9
+    """
+    total = TOKENS_PER_REPLY
+    for m in messages:
+        content = m.get("content", "")
+        if not isinstance(content, str):
+            content = " ".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
+        total += TOKENS_PER_MESSAGE + count_text(content) + count_text(str(m.get("role", "")))
+    return total

@@ -42,12 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, RouterlabError
+from ..harness.tables import document_from_results
+from ..routers.document import KEY_ENV, _env_name, document_from_router, model_entry
 from ..runtime import FORMAT
-from ._build import document_from_results, document_from_router
-from ._document import KEY_ENV, _env_name, document, model_entry
+from ._document import document, from_gateway
 
 __all__ = [
-    "document", "document_from_results", "document_from_router", "model_entry",
+    "document", "document_from_results", "document_from_router", "from_gateway", "model_entry",
     "to_litellm", "to_portkey", "to_env", "to_json", "write", "export_main", "FORMATS", "KEY_ENV",
 ]
 
@@ -276,7 +277,7 @@ def export_main(argv: Sequence[str] | None = None) -> int:
         if args.results:
             if not args.strategy:
                 raise ConfigError("--results needs --strategy NAME (the strategy to export)")
-            from ..results import Results
+            from ..harness.results import Results
 
             table: Any = document_from_results(Results.load(args.results), args.strategy, n_fallbacks=args.fallbacks)
         elif args.table:

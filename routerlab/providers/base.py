@@ -39,7 +39,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from .._aio import run_sync  # the package's one sync bridge (re-exported as providers.run_sync)
@@ -57,7 +57,7 @@ from ..errors import (
     StreamInterrupted,
     Timeout,
 )
-from ..tokens import count_text
+from ..tokens import count_message_tokens, count_text
 from ..types import Completion, Request
 
 __all__ = [
@@ -146,18 +146,6 @@ class Secret:
 
     def __reduce__(self) -> Any:  # never pickled into a cache or a results file
         raise TypeError("a Secret cannot be pickled; build the provider again from the environment")
-
-
-# --- tokens (cl100k via routerlab.tokens) ---------------------------------------------------------
-def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
-    """Prompt tokens of chat messages, counted the way OpenAI documents (3 per message + 3 to prime)."""
-    total = 3
-    for m in messages:
-        content = m.get("content", "")
-        if not isinstance(content, str):  # content blocks: count their text parts
-            content = " ".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
-        total += 3 + count_text(content) + count_text(str(m.get("role", "")))
-    return total
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from typing import Any
 from ..catalog import ModelSpec
 from ..errors import ConfigError, MalformedResponse
 from ..types import Request
-from ..tokens import count_text
-from .base import BaseProvider, _StreamState, count_message_tokens
+from ..tokens import count_message_tokens, count_text
+from .base import BaseProvider, _StreamState
 
 __all__ = ["OpenAIProvider", "GeminiProvider", "OpenAICompatibleProvider"]
 

@@ -19,15 +19,17 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..datasets import Dataset
 from ..errors import MissingOutcomeError
 from ..types import Completion, Request
+
+if TYPE_CHECKING:  # replay reads a Dataset handed to it; it never loads one
+    from ..datasets import Dataset
 
 __all__ = ["ReplayCaller", "stable_normals", "string_hashes"]
 

@@ -10,6 +10,8 @@
      ├── LearnedRouter            kNN over prompt embeddings: quality - lambda * cost
      └── FixedRouter, RandomRouter, OracleRouter   baselines
     CascadeRouter                 a Strategy: cheap -> strong, accept on agreement or a judge's verdict
+    Consensus, BestOfN            ensembles: a vote over normalised answers, or a pairwise judge (ensemble)
+    LLMJudge, SimulatedJudge      injection-safe judges, live or simulated offline (judge)
     RouterStrategy                makes a one-call Strategy of any Router
     check_router                  conformance checks for your own routers
 
@@ -34,9 +36,11 @@ _EXPORTS = {
     "detect_task": "task",
     "CapabilityRouter": "capability",
     "ContextWindowRouter": "context",
-    "LearnedRouter": "learned", "Embedder": "learned",
+    "LearnedRouter": "learned",
     "CascadeRouter": "cascade", "Agreement": "cascade", "JudgeVerdict": "cascade",
     "builtin_strategies": "defaults",
+    "Consensus": "ensemble", "BestOfN": "ensemble",
+    "LLMJudge": "judge", "SimulatedJudge": "judge", "JudgeResult": "judge",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -28,16 +28,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, NotFittedError
+from ..tokens import MESSAGE_OVERHEAD_TOKENS, count_cached
 from ..types import Answer, Caller, Decision, Message, Request
 
 __all__ = ["Router", "BaseRouter", "Batch", "RouterStrategy", "check_router", "EXPLAIN_COLUMNS",
-           "MESSAGE_OVERHEAD_TOKENS", "explain_frame"]
+           "explain_frame"]
 
 #: Columns every ``explain`` table has (routers may add more after them).
 EXPLAIN_COLUMNS = ["model", "score", "removed_by", "chosen"]
 
-#: Chat formatting tokens per message and per request (OpenAI's accounting), added to text tokens.
-MESSAGE_OVERHEAD_TOKENS = (4, 3)
 
 
 @runtime_checkable
@@ -189,8 +188,6 @@ def text_tokens(texts: Sequence[str]) -> list[int]:
     every strategy of a replay), and counting is the costly part of a capability or context-window
     decision (~1 µs per token), so each distinct text is counted once per process.
     """
-    from ..tokens import count_cached
-
     return count_cached(texts)
 
 

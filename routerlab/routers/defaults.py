@@ -61,8 +61,8 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     Without ``train`` only the strategies that learn nothing are returned (``random`` over the
     catalog, ``capability``, and fixed cascades/ensembles over catalog models).
     """
-    from ..ensemble import BestOfN, Consensus
-    from ..judge import LLMJudge, SimulatedJudge
+    from .ensemble import BestOfN, Consensus
+    from .judge import LLMJudge, SimulatedJudge
     from .baselines import OracleRouter, RandomRouter
     from .capability import CapabilityRouter
     from .cascade import Agreement, CascadeRouter, JudgeVerdict

@@ -19,18 +19,19 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
+from ..embeddings import Embedder, HashingEmbedder
 from ..errors import ConfigError, NotFittedError
 from ..types import Decision, Request
 from .base import Batch, BaseRouter, explain_frame
 from .baselines import outcome_matrices
 
-__all__ = ["LearnedRouter", "Embedder", "DEFAULT_LAMBDAS"]
+__all__ = ["LearnedRouter", "DEFAULT_LAMBDAS"]
 
 #: The λ grid ``lam="auto"`` searches and ``cost_quality_curve`` uses by default.
 DEFAULT_LAMBDAS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -39,20 +40,13 @@ _SIM_DECIMALS = 9      # similarities are rounded so a batch and a single query 
 _UTILITY_DECIMALS = 9  # utilities too, so ties (and BLAS rounding) break the same way in both paths
 
 
-@runtime_checkable
-class Embedder(Protocol):
-    """``embed(texts) -> (n, d)`` array of L2-normalised vectors (e.g. :class:`routerlab.cache.HashingEmbedder`)."""
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
 class LearnedRouter(BaseRouter):
     """kNN success/cost predictor + utility ``p − λ·c`` (scikit-learn style: params in ``__init__``,
     learned attributes ending in ``_`` after :meth:`fit`).
 
     Parameters
     ----------
-    embedder: an :class:`Embedder` (default: ``routerlab.cache.HashingEmbedder(dim=1024)``).
+    embedder: an :class:`Embedder` (default: ``routerlab.embeddings.HashingEmbedder(dim=1024)``).
     k: neighbours per prediction.
     lam: λ, or ``"auto"`` to choose it on the train split (see :meth:`fit`).
     candidates: models to choose from (default: every model recorded for every train prompt).
@@ -237,8 +231,4 @@ def _top_k_mask(sims: np.ndarray, k: int) -> np.ndarray:
 
 
 def _default_embedder() -> Embedder:
-    try:
-        from ..cache import HashingEmbedder
-    except ImportError:  # pragma: no cover - cache.py ships with routerlab
-        raise ConfigError("LearnedRouter needs an embedder: pass embedder=... (anything with embed(texts))") from None
     return HashingEmbedder(dim=1024)

@@ -38,6 +38,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import ConfigError, UnknownModelError
+from ..runtime import RoutingTableError
 
 __all__ = ["RoutingTable"]
 
@@ -165,24 +166,16 @@ class RoutingTable:
     def to_document(self, **kwargs: Any) -> dict[str, Any]:
         """The complete, schema-valid routing-table document (``format``, ``models`` filled in from the
         catalog): what :mod:`routerlab.export` writes and :class:`routerlab.runtime.Router` loads.
-        ``kwargs`` go to :func:`routerlab.export.document` (``catalog``, ``api_base``, ``balancer`` ...)."""
-        from ..export import document
+        ``kwargs`` go to :func:`routerlab.routers.document.document` (``catalog``, ``api_base``, ...)."""
+        from .document import document
 
         return document(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_results(cls, results: Any, strategy: str, **kwargs: Any) -> RoutingTable:
-        """Per task, the model ``strategy`` used most in ``results``; fallbacks = the next models by
-        quality then cost; metrics with CIs from ``results.summary()`` in ``provenance``
-        (see :func:`routerlab.export.document_from_results`)."""
-        from ..export import document_from_results
-
-        return cls.from_dict(document_from_results(results, strategy, **kwargs), source=f"results[{strategy!r}]")
-
-    @classmethod
     def from_router(cls, router: Any, **kwargs: Any) -> RoutingTable:
-        """The table a notebook router reduces to (see :func:`routerlab.export.document_from_router`)."""
-        from ..export import document_from_router
+        """The table a notebook router reduces to (see :func:`routerlab.routers.document.document_from_router`).
+        For the table a strategy's results reduce to, see :meth:`routerlab.harness.Results.routing_table`."""
+        from .document import document_from_router
 
         return cls.from_dict(document_from_router(router, **kwargs), source=type(router).__name__)
 
@@ -231,10 +224,10 @@ class RoutingTable:
                 _check_section(data[key], key, source)
                 extra[attr] = json.loads(json.dumps(data[key]))
         if "format" in data or "models" in data:  # a complete exported document: the whole schema applies
-            from ..runtime import validate
+            from .document import validate_document
 
-            validate({"format": "routerlab.routing_table", "version": cls.VERSION, **data},
-                     source=f"routing table {source}")
+            validate_document({"format": "routerlab.routing_table", "version": cls.VERSION, **data},
+                              source=f"routing table {source}")
         return cls(default=data["default"], routes=dict(routes), patterns=patterns, fallbacks=fallbacks,
                    context_window_fallbacks=ctx, provenance=dict(data.get("provenance", {})), **extra)
 
@@ -340,7 +333,7 @@ def _check_section(value: Any, key: str, source: str) -> None:
 
     try:
         check_against(value, schema()["properties"][key], key)
-    except ConfigError as exc:
+    except RoutingTableError as exc:
         raise ConfigError(f"routing table {source}: {exc}") from None
 
 

@@ -36,10 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, NoModelFitsError
-from ._validate import FORMAT, SCHEMA_PATH, SCHEMA_VERSION, schema, validate
+from ._validate import FORMAT, SCHEMA_PATH, SCHEMA_VERSION, RoutingTableError, schema, validate
 
-__all__ = ["Router", "Route", "load", "read_table", "validate", "schema", "estimate_tokens", "SCHEMA_PATH", "SCHEMA_VERSION",
+
+class NoModelFitsError(LookupError):
+    """No model of the table can take the prompt: it is too long for the routed model and for every
+    one of its ``context_window_fallbacks`` (the message says how many tokens were needed)."""
+
+__all__ = ["Router", "Route", "load", "read_table", "validate", "schema", "estimate_tokens", "RoutingTableError",
+           "NoModelFitsError", "SCHEMA_PATH", "SCHEMA_VERSION",
            "FORMAT"]
 
 _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "DOTALL": re.DOTALL, "VERBOSE": re.VERBOSE,
@@ -117,7 +122,7 @@ class Router:
     prompt; a prompt no task matches gets ``default_task`` (when the table has one, and its route if it has
     one) or else ``default``. When the prompt (with chat overhead) plus ``output_reserve`` tokens
     does not fit the chosen model's context window, the first of its ``context_window_fallbacks`` that
-    fits is used instead (:class:`~routerlab.errors.NoModelFitsError` if none does).
+    fits is used instead (:class:`NoModelFitsError` if none does).
 
     ``token_counter`` replaces the token estimate (a callable ``str -> int``).
     """
@@ -231,7 +236,7 @@ class Router:
         """How to call ``model``: ``provider``, ``model`` (the provider's id), ``base_url`` and
         ``api_key_env`` (the variable's *name*; read it with ``os.environ[...]`` when you build the client)."""
         if model not in self.models:
-            raise ConfigError(f"{model!r} is not a model of this table; models: {', '.join(self.models)}")
+            raise RoutingTableError(f"{model!r} is not a model of this table; models: {', '.join(self.models)}")
         spec = self.models[model]
         return {"provider": spec["provider"], "model": spec["api_name"], "base_url": spec.get("api_base"),
                 "api_key_env": spec.get("api_key_env")}
@@ -243,11 +248,11 @@ def read_table(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read routing table {p}: {exc}") from None
+        raise RoutingTableError(f"cannot read routing table {p}: {exc}") from None
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise ConfigError(f"{p}: not valid JSON: {exc}") from None
+        raise RoutingTableError(f"{p}: not valid JSON: {exc}") from None
     return validate(doc, source=str(p))
 
 

@@ -7,7 +7,7 @@ checks a document against the subset of JSON Schema that file uses (``type``, ``
 schema cannot say (every model named is defined, patterns compile, no fallback loops to itself).
 ``jsonschema`` is not needed at run time; the tests check both validators agree.
 
-Every error is a :class:`~routerlab.errors.ConfigError` naming the field path, e.g.
+Every error is a :class:`RoutingTableError` (a ``ValueError``) naming the field path, e.g.
 ``routes.math: 'gpt-5' is not a model of this table; models: gpt-4o, gpt-4o-mini``.
 """
 
@@ -20,9 +20,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
 
-__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "FORMAT", "schema", "validate", "check_schema_rules"]
+class RoutingTableError(ValueError):
+    """A routing table that is not valid: the message names the source and the field path.
+
+    The runtime imports nothing of routerlab, so this is its own class; routerlab's own loaders
+    (:meth:`routerlab.routers.RoutingTable.load`) re-raise it as :class:`routerlab.errors.ConfigError`.
+    """
+
+
+__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "FORMAT", "RoutingTableError", "schema", "validate", "check_schema_rules"]
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "routing_table.schema.json"
 SCHEMA_VERSION = 1
@@ -57,47 +64,47 @@ def _join(path: str, key: Any) -> str:
 def _check(value: Any, sch: Mapping[str, Any], path: str) -> None:
     where = path or "<document>"
     if "const" in sch and value != sch["const"]:
-        raise ConfigError(f"{where}: must be {sch['const']!r}, got {value!r}")
+        raise RoutingTableError(f"{where}: must be {sch['const']!r}, got {value!r}")
     if "enum" in sch and value not in sch["enum"]:
-        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, sch['enum']))}")
+        raise RoutingTableError(f"{where}: {value!r} is not one of {', '.join(map(repr, sch['enum']))}")
     typ = sch.get("type")
     if typ is not None:
         types = [typ] if isinstance(typ, str) else list(typ)
         if not any(_is(value, t) for t in types):
-            raise ConfigError(f"{where}: must be {' or '.join(types)}, got {type(value).__name__} {value!r:.60}")
+            raise RoutingTableError(f"{where}: must be {' or '.join(types)}, got {type(value).__name__} {value!r:.60}")
     if isinstance(value, str):
         if len(value) < sch.get("minLength", 0):
-            raise ConfigError(f"{where}: must not be empty")
+            raise RoutingTableError(f"{where}: must not be empty")
         if "pattern" in sch and not re.search(sch["pattern"], value):
-            raise ConfigError(f"{where}: {value!r} does not match {sch['pattern']}")
+            raise RoutingTableError(f"{where}: {value!r} does not match {sch['pattern']}")
     if _is(value, "number"):
         if "minimum" in sch and value < sch["minimum"]:
-            raise ConfigError(f"{where}: must be at least {sch['minimum']}, got {value!r}")
+            raise RoutingTableError(f"{where}: must be at least {sch['minimum']}, got {value!r}")
         if "maximum" in sch and value > sch["maximum"]:
-            raise ConfigError(f"{where}: must be at most {sch['maximum']}, got {value!r}")
+            raise RoutingTableError(f"{where}: must be at most {sch['maximum']}, got {value!r}")
         if "exclusiveMinimum" in sch and value <= sch["exclusiveMinimum"]:
-            raise ConfigError(f"{where}: must be more than {sch['exclusiveMinimum']}, got {value!r}")
+            raise RoutingTableError(f"{where}: must be more than {sch['exclusiveMinimum']}, got {value!r}")
     if isinstance(value, (list, tuple)):
         if len(value) < sch.get("minItems", 0):
-            raise ConfigError(f"{where}: needs at least {sch['minItems']} item(s)")
+            raise RoutingTableError(f"{where}: needs at least {sch['minItems']} item(s)")
         if "items" in sch:
             for i, item in enumerate(value):
                 _check(item, sch["items"], _join(path, i))
     if isinstance(value, dict):
         if len(value) < sch.get("minProperties", 0):
-            raise ConfigError(f"{where}: needs at least {sch['minProperties']} entr(y/ies)")
+            raise RoutingTableError(f"{where}: needs at least {sch['minProperties']} entr(y/ies)")
         for key in sch.get("required", ()):
             if key not in value:
-                raise ConfigError(f"{_join(path, key)}: is required")
+                raise RoutingTableError(f"{_join(path, key)}: is required")
         props = sch.get("properties", {})
         extra = sch.get("additionalProperties", True)
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ConfigError(f"{where}: keys must be strings, got {key!r}")
+                raise RoutingTableError(f"{where}: keys must be strings, got {key!r}")
             if key in props:
                 _check(item, props[key], _join(path, key))
             elif extra is False:
-                raise ConfigError(f"{_join(path, key)}: unknown field; known fields: {', '.join(sorted(props))}")
+                raise RoutingTableError(f"{_join(path, key)}: unknown field; known fields: {', '.join(sorted(props))}")
             elif isinstance(extra, Mapping):
                 _check(item, extra, _join(path, key))
 
@@ -109,7 +116,7 @@ def check_schema_rules(doc: Mapping[str, Any]) -> None:
 
     def model_ref(path: str, name: str) -> None:
         if name not in models:
-            raise ConfigError(f"{path}: {name!r} is not a model of this table; models: {known}")
+            raise RoutingTableError(f"{path}: {name!r} is not a model of this table; models: {known}")
 
     model_ref("default", doc["default"])
     for task, model in (doc.get("routes") or {}).items():
@@ -120,17 +127,17 @@ def check_schema_rules(doc: Mapping[str, Any]) -> None:
             for i, target in enumerate(chain):
                 model_ref(f"{key}.{model}[{i}]", target)
                 if target == model:
-                    raise ConfigError(f"{key}.{model}[{i}]: a model cannot fall back to itself")
+                    raise RoutingTableError(f"{key}.{model}[{i}]: a model cannot fall back to itself")
     seen: set[str] = set()
     for i, spec in enumerate(doc.get("tasks") or ()):
         if spec["task"] in seen:
-            raise ConfigError(f"tasks[{i}].task: {spec['task']!r} appears twice; merge its patterns")
+            raise RoutingTableError(f"tasks[{i}].task: {spec['task']!r} appears twice; merge its patterns")
         seen.add(spec["task"])
         for j, pattern in enumerate(spec["patterns"]):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ConfigError(f"tasks[{i}].patterns[{j}]: not a valid regular expression: {exc}") from None
+                raise RoutingTableError(f"tasks[{i}].patterns[{j}]: not a valid regular expression: {exc}") from None
     cascade = doc.get("cascade")
     if cascade:
         plans = {"cascade.stages": cascade["stages"],
@@ -144,7 +151,7 @@ def check_schema_rules(doc: Mapping[str, Any]) -> None:
 def validate(doc: Any, *, source: str = "<routing table>") -> dict[str, Any]:
     """Check ``doc`` against the packaged schema and the cross-field rules; return it as a dict.
 
-    Raises :class:`~routerlab.errors.ConfigError` whose message starts with ``source`` and names the
+    Raises :class:`RoutingTableError` whose message starts with ``source`` and names the
     offending field path.
 
     Example::
@@ -156,17 +163,17 @@ def validate(doc: Any, *, source: str = "<routing table>") -> dict[str, Any]:
         ...           "models": {"m": {"provider": "openai", "api_name": "gpt-4o-mini"}}})
         Traceback (most recent call last):
         ...
-        routerlab.errors.ConfigError: <routing table>: default: 'x' is not a model of this table; models: m
+        routerlab.runtime._validate.RoutingTableError: <routing table>: default: 'x' is not a model of this table; models: m
     """
     try:
         if not isinstance(doc, Mapping):
-            raise ConfigError(f"must be a JSON object, got {type(doc).__name__}")
+            raise RoutingTableError(f"must be a JSON object, got {type(doc).__name__}")
         version = doc.get("version")
         if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
-            raise ConfigError(f"version: {version} is newer than this routerlab reads ({SCHEMA_VERSION}); "
+            raise RoutingTableError(f"version: {version} is newer than this routerlab reads ({SCHEMA_VERSION}); "
                               "upgrade routerlab")
         _check(dict(doc), schema(), "")
         check_schema_rules(doc)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+    except RoutingTableError as exc:
+        raise RoutingTableError(f"{source}: {exc}") from None
     return dict(doc)

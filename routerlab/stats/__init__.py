@@ -43,7 +43,8 @@ from .live import (
 )
 from .multiple import adjust_pvalues, benjamini_hochberg, bradley_terry, compare_many, holm
 from .paired import ABResult, compare
-from .power import PowerPlan, mde_paired, n_paired, plan, power_paired
+from .planning import PowerPlan, plan
+from .power import mde_paired, n_paired, power_paired
 
 __all__ = [
     "ABResult",

@@ -1,7 +1,8 @@
 """Plots and the trade-off dashboard for experiment results.
 
 ``plot(results, kind)`` dispatches to one matplotlib function per kind; every function accepts
-``ax=`` and returns the Figure. ``Results.plot(kind)`` and ``Results.dashboard()`` call into here.
+``ax=`` and returns the Figure. ``Results.plot(kind)`` and ``Results.dashboard()`` call into here: this package registers them as
+views of :mod:`routerlab.harness.views` when imported.
 
 Example::
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from ..harness import views
 from .plots import forest, frontier, heatmap, latency, oracle_point, shares
 
 __all__ = ["plot", "KINDS", "frontier", "latency", "heatmap", "shares", "forest", "oracle_point",
@@ -59,6 +61,24 @@ def save_frontier_png(results: Any, path: str | Path, *, dpi: int = 150, **kwarg
     fig = frontier(results, pyplot=False, **kwargs)
     path.write_bytes(figure_png(fig, dpi=dpi))
     return path
+
+
+def _dashboard(results: Any, **kwargs: Any) -> Any:
+    from .dashboard import Dashboard
+
+    return Dashboard(results, **kwargs)
+
+
+def _live_dashboard(experiment: Any, **kwargs: Any) -> Any:
+    from .dashboard import live_dashboard
+
+    return live_dashboard(experiment, **kwargs)
+
+
+# the harness names these views; this package provides them (see routerlab.harness.views)
+views.register("plot", plot)
+views.register("dashboard", _dashboard)
+views.register("live_dashboard", _live_dashboard)
 
 
 def __getattr__(name: str) -> Any:

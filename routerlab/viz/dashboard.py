@@ -309,9 +309,9 @@ class Dashboard:
     def export(self, path: str | Path | None = None) -> Path:
         """Write the recommended strategy's routing table and return its path.
 
-        The routerlab JSON routing table (:func:`routerlab.export.document_from_results`, what
-        ``routerlab.runtime.Router`` loads); where ``routerlab.export`` is unavailable, a JSON file with
-        the strategy's per-task model shares and its summary numbers.
+        The routerlab JSON routing table (:meth:`routerlab.harness.Results.routing_table`, what
+        ``routerlab.runtime.Router`` loads); where that cannot be built (models the catalog does not
+        know), a JSON file with the strategy's per-task model shares and its summary numbers.
         """
         name = self.rec.strategy
         if name is None:
@@ -319,25 +319,15 @@ class Dashboard:
         path = Path(path) if path is not None else self.export_dir / f"routing_table_{_slug(name)}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         sel = self.results.select(strategies=[name], tasks=self.tasks)
-        try:
-            from .. import export as _export
-        except ImportError:
-            _export = None  # type: ignore[assignment]
         self.export_note = ""
-        if _export is not None and hasattr(_export, "document_from_results"):
-            try:
-                doc = _export.document_from_results(sel, name)
-            except Exception as exc:  # noqa: BLE001 - e.g. models unknown to the catalog: keep the shares
-                self.export_note = f"not a production routing table ({exc}); wrote per-task model shares"
-                self.last_export = _fallback_export(sel, name, path, self.rec.table.loc[name])
-            else:
-                path.write_text(_export.to_json(doc), encoding="utf-8")
-                self.last_export = path
-        elif _export is not None and hasattr(_export, "RoutingTable"):
-            out = _export.RoutingTable.from_results(sel, strategy=name).save(path)
-            self.last_export = Path(out) if isinstance(out, (str, Path)) else path
-        else:
+        try:
+            doc = sel.routing_table(name).to_document()
+        except Exception as exc:  # noqa: BLE001 - e.g. models unknown to the catalog: keep the shares
+            self.export_note = f"not a production routing table ({exc}); wrote per-task model shares"
             self.last_export = _fallback_export(sel, name, path, self.rec.table.loc[name])
+        else:
+            path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            self.last_export = path
         return self.last_export
 
     # ------------------------------------------------------------------ widgets
@@ -476,7 +466,7 @@ def live_dashboard(experiment: Any, *, min_interval: float = 1.0) -> tuple[Calla
     so drawing does not slow the run down. Without ipywidgets or outside IPython nothing is shown
     (the run still shows its tqdm bars).
     """
-    from ..results import Results
+    from ..harness.results import Results
 
     per_strategy = len(experiment.dataset) * int(getattr(experiment, "samples", 1))
     total = per_strategy * len(experiment.strategies)

@@ -7,7 +7,7 @@ import pytest
 
 from routerlab._aio import run_sync
 from routerlab.errors import ConfigError, NotFittedError
-from routerlab.judge import LLMJudge, SimulatedJudge
+from routerlab.routers.judge import LLMJudge, SimulatedJudge
 from routerlab.providers.replay import ReplayCaller
 from routerlab.routers import Agreement, CascadeRouter
 from routerlab.routers.cascade import JudgeVerdict

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-gateway = pytest.importorskip("routerlab.gateway")
+gateway = pytest.importorskip("routerlab.live.gateway")
 server = pytest.importorskip("routerlab.server")
 
 from routerlab._aio import run_sync  # noqa: E402
-from routerlab.ensemble import BestOfN, Consensus  # noqa: E402
-from routerlab.judge import LLMJudge  # noqa: E402
+from routerlab.routers.ensemble import BestOfN, Consensus  # noqa: E402
+from routerlab.routers.judge import LLMJudge  # noqa: E402
 from routerlab.routers import (Agreement, CapabilityRouter, CascadeRouter, ContextWindowRouter, FixedRouter,  # noqa: E402
                                LearnedRouter, RandomRouter, RouterStrategy, RoutingTable, TaskRouter)
 from routerlab.routers.cascade import JudgeVerdict  # noqa: E402

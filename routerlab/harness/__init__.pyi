@@ -1,0 +1,4 @@
+from .experiment import Experiment as Experiment, fingerprint as fingerprint, replay_rows as replay_rows
+from .local import local_gateway as local_gateway
+from .results import RESULT_COLUMNS as RESULT_COLUMNS, Results as Results
+from .store import MemoryStore as MemoryStore, ResultStore as ResultStore

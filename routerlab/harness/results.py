@@ -1,0 +1,312 @@
+"""Results: the long-form table of an experiment, and everything derived from it.
+
+One row per strategy × prompt × sample (columns in ``RESULT_COLUMNS``, documented in
+``docs/results-schema.md``). Summaries, frontiers, routing metrics, A/B tests, plots and the
+dashboard are all computed from this table; nothing is recomputed from raw calls.
+
+Example::
+
+    >>> res = Results.load("runs/zeroeval.parquet")       # doctest: +SKIP
+    >>> res.summary().loc["gpt-4o", ["quality", "cost"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statistics import NormalDist
+
+from ..stats import routing as _m
+from ..errors import ConfigError
+from . import views
+
+__all__ = ["Results", "RESULT_COLUMNS"]
+
+RESULT_COLUMNS = [
+    "strategy", "prompt_id", "task", "sample", "split", "models_called", "final_model", "answer", "score",
+    "input_tokens", "output_tokens", "cost", "latency", "ttft", "simulated_latency", "cached",
+    "error_type", "error",
+]
+_DTYPES = {"sample": "int64", "score": "float64", "input_tokens": "int64", "output_tokens": "int64",
+           "cost": "float64", "latency": "float64", "ttft": "float64", "simulated_latency": "bool",
+           "cached": "bool"}
+_TEXT = ["strategy", "prompt_id", "task", "split", "models_called", "final_model", "error_type", "error"]
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in RESULT_COLUMNS if c not in df.columns]
+    if missing:
+        raise ConfigError(f"not a routerlab results table: missing columns {missing}")
+    df = df[RESULT_COLUMNS].copy()
+    for c, t in _DTYPES.items():
+        df[c] = df[c].astype(t)
+    for c in _TEXT:
+        df[c] = df[c].fillna("").astype(str)
+    df["answer"] = df["answer"].astype(object).where(df["answer"].notna(), None)
+    return df.reset_index(drop=True)
+
+
+def _wilson(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return float(centre - half), float(centre + half)
+
+
+def _mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Wilson for 0/1 scores, Student t otherwise."""
+    n = len(x)
+    if n == 0:
+        return float("nan"), float("nan")
+    if np.isin(x, (0.0, 1.0)).all():
+        return _wilson(float(x.sum()), n, level)
+    if n < 2:
+        return float("nan"), float("nan")
+    from scipy.special import stdtrit  # only for graded (non-0/1) scores; costs 0.2 s to import
+
+    half = stdtrit(n - 1, 0.5 + level / 2) * x.std(ddof=1) / np.sqrt(n)
+    return float(x.mean() - half), float(x.mean() + half)
+
+
+@dataclass
+class Results:
+    """An experiment's results: ``df`` (long form) plus ``meta`` (data set, split, seed, ...)."""
+
+    df: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.df = _normalise(self.df)
+
+    # ------------------------------------------------------------------------ basic views
+    @property
+    def strategies(self) -> list[str]:
+        return list(dict.fromkeys(self.df["strategy"]))
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def select(self, strategies: Sequence[str] | None = None, tasks: Sequence[str] | None = None) -> Results:
+        """A Results restricted to some strategies and/or tasks."""
+        df = self.df
+        if strategies is not None:
+            unknown = set(strategies) - set(self.strategies)
+            if unknown:
+                raise ConfigError(f"unknown strategies {sorted(unknown)}; available: {self.strategies}")
+            df = df[df["strategy"].isin(list(strategies))]
+        if tasks is not None:
+            df = df[df["task"].isin(list(tasks))]
+        return Results(df, dict(self.meta))
+
+    def shares(self) -> pd.DataFrame:
+        """Share of answers each model gave, per strategy (rows: strategy, columns: model)."""
+        ok = self.df[self.df["error_type"] == ""]
+        tab = pd.crosstab(ok["strategy"], ok["final_model"], normalize="index")
+        return tab.reindex([s for s in self.strategies if s in tab.index])
+
+    # ------------------------------------------------------------------------ summary
+    def summary(self, by: str | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Per strategy (and per ``by`` column, e.g. ``"task"``): n, quality with CI, cost, cost per
+        correct answer, latency percentiles (cache hits and errors excluded), error rate, and the
+        share of answers per model. Sorted by quality, best first; ``pareto`` marks the frontier."""
+        keys = ["strategy"] + ([by] if by else [])
+        rows = []
+        for key, g in self.df.groupby(keys, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            ok = g[g["error_type"] == ""]
+            q = ok["score"].dropna().to_numpy(dtype=float)
+            lo, hi = _mean_ci(q, level)
+            lat = ok.loc[~ok["cached"], "latency"].dropna().to_numpy(dtype=float)
+            pct = np.percentile(lat, [50, 95, 99]) if len(lat) else [np.nan] * 3
+            share = ok["final_model"].value_counts(normalize=True)
+            correct = float(q.sum())
+            rows.append({
+                **dict(zip(keys, key)), "n": len(g), "quality": float(q.mean()) if len(q) else np.nan,
+                "quality_lo": lo, "quality_hi": hi, "cost": float(g["cost"].sum()),
+                "cost_per_1k": 1000 * float(g["cost"].sum()) / max(len(g), 1),
+                "cost_per_correct": float(g["cost"].sum()) / correct if correct else np.nan,
+                "latency_p50": pct[0], "latency_p95": pct[1], "latency_p99": pct[2],
+                "simulated_latency": bool(ok["simulated_latency"].any()),
+                "error_rate": float((g["error_type"] != "").mean()),
+                "calls_per_prompt": float(g["models_called"].str.count(r"\|").add(1).where(g["models_called"] != "", 0).mean()),
+                "top_model": share.index[0] if len(share) else "",
+                "top_model_share": float(share.iloc[0]) if len(share) else np.nan,
+            })
+        out = pd.DataFrame(rows)
+        if by is None and len(out):
+            front = set(self.pareto().query("pareto")["strategy"])
+            out["pareto"] = out["strategy"].isin(front)
+            out = out.sort_values(["quality", "cost"], ascending=[False, True], kind="stable")
+        return out.set_index(keys)
+
+    def pareto(self) -> pd.DataFrame:
+        """Per strategy: total cost, mean quality, whether it is on the cost-quality Pareto frontier
+        (no other strategy is at least as good on both and better on one), and whether it is on the
+        non-decreasing convex hull (RouterBench)."""
+        ok = self.df[self.df["error_type"] == ""]
+        g = self.df.groupby("strategy", sort=False)
+        pts = pd.DataFrame({"cost": g["cost"].sum(),
+                            "quality": ok.groupby("strategy", sort=False)["score"].mean()}).reset_index()
+        pts = pts.dropna(subset=["quality"])
+        c, q = pts["cost"].to_numpy(), pts["quality"].to_numpy()
+        dominated = ((c[None, :] <= c[:, None]) & (q[None, :] >= q[:, None])
+                     & ((c[None, :] < c[:, None]) | (q[None, :] > q[:, None]))).any(axis=1)
+        pts["pareto"] = ~dominated
+        if len(pts):
+            hx, hy = _m.nondecreasing_convex_hull(c, q)
+            on = set(zip(hx.round(12), hy.round(12)))
+            pts["hull"] = [(round(a, 12), round(b, 12)) in on for a, b in zip(c, q)]
+        else:
+            pts["hull"] = []
+        return pts.sort_values("cost", kind="stable").reset_index(drop=True)
+
+    # ------------------------------------------------------------------------ routing metrics
+    def _matrix(self, column: str) -> pd.DataFrame:
+        ok = self.df[self.df["sample"] == 0]
+        return ok.pivot(index="prompt_id", columns="strategy", values=column)
+
+    def routing_metrics(self, strong: str, weak: str, *, strategies: Sequence[str] | None = None,
+                        pgr_targets: Sequence[float] = (0.5, 0.8), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+        """RouteLLM's APGR and CPT(x %) for a strong/weak pair, and RouterBench's AIQ, with
+        percentile-bootstrap 95 % CIs over prompts.
+
+        ``strong`` and ``weak`` name the single-model strategies of the pair. The router family is
+        ``strategies`` (default: every other strategy); each contributes one point: its share of
+        calls that went to the strong model and its quality (APGR/CPT), and its cost per prompt and
+        quality (AIQ, over the cost range of the weak and strong models).
+        """
+        names = [s for s in (strategies or self.strategies) if s not in (strong, weak)]
+        for s in (strong, weak, *names):
+            if s not in self.strategies:
+                raise ConfigError(f"unknown strategy {s!r}; available: {self.strategies}")
+        q = self._matrix("score")
+        ids = q.dropna().index
+        q = q.loc[ids]
+        cost = self._matrix("cost").loc[ids]
+        called = self._matrix("models_called").loc[ids]
+        strong_model = self.df.loc[self.df["strategy"] == strong, "final_model"].mode().iloc[0]
+        uses = called[names].apply(lambda col: col.str.split("|").apply(lambda ms: strong_model in ms)).astype(float)
+        Q, C, U = q[names].to_numpy(), cost[names].to_numpy(), uses.to_numpy()
+        qs, qw = q[strong].to_numpy(), q[weak].to_numpy()
+        cs, cw = cost[strong].to_numpy(), cost[weak].to_numpy()
+
+        def compute(idx: np.ndarray) -> dict[str, float]:
+            rs, rw = qs[idx].mean(), qw[idx].mean()
+            share, qual, cst = U[idx].mean(0), Q[idx].mean(0), C[idx].mean(0)
+            out = {"apgr": _m.apgr(share, qual, r_weak=rw, r_strong=rs) if rs != rw else np.nan,
+                   "aiq": _m.aiq(np.r_[cw[idx].mean(), cst, cs[idx].mean()], np.r_[rw, qual, rs],
+                                 c_min=min(cw[idx].mean(), cs[idx].mean()), c_max=max(cw[idx].mean(), cs[idx].mean()))}
+            for t in pgr_targets:
+                out[f"cpt_{int(round(t * 100))}"] = (_m.cpt(share, qual, r_weak=rw, r_strong=rs, target=t)
+                                                      if rs != rw else np.nan)
+            return out
+
+        n = len(ids)
+        point = compute(np.arange(n))
+        rng = np.random.default_rng(seed)
+        boots = [compute(rng.integers(0, n, n)) for _ in range(n_boot)]
+        rows = []
+        for k, v in point.items():
+            vals = np.array([b[k] for b in boots], dtype=float)
+            vals = vals[np.isfinite(vals)]
+            lo, hi = (np.quantile(vals, [0.025, 0.975]) if len(vals) else (np.nan, np.nan))
+            rows.append({"metric": k, "value": v, "ci_lo": float(lo), "ci_hi": float(hi)})
+        return pd.DataFrame(rows).set_index("metric")
+
+    def routing_table(self, strategy: str, **kwargs: Any) -> Any:
+        """The routing table ``strategy`` reduces to: per task, the model its answers came from most;
+        fallbacks = the next models by quality then cost; metrics with CIs in ``provenance``.
+        Returns a :class:`~routerlab.routers.RoutingTable`; ``kwargs`` go to
+        :func:`routerlab.harness.tables.document_from_results` (``n_fallbacks``, ``catalog``, ``tasks`` ...).
+
+        Example::
+
+            >>> res.routing_table("task").save("routing_table.json")   # doctest: +SKIP
+        """
+        from ..routers import RoutingTable
+        from .tables import document_from_results
+
+        return RoutingTable.from_dict(document_from_results(self, strategy, **kwargs), source=f"results[{strategy!r}]")
+
+    # ------------------------------------------------------------------------ statistics and views
+    def compare(self, a: str, b: str, metric: str = "quality", **kwargs: Any) -> Any:
+        """Paired A/B test of strategy ``b`` against ``a`` (see :func:`routerlab.stats.compare`)."""
+        from ..stats import compare
+
+        return compare(self, a, b, metric=metric, **kwargs)
+
+    def plot(self, kind: str = "frontier", **kwargs: Any) -> Any:
+        """Plot: ``frontier`` (cost vs quality), ``latency``, ``heatmap``, ``shares`` (a matplotlib
+        Figure; see :func:`routerlab.viz.plot`)."""
+        return views.get("plot")(self, kind, **kwargs)
+
+    def dashboard(self, **kwargs: Any) -> Any:
+        """The interactive trade-off dashboard (ipywidgets); a static table + PNG without widgets
+        (see :class:`routerlab.viz.Dashboard`)."""
+        return views.get("dashboard")(self, **kwargs)
+
+    # ------------------------------------------------------------------------ persistence
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write the table and its meta; ``Results.load`` reads it back exactly."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(self.df, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"routerlab": json.dumps(self.meta, default=str).encode()})
+        pq.write_table(table, path, compression="zstd")
+        return path
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the table as CSV plus ``<path>.meta.json``; floats written exactly (repr)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.df.to_csv(path, index=False, float_format="%.17g")
+        path.with_suffix(path.suffix + ".meta.json").write_text(json.dumps(self.meta, default=str, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Results:
+        """Read a table written by ``to_parquet`` or ``to_csv``."""
+        path = Path(path)
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            meta = json.loads((table.schema.metadata or {}).get(b"routerlab", b"{}"))
+            return cls(table.to_pandas(), meta)
+        df = pd.read_csv(path, keep_default_na=False, na_values={"score": [""], "latency": [""], "ttft": [""],
+                                                                   "cost": [""]}, dtype={"answer": object})
+        df["answer"] = df["answer"].where(df["answer"] != "", None)
+        meta_file = path.with_suffix(path.suffix + ".meta.json")
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        return cls(df, meta)
+
+    # ------------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        return f"Results({len(self.strategies)} strategies, {self.df['prompt_id'].nunique()} prompts, {len(self)} rows)"
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        cols = ["n", "quality", "quality_lo", "quality_hi", "cost", "cost_per_correct", "latency_p50",
+                "latency_p95", "error_rate", "pareto"]
+        fmt = {"quality": "{:.3f}", "quality_lo": "{:.3f}", "quality_hi": "{:.3f}", "cost": "${:.4f}",
+               "cost_per_correct": "${:.6f}", "latency_p50": "{:.2f}s", "latency_p95": "{:.2f}s",
+               "error_rate": "{:.1%}"}
+        table = s[cols].style.format(fmt, na_rep="—").to_html()
+        sim = " (latency simulated from catalog profiles)" if self.df["simulated_latency"].any() else ""
+        return (f"<div><b>routerlab Results</b>: {len(self.strategies)} strategies × "
+                f"{self.df['prompt_id'].nunique()} prompts, split <code>{self.meta.get('split', 'all')}</code>"
+                f"{sim}{table}</div>")

@@ -1,0 +1,222 @@
+"""The results store: one SQLite file, one row per finished unit, never evicted.
+
+A unit is (config hash, strategy, prompt id, sample). Its result row is its done-marker: the row is
+written in one transaction, so after a crash (Ctrl-C, kernel restart, SIGKILL) a unit is either
+entirely there or entirely absent, never half-written. WAL journaling keeps readers and the writer
+apart; ``synchronous=FULL`` makes every committed unit survive a power cut as well as a kill.
+
+Example::
+
+    >>> store = ResultStore("runs/exp.sqlite")           # doctest: +SKIP
+    >>> store.done("abc123", "gpt-4o")                   # doctest: +SKIP
+    set()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import StoreError
+
+__all__ = ["ResultStore", "MemoryStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS units (
+    config TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    prompt_id TEXT NOT NULL,
+    sample INTEGER NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (config, strategy, prompt_id, sample)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class ResultStore:
+    """Durable, append-only storage of finished units (``path=None`` keeps them in memory)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(":memory:" if self.path is None else str(self.path),
+                                       timeout=30, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open results store {self.path}: {exc}. If the file is not a "
+                             "routerlab store, pass another store= path") from None
+
+    def __repr__(self) -> str:
+        return f"ResultStore({str(self.path) if self.path else ':memory:'!r})"
+
+    def done(self, config: str, strategy: str) -> set[tuple[str, int]]:
+        """The (prompt_id, sample) units already finished for this config and strategy."""
+        with self._lock:
+            cur = self._db.execute("SELECT prompt_id, sample FROM units WHERE config=? AND strategy=?",
+                                   (config, strategy))
+            return {(p, int(s)) for p, s in cur.fetchall()}
+
+    def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Write finished units atomically (all of them or none). Returns how many were written."""
+        payload = [(config, r["strategy"], r["prompt_id"], int(r["sample"]),
+                    json.dumps(r, default=_json_default, allow_nan=True)) for r in rows]
+        if not payload:
+            return 0
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR IGNORE INTO units VALUES (?, ?, ?, ?, ?)", payload)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK") if self._db.in_transaction else None
+                raise StoreError(f"could not write {len(payload)} result(s) to {self.path}: {exc}") from None
+        return len(payload)
+
+    def put_frame(self, config: str, frame: pd.DataFrame) -> int:
+        """Write a DataFrame of finished units (one transaction)."""
+        return self.put_many(config, _records(frame))
+
+    def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
+        """Every stored row (optionally one config / some strategies) as a DataFrame."""
+        sql, args = "SELECT row FROM units", []
+        clauses = []
+        if config is not None:
+            clauses.append("config=?")
+            args.append(config)
+        if strategies is not None:
+            names = list(strategies)
+            clauses.append(f"strategy IN ({','.join('?' * len(names))})")
+            args.extend(names)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        with self._lock:
+            data = [json.loads(r) for (r,) in self._db.execute(sql, args).fetchall()]
+        return pd.DataFrame.from_records(data)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def integrity(self) -> str:
+        """SQLite's own integrity check ('ok' when the file is sound)."""
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Result rows as plain JSON-able dicts (ints, floats, bools; a missing answer as None)."""
+    from .results import RESULT_COLUMNS
+
+    df = df[RESULT_COLUMNS]
+    recs = df.to_dict("records")
+    for r in recs:
+        for k in ("input_tokens", "output_tokens", "sample"):
+            r[k] = int(r[k])
+        for k in ("score", "cost", "latency", "ttft"):
+            r[k] = float(r[k]) if r[k] is not None else float("nan")
+        for k in ("simulated_latency", "cached"):
+            r[k] = bool(r[k])
+        if isinstance(r["answer"], float) and math.isnan(r["answer"]):
+            r["answer"] = None
+    return recs
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+class MemoryStore:
+    """The store of a run that need not survive the process (``Experiment(store=None)``).
+
+    Same interface as :class:`ResultStore`; rows stay as Python objects, so nothing is serialised.
+    """
+
+    path = None
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, str], list[pd.DataFrame]] = {}
+        self._done: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        self._meta: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    def done(self, config: str, strategy: str) -> set[tuple[str, int]]:
+        with self._lock:
+            return set(self._done.get((config, strategy), set()))
+
+    def _add(self, config: str, frame: pd.DataFrame) -> int:
+        with self._lock:
+            for strategy, part in frame.groupby("strategy", sort=False, observed=True):
+                key = (config, str(strategy))
+                done = self._done.setdefault(key, set())
+                units = list(zip(part["prompt_id"].astype(str), part["sample"].astype(int)))
+                keep = [u not in done for u in units]
+                if not all(keep):
+                    part = part[keep]
+                    units = [u for u, k in zip(units, keep) if k]
+                done.update(units)
+                self._parts.setdefault(key, []).append(part)
+        return len(frame)
+
+    def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        rows = list(rows)
+        return self._add(config, pd.DataFrame.from_records(rows)) if rows else 0
+
+    def put_frame(self, config: str, frame: pd.DataFrame) -> int:
+        return self._add(config, frame) if len(frame) else 0
+
+    def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
+        names = None if strategies is None else set(strategies)
+        with self._lock:
+            parts = [p for (c, s), ps in self._parts.items() for p in ps
+                     if (config is None or c == config) and (names is None or s in names)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(d) for d in self._done.values())
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._meta[key] = value
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        return self._meta.get(key, default)
+
+    def integrity(self) -> str:
+        return "ok"
+
+    def close(self) -> None:
+        pass

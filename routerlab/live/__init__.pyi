@@ -1,0 +1,12 @@
+from .balancer import LoadBalancer as LoadBalancer, ProviderHealth as ProviderHealth
+from .breaker import BreakerConfig as BreakerConfig, BreakerState as BreakerState, CircuitBreaker as CircuitBreaker
+from .cache import ResponseCache as ResponseCache, SemanticCache as SemanticCache, cache_key as cache_key
+from .config import (
+    BudgetPolicy as BudgetPolicy,
+    CacheSettings as CacheSettings,
+    Deployment as Deployment,
+    GatewayConfig as GatewayConfig,
+    RetryPolicy as RetryPolicy,
+)
+from .gateway import Gateway as Gateway
+from .quota import BudgetExceeded as BudgetExceeded, SpendLedger as SpendLedger, TokenBucket as TokenBucket

@@ -1,0 +1,326 @@
+"""The circuit breaker: one per deployment, count-based, with growing open periods and limited probes.
+
+CLOSED → OPEN when, over the last W calls (at least M of them), the failure rate is ≥ F or the slow-call
+rate is ≥ S; OPEN lasts D seconds, ×2 with each consecutive opening, capped; then HALF_OPEN admits at
+most P probe calls: P successes close it, any failure (or a probe still slow) re-opens it. Time comes
+from an injected monotonic clock. Semantics: ``shared/RELIABILITY.md``.
+
+Example::
+
+    >>> t = [0.0]
+    >>> cb = CircuitBreaker("P1", BreakerConfig(), clock=lambda: t[0])
+    >>> for _ in range(10):
+    ...     cb.record_failure(cb.acquire(), 0.1)
+    >>> cb.state.value, cb.open_until
+    ('open', 30.0)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from ..errors import ConfigError
+
+__all__ = ["BreakerState", "BreakerConfig", "Permit", "Transition", "CircuitBreaker", "Clock"]
+
+Clock = Callable[[], float]
+
+
+class BreakerState(str, Enum):
+    """The three states of a circuit breaker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    """Circuit-breaker parameters (defaults are RELIABILITY.md's).
+
+    ``slow_call_duration`` of ``None`` disables slow-call detection. ``open_duration`` is the first open
+    period; each consecutive opening multiplies it by ``open_multiplier`` up to ``max_open_duration``.
+
+    Example::
+
+        >>> BreakerConfig(open_duration=0.5, slow_call_duration=3.0, slow_call_rate=0.5).window
+        20
+    """
+
+    window: int = 20
+    minimum_calls: int = 10
+    failure_rate: float = 0.5
+    slow_call_rate: float = 1.0
+    slow_call_duration: float | None = None
+    open_duration: float = 30.0
+    open_multiplier: float = 2.0
+    max_open_duration: float = 300.0
+    half_open_probes: int = 3
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"breaker.{name}={getattr(self, name)!r}: {why}")
+
+        if int(self.window) < 1:
+            raise bad("window", "must be at least 1")
+        if not 1 <= int(self.minimum_calls) <= int(self.window):
+            raise bad("minimum_calls", f"must be between 1 and window ({self.window})")
+        for name in ("failure_rate", "slow_call_rate"):
+            if not 0 < float(getattr(self, name)) <= 1:
+                raise bad(name, "must be a fraction in (0, 1]")
+        if self.slow_call_duration is not None and float(self.slow_call_duration) <= 0:
+            raise bad("slow_call_duration", "must be positive seconds, or null to disable")
+        if float(self.open_duration) <= 0:
+            raise bad("open_duration", "must be positive seconds")
+        if float(self.open_multiplier) < 1:
+            raise bad("open_multiplier", "must be at least 1")
+        if float(self.max_open_duration) < float(self.open_duration):
+            raise bad("max_open_duration", f"must be at least open_duration ({self.open_duration})")
+        if int(self.half_open_probes) < 1:
+            raise bad("half_open_probes", "must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """Permission to make one call, bound to the breaker generation that granted it.
+
+    Outcomes of permits from an older generation (a call admitted before the breaker changed state)
+    are ignored, so a late answer can neither close a re-opened breaker nor use up a probe slot.
+    """
+
+    generation: int
+    probe: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One breaker state change: when (clock time), from, to, and why."""
+
+    time: float
+    source: BreakerState
+    target: BreakerState
+    reason: str
+
+
+class CircuitBreaker:
+    """A count-based circuit breaker with growing, capped open periods and limited half-open probes.
+
+    Call :meth:`acquire` before a call (``None`` means rejected), then exactly one of
+    :meth:`record_success`, :meth:`record_failure` or :meth:`record_ignored` with the permit.
+
+    Example::
+
+        >>> t = [0.0]
+        >>> cb = CircuitBreaker("P1", BreakerConfig(window=4, minimum_calls=2), clock=lambda: t[0])
+        >>> for _ in range(2):
+        ...     cb.record_failure(cb.acquire(), 0.1)
+        >>> cb.state, cb.acquire()
+        (<BreakerState.OPEN: 'open'>, None)
+        >>> t[0] = 31.0
+        >>> cb.state
+        <BreakerState.HALF_OPEN: 'half_open'>
+    """
+
+    def __init__(self, name: str, config: BreakerConfig | None = None, *, clock: Clock = time.monotonic,
+                 on_transition: Callable[[str, Transition], None] | None = None) -> None:
+        self.name = name
+        self.config = config or BreakerConfig()
+        self._clock = clock
+        self._on_transition = on_transition
+        self._lock = threading.RLock()
+        self._state = BreakerState.CLOSED
+        self._generation = 0
+        self._window: deque[tuple[bool, bool]] = deque(maxlen=int(self.config.window))
+        self._n_fail = 0  # running counts over the window: evaluating it is O(1)
+        self._n_slow = 0
+        self._open_until: float | None = None
+        self._probes_admitted = 0
+        self._probe_successes = 0
+        self.consecutive_openings = 0
+        self.openings = 0
+        self.transitions: list[Transition] = []
+
+    # state -----------------------------------------------------------------------------------
+    @property
+    def state(self) -> BreakerState:
+        """The current state (an OPEN breaker whose period is over reads as HALF_OPEN)."""
+        with self._lock:
+            self._refresh()
+            return self._state
+
+    @property
+    def open_until(self) -> float | None:
+        """Clock time at which an OPEN breaker turns HALF_OPEN (None unless OPEN)."""
+        with self._lock:
+            self._refresh()
+            return self._open_until if self._state is BreakerState.OPEN else None
+
+    @property
+    def probes_available(self) -> int:
+        """How many more probes HALF_OPEN admits now (0 unless HALF_OPEN)."""
+        with self._lock:
+            self._refresh()
+            if self._state is not BreakerState.HALF_OPEN:
+                return 0
+            return int(self.config.half_open_probes) - self._probes_admitted
+
+    def allows(self) -> bool:
+        """Whether :meth:`acquire` would grant a permit now (without taking it)."""
+        with self._lock:
+            self._refresh()
+            if self._state is BreakerState.CLOSED:
+                return True
+            if self._state is BreakerState.HALF_OPEN:
+                return self._probes_admitted < int(self.config.half_open_probes)
+            return False
+
+    def acquire(self) -> Permit | None:
+        """A permit for one call, or ``None`` when OPEN or when every probe slot is taken."""
+        with self._lock:
+            self._refresh()
+            if self._state is BreakerState.CLOSED:
+                return Permit(self._generation)
+            if self._state is BreakerState.HALF_OPEN and self._probes_admitted < int(self.config.half_open_probes):
+                self._probes_admitted += 1
+                return Permit(self._generation, probe=True)
+            return None
+
+    # outcomes --------------------------------------------------------------------------------
+    def record_success(self, permit: Permit | None, duration: float | None = None) -> None:
+        """A call succeeded in ``duration`` seconds (a success over the slow threshold is a slow call)."""
+        slow = self._is_slow(duration)
+        with self._lock:
+            if not self._current(permit):
+                return
+            if self._state is BreakerState.HALF_OPEN:
+                if slow:  # a probe that is still slow proves the deployment has not recovered
+                    self._open("slow probe")
+                    return
+                self._probe_successes += 1
+                if self._probe_successes >= int(self.config.half_open_probes):
+                    self._close()
+                return
+            self._push(False, slow)
+            self._evaluate()
+
+    def record_failure(self, permit: Permit | None, duration: float | None = None) -> None:
+        """A call failed in a way that is the deployment's fault (5xx, 429, timeout, connection)."""
+        with self._lock:
+            if not self._current(permit):
+                return
+            if self._state is BreakerState.HALF_OPEN:
+                self._open("probe failed")
+                return
+            self._push(True, self._is_slow(duration))
+            self._evaluate()
+
+    def record_ignored(self, permit: Permit | None) -> None:
+        """A call ended without saying anything about the deployment (400, cancelled): frees its slot."""
+        with self._lock:
+            if self._current(permit) and permit is not None and permit.probe and self._probes_admitted > 0:
+                self._probes_admitted -= 1
+
+    def reset(self) -> None:
+        """Back to CLOSED with an empty window and no opening history."""
+        with self._lock:
+            self._close("reset")
+            self.consecutive_openings = 0
+
+    # window views ----------------------------------------------------------------------------
+    @property
+    def calls(self) -> int:
+        """Calls in the current window."""
+        return len(self._window)
+
+    @property
+    def failure_rate(self) -> float:
+        """Failure rate over the window (NaN when empty)."""
+        n = len(self._window)
+        return self._n_fail / n if n else math.nan
+
+    @property
+    def slow_rate(self) -> float:
+        """Slow-call rate over the window (NaN when empty)."""
+        n = len(self._window)
+        return self._n_slow / n if n else math.nan
+
+    def current_open_duration(self) -> float:
+        """How long the next opening would last."""
+        c = self.config
+        n = max(self.consecutive_openings, 0)
+        return float(min(c.max_open_duration, c.open_duration * c.open_multiplier ** n))
+
+    # internals -------------------------------------------------------------------------------
+    def _is_slow(self, duration: float | None) -> bool:
+        threshold = self.config.slow_call_duration
+        return threshold is not None and duration is not None and duration >= float(threshold)
+
+    def _current(self, permit: Permit | None) -> bool:
+        self._refresh()
+        return permit is not None and permit.generation == self._generation and self._state is not BreakerState.OPEN
+
+    def _refresh(self) -> None:
+        if self._state is BreakerState.OPEN and self._open_until is not None and self._clock() >= self._open_until:
+            self._move(BreakerState.HALF_OPEN, "open period over")
+            self._probes_admitted = 0
+            self._probe_successes = 0
+
+    def _push(self, failed: bool, slow: bool) -> None:
+        w = self._window
+        if len(w) == w.maxlen:
+            old_failed, old_slow = w[0]
+            self._n_fail -= old_failed
+            self._n_slow -= old_slow
+        w.append((failed, slow))
+        self._n_fail += failed
+        self._n_slow += slow
+
+    def _clear_window(self) -> None:
+        self._window.clear()
+        self._n_fail = self._n_slow = 0
+
+    def _evaluate(self) -> None:
+        c = self.config
+        n = len(self._window)
+        if n < int(c.minimum_calls):
+            return
+        failures, slows = self._n_fail, self._n_slow
+        if failures / n >= float(c.failure_rate):
+            self._open(f"failure rate {failures}/{n}")
+        elif c.slow_call_duration is not None and slows / n >= float(c.slow_call_rate):
+            self._open(f"slow-call rate {slows}/{n}")
+
+    def _open(self, reason: str) -> None:
+        duration = self.current_open_duration()
+        self.consecutive_openings += 1
+        self.openings += 1
+        self._open_until = self._clock() + duration
+        self._clear_window()
+        self._move(BreakerState.OPEN, f"{reason}; open {duration:g}s")
+
+    def _close(self, reason: str = "probes succeeded") -> None:
+        self.consecutive_openings = 0
+        self._open_until = None
+        self._clear_window()
+        self._probes_admitted = 0
+        self._probe_successes = 0
+        if self._state is not BreakerState.CLOSED:
+            self._move(BreakerState.CLOSED, reason)
+
+    def _move(self, target: BreakerState, reason: str) -> None:
+        tr = Transition(self._open_until if target is BreakerState.HALF_OPEN and self._open_until is not None
+                        else self._clock(), self._state, target, reason)
+        self._state = target
+        self._generation += 1
+        self.transitions.append(tr)
+        if self._on_transition is not None:
+            self._on_transition(self.name, tr)
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker({self.name!r}, state={self.state.value}, openings={self.openings})"

@@ -1,0 +1,7 @@
+"""``python -m routerlab.server``: run the local provider server (the same as ``routerlab serve``)."""
+
+import sys
+
+from .app import serve_main
+
+sys.exit(serve_main())

@@ -1,0 +1,491 @@
+"""The local provider server: deployments, fault injection, answers, request logs (see :mod:`routerlab.server`)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .http import _Handler, _HTTPServer, _last_user
+from ..catalog import Catalog, ModelSpec
+from ..errors import ConfigError
+from ..tokens import count_text
+
+__all__ = ["ProviderServer", "Faults", "Window", "Answers", "answers_from_dataset", "serve_main", "parse_fault"]
+
+Answers = Callable[[str, list[dict[str, Any]]], "str | None"]
+"""``(model, messages) -> answer text | None`` (``None``: not recorded, the server echoes)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Fault overrides active from ``start`` to ``end`` seconds after the server's clock zero.
+
+    Example::
+
+        >>> w = Window(0, 30, status=503)          # an outage for the first 30 s
+        >>> w.active(10.0), w.active(30.0)
+        (True, False)
+    """
+
+    start: float
+    end: float
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, start: float, end: float, overrides: Mapping[str, Any] | None = None, **faults: Any) -> None:
+        merged = {**dict(overrides or {}), **faults}
+        unknown = set(merged) - _FAULT_FIELDS - {"windows"}
+        if unknown or "windows" in merged:
+            raise ConfigError(f"Window got unknown fault fields {sorted(unknown | ({'windows'} & set(merged)))}; "
+                              f"known: {sorted(_FAULT_FIELDS)}")
+        object.__setattr__(self, "start", float(start))
+        object.__setattr__(self, "end", float(end))
+        object.__setattr__(self, "overrides", merged)
+
+    def active(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, **self.overrides}
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What a deployment does wrong. All off by default; ``windows`` override fields for a time span.
+
+    - ``status``: answer every request with this HTTP status (500, 503, 429, 529, ...)
+    - ``error_rate`` / ``error_status``: that fraction of requests (seeded RNG) gets ``error_status``
+    - ``retry_after``: seconds sent as ``Retry-After`` (rounded up) and ``retry-after-ms`` on errors;
+      ``retry_after_header``: ``"both"``, ``"seconds"`` or ``"ms"``
+    - ``hang``: hold the request this many seconds (``True``: ``max_hang``) without answering, then
+      drop the connection; the server lets go early when the client hangs up
+    - ``delay``: extra seconds before answering (a slow deployment); not scaled
+    - ``cut_after``: a stream stops after this many text chunks and the connection is dropped
+    - ``malformed``: answer 200 with a body not in the wire format (``"text"``: not JSON, ``"json"``:
+      JSON of the wrong shape; ``True`` means ``"text"``)
+    - ``context_limit`` / ``context_marker``: prompts over that many tokens, or containing the marker,
+      get the provider's 400 context-length error
+    - ``auth_fail``: 401 for every request
+    - ``windows``: :class:`Window` schedules (relative to the server clock)
+
+    Example::
+
+        >>> Faults(error_rate=0.5, error_status=500).at(0.0).error_rate
+        0.5
+    """
+
+    status: int | None = None
+    error_rate: float = 0.0
+    error_status: int = 500
+    retry_after: float | None = None
+    retry_after_header: str = "both"
+    hang: float | bool | None = None
+    delay: float = 0.0
+    cut_after: int | None = None
+    malformed: bool | str = False
+    context_limit: int | None = None
+    context_marker: str | None = None
+    auth_fail: bool = False
+    windows: tuple[Window, ...] = ()
+
+    def __post_init__(self) -> None:
+        wins = tuple(w if isinstance(w, Window) else Window(**w) for w in self.windows)
+        object.__setattr__(self, "windows", wins)
+        if not 0.0 <= float(self.error_rate) <= 1.0:
+            raise ConfigError(f"error_rate must be within 0-1, got {self.error_rate}")
+        if self.retry_after_header not in ("both", "seconds", "ms"):
+            raise ConfigError("retry_after_header must be 'both', 'seconds' or 'ms'")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Faults:
+        unknown = set(data) - _FAULT_FIELDS - {"windows"}
+        if unknown:
+            raise ConfigError(f"unknown fault fields {sorted(unknown)}; known: {sorted(_FAULT_FIELDS | {'windows'})}")
+        return cls(**dict(data))
+
+    def at(self, t: float) -> Faults:
+        """The faults in force at time ``t`` (windows applied in order; later ones win)."""
+        active = [w for w in self.windows if w.active(t)]
+        if not active:
+            return self
+        merged: dict[str, Any] = {}
+        for w in active:
+            merged.update(w.overrides)
+        return dataclasses.replace(self, windows=(), **merged)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["windows"] = [w.to_dict() for w in self.windows]
+        return d
+
+
+_FAULT_FIELDS = {f for f in Faults.__dataclass_fields__ if f != "windows"}
+
+
+def answers_from_dataset(ds: Any, catalog: Catalog | None = None) -> Answers:
+    """Answers from a routerlab Dataset: ``ds.find_prompt(text)`` then ``ds.outcomes.response(id, model)``.
+
+    Example::
+
+        >>> from routerlab import datasets                                        # doctest: +SKIP
+        >>> srv = ProviderServer(answers=answers_from_dataset(datasets.load("zeroeval")))  # doctest: +SKIP
+    """
+    cat = catalog or Catalog.default()
+
+    def lookup(model: str, messages: list[dict[str, Any]]) -> str | None:
+        prompt = _last_user(messages)
+        try:
+            prompt_id = ds.find_prompt(prompt)
+            if prompt_id is None:
+                return None
+            name = cat.canonical(model) if model in cat else model
+            text = ds.outcomes.response(prompt_id, name)
+        except Exception:  # noqa: BLE001 - an unrecorded pair falls back to the echo
+            return None
+        return None if text is None else str(text)
+
+    return lookup
+
+
+def _as_answers(answers: Answers | Mapping[Any, str] | None) -> Answers:
+    if answers is None:
+        return lambda model, messages: None
+    if isinstance(answers, Mapping):
+        table = dict(answers)
+
+        cat = Catalog.default()
+
+        def lookup(model: str, messages: list[dict[str, Any]]) -> str | None:
+            prompt = _last_user(messages)
+            name = cat.canonical(model) if model in cat else model
+            return table.get((model, prompt), table.get((name, prompt), table.get(prompt)))
+
+        return lookup
+    if callable(answers):
+        return answers
+    raise ConfigError("answers must be a callable (model, messages) -> str | None, or a dict keyed by "
+                      "prompt or (model, prompt)")
+
+
+class _Deployment:
+    def __init__(self, name: str, seed: int) -> None:
+        self.name = name
+        self.faults = Faults()
+        self.api_key: str | None = None
+        self.log: list[dict[str, Any]] = []
+        self.rng = random.Random(f"{seed}:{name}")
+        self.np_rng = np.random.default_rng([seed, int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)])
+        self.in_flight = 0
+
+
+class ProviderServer:
+    """Local OpenAI/Anthropic/Groq-compatible server with per-deployment faults and request logs.
+
+    Runs in-process (``with ProviderServer(...) as srv``: a background thread) or as a subprocess
+    (``python -m routerlab.server``). Binds 127.0.0.1 only. Fault settings and logs are thread-safe and
+    may change while requests run; time-based windows use ``clock`` (injectable, zero at ``start``).
+
+    - ``deployments``: names served under ``/d/<name>``; ``port=0`` picks a free port
+    - ``answers``: ``(wire model, messages) -> str | None``, or a dict keyed by prompt or by
+      ``(model, prompt)`` (wire or catalog model name); unknown prompts are echoed (``"Echo: <prompt>"``)
+    - ``latency_scale``: × the catalog latency profile (0: answer at once); ``seed``: latency and
+      ``error_rate`` draws, one stream per deployment
+    - ``faults``: ``{deployment: Faults | dict}``; ``api_keys``: ``{deployment: key}`` to require
+    - ``max_hang``: the longest a ``hang`` fault holds a request (the server also lets go as soon as the
+      client hangs up, or at ``stop``)
+
+    Example::
+
+        >>> with ProviderServer(["P1"], latency_scale=0, answers={"2+2?": "4"}) as srv:  # doctest: +SKIP
+        ...     c = openai.OpenAI(base_url=srv.base_url("P1"), api_key="k", max_retries=0)
+        ...     c.chat.completions.create(model="gpt-4o-mini",
+        ...                               messages=[{"role": "user", "content": "2+2?"}]).choices[0].message.content
+        '4'
+    """
+
+    def __init__(self, deployments: Iterable[str] = ("P1", "P2", "P3"), *, port: int = 0, host: str = "127.0.0.1",
+                 answers: Answers | Mapping[Any, str] | None = None, latency_scale: float = 1.0, seed: int = 0,
+                 clock: Callable[[], float] = time.monotonic, faults: Mapping[str, Faults | Mapping[str, Any]] | None = None,
+                 api_keys: Mapping[str, str] | None = None, catalog: Catalog | None = None,
+                 max_hang: float = 600.0) -> None:
+        names = list(deployments)
+        if not names or len(set(names)) != len(names) or any(not re.fullmatch(r"[\w.\-]+", n) for n in names):
+            raise ConfigError(f"deployments must be distinct names of letters, digits, '_', '-', '.'; got {names!r}")
+        if host not in ("127.0.0.1", "localhost"):
+            raise ConfigError("ProviderServer binds loopback only (host='127.0.0.1')")
+        self.host, self.requested_port = host, int(port)
+        self.latency_scale = float(latency_scale)
+        self.seed, self.clock, self.max_hang = seed, clock, float(max_hang)
+        self.catalog = catalog or Catalog.default()
+        self._answers = _as_answers(answers)
+        self._lock = threading.Lock()
+        self._deps = {n: _Deployment(n, seed) for n in names}
+        self._stop = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._t0 = clock()
+        for name, f in (faults or {}).items():
+            self.set_faults(name, f)
+        for name, key in (api_keys or {}).items():
+            self.set_api_key(name, key)
+
+    def __repr__(self) -> str:
+        state = f"port={self.port}" if self._httpd else "stopped"
+        return f"ProviderServer(deployments={list(self._deps)}, {state}, latency_scale={self.latency_scale})"
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> ProviderServer:
+        """Bind and serve on a background thread; returns self."""
+        if self._httpd is not None:
+            return self
+        self._stop.clear()
+        count_text("warm up")  # load the encoding now, not inside the first request's latency
+        self._httpd = _HTTPServer((self.host, self.requested_port), _Handler)
+        self._httpd.app = self  # type: ignore[attr-defined]
+        self._t0 = self.clock()
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="routerlab-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, release hanging requests and drop open connections."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stop.set()
+        httpd.shutdown()
+        httpd.server_close()
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    close = stop
+
+    def __enter__(self) -> ProviderServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # --- addressing ------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise ConfigError("the server is not running: call start() or use it as a context manager")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def deployments(self) -> list[str]:
+        return list(self._deps)
+
+    def base_url(self, deployment: str | None = None, kind: str = "openai") -> str:
+        """The SDK ``base_url`` for a deployment: kind ``openai`` (and gemini, openai-compatible),
+        ``anthropic`` or ``groq``."""
+        dep = self._dep(deployment or self.deployments[0]).name
+        root = f"{self.url}/d/{dep}"
+        return root if kind in ("anthropic", "groq") else root + "/v1"
+
+    # --- faults, keys, clock, logs ---------------------------------------------------------------
+    def set_faults(self, deployment: str, faults: Faults | Mapping[str, Any] | None = None, **fields: Any) -> Faults:
+        """Replace a deployment's faults (``"*"``: every deployment). ``set_faults("P1")`` clears them."""
+        base = faults if isinstance(faults, Faults) else Faults.from_dict(dict(faults or {}))
+        if fields:
+            Faults.from_dict(fields)  # names and values checked before anything changes
+        new = dataclasses.replace(base, **fields) if fields else base
+        with self._lock:
+            for d in self._targets(deployment):
+                d.faults = new
+        return new
+
+    def update_faults(self, deployment: str, **fields: Any) -> Faults:
+        """Change some fault fields of a deployment, keeping the others."""
+        Faults.from_dict(fields)
+        with self._lock:
+            targets = self._targets(deployment)
+            for d in targets:
+                d.faults = dataclasses.replace(d.faults, **fields)
+            return targets[0].faults
+
+    def clear_faults(self, deployment: str = "*") -> None:
+        self.set_faults(deployment, Faults())
+
+    def faults(self, deployment: str) -> Faults:
+        return self._dep(deployment).faults
+
+    def set_api_key(self, deployment: str, key: str | None) -> None:
+        """Require this key (``x-api-key`` or ``Authorization: Bearer``) on a deployment; ``None``: any."""
+        with self._lock:
+            for d in self._targets(deployment):
+                d.api_key = key
+
+    def now(self) -> float:
+        """Seconds on the server clock since ``start`` (or the last ``reset_clock``)."""
+        return self.clock() - self._t0
+
+    def reset_clock(self) -> None:
+        self._t0 = self.clock()
+
+    def log(self, deployment: str) -> list[dict[str, Any]]:
+        """Copies of the deployment's request records: ``t`` (server clock), ``time`` (wall), ``path``,
+        ``api``, ``model``, ``prompt_hash``, ``stream``, ``status``, ``fault``, ``input_tokens``,
+        ``output_tokens``, ``done``."""
+        d = self._dep(deployment)
+        with self._lock:
+            return [dict(r) for r in d.log]
+
+    def clear_log(self, deployment: str = "*") -> None:
+        with self._lock:
+            for d in self._targets(deployment):
+                d.log.clear()
+
+    def in_flight(self, deployment: str) -> int:
+        """Requests of the deployment being answered right now."""
+        return self._dep(deployment).in_flight
+
+    def _dep(self, name: str) -> _Deployment:
+        try:
+            return self._deps[name]
+        except KeyError:
+            raise ConfigError(f"unknown deployment {name!r}; this server hosts {list(self._deps)}") from None
+
+    def _targets(self, name: str) -> list[_Deployment]:
+        return list(self._deps.values()) if name == "*" else [self._dep(name)]
+
+    # --- used by the handler ---------------------------------------------------------------------
+    def _spec(self, model: str) -> ModelSpec | None:
+        try:
+            return self.catalog[model] if model in self.catalog else None
+        except Exception:  # noqa: BLE001
+            return None
+
+
+# --- command line ----------------------------------------------------------------------------------
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_fault(spec: str) -> tuple[str, dict[str, Any]]:
+    """Parse a ``--fault`` flag: ``DEPLOYMENT:field=value,...``; ``start``/``end`` make it a window.
+
+    Example::
+
+        >>> parse_fault("P1:status=429,retry_after=7")
+        ('P1', {'status': 429, 'retry_after': 7})
+        >>> parse_fault("P2:status=503,start=0,end=30")
+        ('P2', {'windows': [{'start': 0, 'end': 30, 'status': 503}]})
+    """
+    dep, sep, rest = spec.partition(":")
+    if not sep or not dep:
+        raise ConfigError(f"--fault {spec!r}: expected DEPLOYMENT:field=value[,field=value...]")
+    fields: dict[str, Any] = {}
+    for part in filter(None, rest.split(",")):
+        key, eq, val = part.partition("=")
+        if not eq:
+            raise ConfigError(f"--fault {spec!r}: {part!r} is not field=value")
+        fields[key.strip()] = _value(val.strip())
+    unknown = set(fields) - _FAULT_FIELDS - {"start", "end"}
+    if unknown:
+        raise ConfigError(f"--fault {spec!r}: unknown fields {sorted(unknown)}; known: {sorted(_FAULT_FIELDS)}")
+    if "start" in fields or "end" in fields:
+        window = {"start": fields.pop("start", 0), "end": fields.pop("end", float("inf")), **fields}
+        return dep, {"windows": [window]}
+    return dep, fields
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """``routerlab serve``: run the local provider server until interrupted.
+
+    Prints one JSON line (``{"url": ..., "port": ..., "deployments": [...]}``) once it listens.
+
+    Example::
+
+        $ routerlab serve --port 8000 --deployments P1,P2,P3 --latency-scale 0.1 \\
+              --fault P1:status=429,retry_after=7 --fault P2:status=503,start=0,end=30
+    """
+    ap = argparse.ArgumentParser(
+        prog="routerlab serve", description=(__doc__ or "").split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="base URLs: openai http://127.0.0.1:PORT/d/P1/v1, anthropic and groq http://127.0.0.1:PORT/d/P1\n"
+               f"fault fields: {', '.join(sorted(_FAULT_FIELDS))} (+ start, end for a time window)\n"
+               "admin: GET /_admin/log/P1, GET|POST /_admin/faults/P1 (JSON; \"merge\": true keeps other fields), "
+               "POST /_admin/reset")
+    ap.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
+    ap.add_argument("--deployments", default="P1,P2,P3", help="comma-separated deployment names")
+    ap.add_argument("--latency-scale", type=float, default=1.0, help="× catalog latency (0: none)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fault", action="append", default=[], metavar="DEP:FIELD=VALUE,...",
+                    help="inject a fault (repeatable); start=/end= make it a time window; DEP may be '*'")
+    ap.add_argument("--api-key-env", action="append", default=[], metavar="DEP=VARIABLE",
+                    help="require the key held in environment VARIABLE on deployment DEP")
+    ap.add_argument("--dataset", default=None, help="answer from a routerlab dataset (e.g. zeroeval)")
+    args = ap.parse_args(list(argv) if argv is not None else None)
+
+    answers: Answers | None = None
+    if args.dataset:
+        try:
+            from .. import datasets  # type: ignore[attr-defined]
+
+            answers = answers_from_dataset(datasets.load(args.dataset))  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001
+            print(f"routerlab serve: cannot load dataset {args.dataset!r} ({exc}); echoing instead", file=sys.stderr)
+    try:
+        srv = ProviderServer([d.strip() for d in args.deployments.split(",") if d.strip()], port=args.port,
+                             answers=answers, latency_scale=args.latency_scale, seed=args.seed)
+        for spec in args.fault:
+            dep, fields = parse_fault(spec)
+            for d in srv._targets(dep):
+                merged = d.faults.to_dict()
+                windows = merged.pop("windows") + fields.pop("windows", [])
+                srv.set_faults(d.name, {**merged, **fields, "windows": windows})
+        for item in args.api_key_env:
+            dep, _, var = item.partition("=")
+            if not os.environ.get(var):
+                raise ConfigError(f"--api-key-env {item!r}: environment variable {var!r} is not set")
+            srv.set_api_key(dep, os.environ[var])
+        srv.start()
+    except (ConfigError, OSError) as exc:
+        print(f"routerlab serve: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, lambda *_: stop.set())
+        except ValueError:  # not the main thread
+            pass
+    print(json.dumps({"url": srv.url, "port": srv.port, "deployments": srv.deployments}), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        srv.stop()
+    return 0
+
