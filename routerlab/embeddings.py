@@ -112,10 +112,10 @@ class HashingEmbedder:
             idx = (h % np.uint64(self.dim)).astype(np.intp) + start_owner * self.dim
             sign = np.where((h >> np.uint64(63)) == 0, 1.0, -1.0)
             vec += np.bincount(idx, weights=sign, minlength=len(vec))
-        vec = vec.reshape(len(encoded), self.dim)
-        vec = np.sign(vec) * np.log1p(np.abs(vec))
-        norms = np.linalg.norm(vec, axis=1, keepdims=True)
-        return np.where(norms > 0, vec / np.where(norms > 0, norms, 1.0), vec).astype(np.float32)
+        mat = vec.reshape(len(encoded), self.dim)
+        mat = np.sign(mat) * np.log1p(np.abs(mat))
+        norms = np.linalg.norm(mat, axis=1, keepdims=True)
+        return np.where(norms > 0, mat / np.where(norms > 0, norms, 1.0), mat).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"HashingEmbedder(dim={self.dim}, ngrams={self.ngrams})"

@@ -175,7 +175,7 @@ class RouteMagics(Magics):
         bundled data; empty when that module is unavailable."""
         if self._builtins is None:
             try:
-                from .routers.defaults import builtin_strategies  # type: ignore[import-not-found]
+                from .routers.defaults import builtin_strategies
             except ImportError:
                 self._builtins = {}
             else:
@@ -197,7 +197,7 @@ class RouteMagics(Magics):
         catalog = Catalog.default()
         if name in catalog:  # before the built-ins: a model name needs no data set loaded
             try:
-                from .routers import FixedRouter  # type: ignore[attr-defined]
+                from .routers import FixedRouter
 
                 return name, FixedRouter(catalog.canonical(name), name=name)
             except ImportError:
@@ -236,7 +236,7 @@ class RouteMagics(Magics):
     # -- parsing --------------------------------------------------------------------------------
     def _split(self, line: str) -> tuple[Any, str]:
         """Options first, then the prompt verbatim (so apostrophes and quotes need no escaping)."""
-        parser = self.route.parser  # type: ignore[attr-defined]
+        parser = self.route.parser
         takes_value = {s for a in parser._actions for s in a.option_strings if a.nargs != 0}
         flags, rest = [], line.lstrip()
         while rest.startswith("-"):

@@ -43,6 +43,14 @@ class Outcomes:
     """
 
     df: pd.DataFrame
+    # derived in __post_init__: a dense (prompt x model) -> row matrix and its two indexes
+    _prompt_index: pd.Index = field(init=False, repr=False, compare=False)
+    _model_index: pd.Index = field(init=False, repr=False, compare=False)
+    _matrix: np.ndarray = field(init=False, repr=False, compare=False)
+    _row_prompt: np.ndarray = field(init=False, repr=False, compare=False)
+    _row_model: np.ndarray = field(init=False, repr=False, compare=False)
+    _scalar: tuple[dict[tuple[Any, Any], int], dict[str, np.ndarray]] | None = field(
+        init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         p_codes, p_uniques = pd.factorize(self.df["prompt_id"])
@@ -64,20 +72,21 @@ class Outcomes:
 
     @property
     def models(self) -> list[str]:
-        return sorted(self._model_index.tolist())  # type: ignore[attr-defined]
+        return sorted(self._model_index.tolist())
 
     def __len__(self) -> int:
         return len(self.df)
 
     def record(self, prompt_id: str, model: str) -> dict[str, Any]:
         """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
-        if self._scalar is None:  # type: ignore[has-type]
+        if self._scalar is None:
             # the per-prompt hot path: a dict and plain column arrays, built on first use
             ids, models = (self.df[c].to_numpy(dtype=object) for c in ("prompt_id", "model"))  # not Arrow iteration
             pos = dict(zip(zip(ids, models), range(len(self.df))))
             cols = {c: self.df[c].to_numpy() for c in self.df.columns}
             object.__setattr__(self, "_scalar", (pos, cols))
-        pos, cols = self._scalar  # type: ignore[misc]
+        assert self._scalar is not None
+        pos, cols = self._scalar
         i = pos.get((prompt_id, model))
         if i is None:
             known = self.models
@@ -97,30 +106,33 @@ class Outcomes:
     def response(self, prompt_id: str, model: str) -> str:
         return str(self.record(prompt_id, model)["response"])
 
-    def prompt_codes(self, prompt_ids: Sequence[str]) -> np.ndarray:
+    def prompt_codes(self, prompt_ids: Sequence[str] | np.ndarray) -> np.ndarray:
         """Each prompt id's code in this table (-1 where it has no outcome)."""
-        return self._prompt_index.get_indexer(pd.Index(prompt_ids))  # type: ignore[attr-defined]
+        return self._prompt_index.get_indexer(pd.Index(prompt_ids))
 
-    def positions(self, prompt_ids: Sequence[str] | None = None, models: Sequence[str] | None = None, *,
-                  prompt_codes: np.ndarray | None = None) -> np.ndarray:
+    def positions(self, prompt_ids: Sequence[str] | np.ndarray | None = None,
+                  models: Sequence[str] | np.ndarray = (), *, prompt_codes: np.ndarray | None = None) -> np.ndarray:
         """Row positions for many (prompt, model) pairs at once (-1 where missing).
 
         Pass ``prompt_codes`` (from :meth:`prompt_codes`) to reuse a join across many calls.
         """
-        pi = self.prompt_codes(prompt_ids) if prompt_codes is None else prompt_codes
-        models = np.asarray(models, dtype=object)
-        m_codes, m_uniques = pd.factorize(models)
-        mi = self._model_index.get_indexer(pd.Index(m_uniques))[m_codes]  # type: ignore[attr-defined]
+        if prompt_codes is None:
+            if prompt_ids is None:
+                raise TypeError("positions() needs prompt_ids or prompt_codes")
+            prompt_codes = self.prompt_codes(prompt_ids)
+        pi = prompt_codes
+        m_codes, m_uniques = pd.factorize(np.asarray(models, dtype=object))
+        mi = self._model_index.get_indexer(pd.Index(m_uniques))[m_codes]
         ok = (pi >= 0) & (mi >= 0)
-        return np.where(ok, self._matrix[np.where(ok, pi, 0), np.where(ok, mi, 0)], -1)  # type: ignore[attr-defined]
+        return np.where(ok, self._matrix[np.where(ok, pi, 0), np.where(ok, mi, 0)], -1)
 
     def dense(self, values: np.ndarray | str = "score") -> tuple[pd.Index, pd.Index, np.ndarray]:
         """(prompt ids, models, prompt x model float array) of one column, or of ``values`` given per
         row; NaN where an outcome is missing. A gather through the position matrix, no pivot."""
         v = self.df[values].to_numpy(dtype=float) if isinstance(values, str) else np.asarray(values, dtype=float)
-        m = self._matrix  # type: ignore[attr-defined]
+        m = self._matrix
         out = np.where(m >= 0, v[np.where(m >= 0, m, 0)], np.nan)
-        return self._prompt_index, self._model_index, out  # type: ignore[attr-defined]
+        return self._prompt_index, self._model_index, out
 
     def matrix(self, column: str = "score") -> pd.DataFrame:
         """A prompt x model table of one column (e.g. ``score`` or ``output_tokens``)."""

@@ -38,6 +38,7 @@ def load(name_or_path: str | os.PathLike[str] = "zeroeval", *, score: bool = Tru
         path = candidate
     if path.is_dir():
         prompts_file = _one(path, "prompts")
+        assert prompts_file is not None  # required=True raises instead of returning None
         outcomes_file = _one(path, "outcomes", required=False)
         prompts = _normalise_prompts(read_rows(prompts_file), prompts_file)
         outcomes = None
@@ -103,7 +104,7 @@ def _cached_scores(directory: Path, ds: Dataset) -> pd.DataFrame | None:
             hit = cache.get(key)
     except Exception:  # noqa: BLE001 - a broken cache must never stop a load
         return None
-    if hit is None or len(hit[0]) != len(ds.outcomes):
+    if hit is None or ds.outcomes is None or len(hit[0]) != len(ds.outcomes):
         return None
     out = ds.outcomes.df.copy()
     out["score"], out["answer"] = hit
@@ -141,7 +142,7 @@ def score_outcomes(prompts: pd.DataFrame, outcomes: pd.DataFrame, scorer: Any = 
     todo = np.isnan(scores)
     for t in pd.unique(task[todo]):
         rows = np.flatnonzero(todo & (task == t))
-        s = scorer or scorer_for_task(str(t))
+        s: Any = scorer or scorer_for_task(str(t))
         values, extracted = s.score_many(responses[rows], reference[rows], who[rows])
         scores[rows] = values
         answers[rows] = extracted

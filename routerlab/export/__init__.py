@@ -263,7 +263,7 @@ def export_main(argv: Sequence[str] | None = None) -> int:
         routerlab export routing_table.json --to litellm --to env -o deploy/
         routerlab export --results runs/zeroeval.parquet --strategy task-router -o deploy/
     """
-    parser = argparse.ArgumentParser(prog="routerlab export", description=export_main.__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="routerlab export", description=(export_main.__doc__ or "").split("\n\n")[0])
     parser.add_argument("table", nargs="?", help="a routing-table JSON file")
     parser.add_argument("--results", help="build the table from a results file (parquet or csv) instead")
     parser.add_argument("--strategy", help="with --results: the strategy whose decisions to export")

@@ -68,7 +68,7 @@ def provider_class(kind: str) -> type[BaseProvider]:
         module, cls = _KINDS[kind]
     except KeyError:
         raise ConfigError(f"unknown provider kind {kind!r}; known kinds: {', '.join(_KINDS)}") from None
-    return getattr(importlib.import_module(module, __name__), cls)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module, __name__), cls)
 
 
 def make_provider(kind: str, *, base_url: str | None = None, api_key_env: str | None = None,

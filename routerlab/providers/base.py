@@ -39,8 +39,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, Protocol, cast, runtime_checkable
 
 from .._aio import run_sync  # the package's one sync bridge (re-exported as providers.run_sync)
 from ..catalog import Catalog, ModelSpec
@@ -370,7 +370,7 @@ class BaseProvider:
         start = time.perf_counter()
         end = asyncio.get_running_loop().time() + deadline + 0.05
         state = _StreamState(request)
-        inner = self._stream(request, spec, deadline, state).__aiter__()
+        inner = cast(AsyncGenerator[str, None], self._stream(request, spec, deadline, state).__aiter__())
         try:
             while True:
                 err: ProviderError | None = None

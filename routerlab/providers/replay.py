@@ -142,10 +142,10 @@ class ReplayCaller:
         """Per prompt and per model arrays aligned with the outcomes' indexes (built once)."""
         if self._arrays is None:
             o = self.outcomes
-            models = o._model_index  # type: ignore[attr-defined]
+            models = o._model_index
             specs = [self._spec(str(m)) for m in models]
             self._arrays = {
-                "prompt_hash": string_hashes(o._prompt_index),  # type: ignore[attr-defined]
+                "prompt_hash": string_hashes(o._prompt_index),
                 "model_hash": string_hashes(models),
                 "price_in": np.array([s.price.input for s in specs]),
                 "price_out": np.array([s.price.output for s in specs]),
@@ -153,15 +153,16 @@ class ReplayCaller:
                 "ttft_sigma": np.array([s.latency.ttft_sigma for s in specs]),
                 "tps_p50": np.array([s.latency.tps_p50 for s in specs]),
                 "tps_sigma": np.array([s.latency.tps_sigma for s in specs]),
-                "row_prompt": o._row_prompt,  # type: ignore[attr-defined]
-                "row_model": o._row_model,  # type: ignore[attr-defined]
+                "row_prompt": o._row_prompt,
+                "row_model": o._row_model,
                 "input_tokens": o.df["input_tokens"].to_numpy(),
                 "output_tokens": o.df["output_tokens"].to_numpy(),
             }
         return self._arrays
 
-    def complete_many(self, prompt_ids: Sequence[str] | None = None, models: Sequence[str] | None = None,
-                      samples: Sequence[int] | int = 0, *, positions: np.ndarray | None = None,
+    def complete_many(self, prompt_ids: Sequence[str] | np.ndarray | None = None,
+                      models: Sequence[str] | np.ndarray = (), samples: Sequence[int] | np.ndarray | int = 0, *,
+                      positions: np.ndarray | None = None,
                       columns: Sequence[str] = ("response",)) -> dict[str, np.ndarray]:
         """Vectorised replay: per (prompt, model) call, its tokens, cost, simulated latency, the
         recorded score and extracted answer, and the ``columns`` asked for (``response`` by default).
@@ -173,6 +174,8 @@ class ReplayCaller:
         pos = self.outcomes.positions(prompt_ids, models) if positions is None else np.asarray(positions)
         if (pos < 0).any():
             i = int(np.flatnonzero(pos < 0)[0])
+            if prompt_ids is None:
+                raise MissingOutcomeError(f"position {i} of the {len(pos)} asked for has no recorded outcome (-1)")
             self.outcomes.record(str(prompt_ids[i]), str(models[i]))  # raises the precise error
         t = self._tables()
         pc, mc = t["row_prompt"][pos], t["row_model"][pos]
@@ -213,9 +216,9 @@ class ReplayCaller:
         if self.simulate_latency:
             prof = spec.latency
             t = self._tables()
-            ph = t["prompt_hash"][self.outcomes._prompt_index.get_loc(pid)]  # type: ignore[attr-defined]
-            mh = t["model_hash"][self.outcomes._model_index.get_loc(model)]  # type: ignore[attr-defined]
-            z1, z2 = stable_normal_pair(ph, mh, request.sample, self.seed)
+            ph = t["prompt_hash"][self.outcomes._prompt_index.get_loc(pid)]
+            mh = t["model_hash"][self.outcomes._model_index.get_loc(model)]
+            z1, z2 = stable_normal_pair(int(ph), int(mh), request.sample, self.seed)
             # np.exp on arrays, as in complete_many: libm's exp may differ in the last bit on some CPUs
             e1, e2 = np.exp(np.array([prof.ttft_sigma * z1, prof.tps_sigma * z2]))
             ttft0 = prof.ttft_p50 * e1

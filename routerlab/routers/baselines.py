@@ -211,7 +211,7 @@ class OracleRouter(BaseRouter):
         self.threshold = threshold
         self.name = name or "oracle"
 
-    def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, dict[str, str]]:
+    def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, _LazyTextIndex]:
         cached = getattr(self, "_cache_tables", None)
         if cached is not None:
             return cached

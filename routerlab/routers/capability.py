@@ -276,6 +276,7 @@ class CapabilityRouter(BaseRouter):
         rows = []
         for j, m in enumerate(st.names):
             stage = ev["stage"][0, j]
+            removed: str | None
             if stage == 4:
                 removed = f"max_latency: {ev['latency'][0, j]:.2f} s > {self.max_latency:g} s"
             elif stage == 5:

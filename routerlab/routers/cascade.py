@@ -332,6 +332,7 @@ def _simulate(chain: tuple[str, ...], final: str | None, s: Mapping[str, np.ndar
     ``s``, ``c``, ``k``: model → scores, costs and integer answer codes (see :func:`_codes`) per prompt.
     """
     if not chain:
+        assert final is not None, "a plan with no stages needs a final model"
         return float(s[final].sum()), float(c[final].sum())
     order = list(chain) if final is not None else list(chain[:-1])
     last = final if final is not None else chain[-1]

@@ -91,7 +91,7 @@ class ContextWindowRouter(BaseRouter):
         windows = {m: self._window(str(m)) for m in pd.unique(chosen)}
         fits = np.array([windows[m] for m in chosen]) >= need
         for i in np.flatnonzero(~fits):
-            chosen[i] = self.route(batch.request(i)).model
+            chosen[i] = self.route(batch.request(int(i))).model
         return chosen
 
     def explain(self, request: Request) -> pd.DataFrame:

@@ -90,9 +90,9 @@ def as_dict(table: Any) -> dict[str, Any]:
     if isinstance(table, (str, os.PathLike)):
         return read_document(table)
     if hasattr(table, "to_dict") and not isinstance(table, Mapping):  # a RoutingTable
-        return json.loads(json.dumps(table.to_dict()))  # type: ignore[no-any-return]
+        return json.loads(json.dumps(table.to_dict()))
     if isinstance(table, Mapping):
-        return json.loads(json.dumps(dict(table)))  # type: ignore[no-any-return]
+        return json.loads(json.dumps(dict(table)))
     raise ConfigError(f"cannot export a {type(table).__name__}: pass a RoutingTable, a mapping or a JSON path")
 
 

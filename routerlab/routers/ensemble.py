@@ -171,11 +171,12 @@ class Consensus:
             answering = next(c for c, k in counted if k == winner[0])
             info.update(consensus=True, agreement=winner[1] / total, answered_by=answering.model)
         elif self.fallback is not None:
-            answering = next((c for c in calls if c.model == self.fallback), None)
-            if answering is None:
-                answering = await caller.complete(request, self.fallback)
-                latency += answering.latency
-                calls.append(answering)
+            found = next((c for c in calls if c.model == self.fallback), None)
+            if found is None:
+                found = await caller.complete(request, self.fallback)
+                latency += found.latency
+                calls.append(found)
+            answering = found
             info.update(consensus=False, agreement=(winner[1] / total if winner else 0.0), answered_by=answering.model,
                         fallback=True)
         else:

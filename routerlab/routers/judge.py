@@ -315,7 +315,7 @@ class SimulatedJudge:
         recorded = self._recorded_scores()
         correct = []
         for text, m in zip(meta["candidates"], models):
-            value = recorded.get((pid, text))  # a recorded answer's score is already known: the same rule
+            value = recorded.get((str(pid), text))  # a recorded answer's score is already known: the same rule
             correct.append((scorer.score(text, reference, model=m).value if value is None else value) >= 0.5)
         nonce = str(meta["nonce"])
         if meta["kind"] == "grade":

@@ -209,7 +209,7 @@ class RoutingTable:
             _check_regexes(source, f"tasks[{i}].patterns", pats)
             if spec["task"] in patterns:
                 raise _bad(source, f"tasks[{i}].task", f"repeats task {spec['task']!r}")
-            patterns[spec["task"]] = list(pats)
+            patterns[spec["task"]] = list(pats or ())
         routes = data.get("routes", {})
         for name in ("routes", "fallbacks", "context_window_fallbacks", "provenance"):
             if name in data and not isinstance(data[name], Mapping):

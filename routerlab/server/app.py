@@ -256,7 +256,7 @@ class ProviderServer:
         self._stop.clear()
         count_text("warm up")  # load the encoding now, not inside the first request's latency
         self._httpd = _HTTPServer((self.host, self.requested_port), _Handler)
-        self._httpd.app = self  # type: ignore[attr-defined]
+        self._httpd.app = self
         self._t0 = self.clock()
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="routerlab-server", daemon=True)
@@ -452,9 +452,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     answers: Answers | None = None
     if args.dataset:
         try:
-            from .. import datasets  # type: ignore[attr-defined]
+            from .. import datasets
 
-            answers = answers_from_dataset(datasets.load(args.dataset))  # type: ignore[attr-defined]
+            answers = answers_from_dataset(datasets.load(args.dataset))
         except Exception as exc:  # noqa: BLE001
             print(f"routerlab serve: cannot load dataset {args.dataset!r} ({exc}); echoing instead", file=sys.stderr)
     try:

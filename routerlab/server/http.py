@@ -43,6 +43,7 @@ def _text_of(content: Any) -> str:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    app: ProviderServer  # set by ProviderServer.start
     daemon_threads = True
     block_on_close = False
     request_queue_size = 256  # the default backlog of 5 refuses connections at ~64 concurrent clients
@@ -69,9 +70,11 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections close eventually
     server_version = "routerlab-local/1"
 
+    server: _HTTPServer
+
     @property
     def app(self) -> ProviderServer:
-        return self.server.app  # type: ignore[attr-defined,no-any-return]
+        return self.server.app
 
     def setup(self) -> None:
         super().setup()
@@ -434,7 +437,7 @@ def _openai_events(api: str, model: str, pieces: list[str], finish: str, stop_se
 
 def _anthropic_events(api: str, model: str, pieces: list[str], finish: str, stop_seq: str | None, n_in: int,
                       n_out: int, include_usage: bool) -> Iterable[tuple[str, bytes]]:
-    msg = {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant", "model": model,
+    msg: dict[str, Any] = {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant", "model": model,
            "content": [], "stop_reason": None, "stop_sequence": None,
            "usage": {"input_tokens": n_in, "output_tokens": 1}}
     yield "head", _sse({"type": "message_start", "message": msg}, "message_start")

@@ -61,7 +61,7 @@ def cpt(share: Sequence[float], quality: Sequence[float], *, r_weak: float, r_st
         target: float = 0.5) -> float:
     """Minimum share of strong calls at which PGR reaches ``target`` (RouteLLM's CPT(x %))."""
     x, y = _curve(share, quality, r_weak, r_strong)
-    p = pgr(y, r_weak, r_strong)
+    p = np.asarray(pgr(y, r_weak, r_strong))
     hit = np.flatnonzero(p >= target)
     if len(hit) == 0:
         return float("nan")

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -24,7 +25,7 @@ from .plots import forest, frontier, heatmap, latency, oracle_point, shares
 __all__ = ["plot", "KINDS", "frontier", "latency", "heatmap", "shares", "forest", "oracle_point",
            "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard"]
 
-KINDS = {"frontier": frontier, "latency": latency, "heatmap": heatmap, "shares": shares, "forest": forest}
+KINDS: dict[str, Callable[..., Figure]] = {"frontier": frontier, "latency": latency, "heatmap": heatmap, "shares": shares, "forest": forest}
 _ALIASES = {"pareto": "frontier", "cost_quality": "frontier", "cdf": "latency", "tasks": "heatmap",
             "share": "shares", "models": "shares", "ab": "forest"}
 

@@ -104,7 +104,7 @@ def _ceil_to(x: float, step: float) -> float:
 def _ab(results: Any, a: str, b: str) -> dict[str, Any]:
     """Paired A/B test of ``b`` (recommended) against ``a`` (runner-up) on quality."""
     try:
-        from ..stats import compare  # type: ignore[attr-defined]
+        from ..stats import compare
 
         r = compare(results, a, b, metric="quality")
         ci = getattr(r, "ci", (np.nan, np.nan))
@@ -445,7 +445,7 @@ def _fallback_export(sel: Any, name: str, path: Path, row: pd.Series) -> Path:
     top = ok["final_model"].value_counts()
     doc = {"format": "routerlab.routing_table.fallback/1", "strategy": name,
            "default_model": str(top.index[0]) if len(top) else None,
-           "routes": {t: max(sh, key=sh.get) for t, sh in per_task.items() if sh},
+           "routes": {t: max(sh, key=lambda m: sh[m]) for t, sh in per_task.items() if sh},
            "model_shares_by_task": per_task,
            "summary": {"quality": float(row["quality"]), "cost_per_1k": float(row["cost_per_1k"]),
                        "latency_p95": float(row["latency_p95"])},

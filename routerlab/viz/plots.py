@@ -74,7 +74,7 @@ def is_oracle_name(name: str) -> bool:
 def _pareto_mask(c: np.ndarray, q: np.ndarray) -> np.ndarray:
     dominated = ((c[None, :] <= c[:, None]) & (q[None, :] >= q[:, None])
                  & ((c[None, :] < c[:, None]) | (q[None, :] > q[:, None]))).any(axis=1)
-    return ~dominated
+    return np.asarray(~dominated, dtype=bool)
 
 
 def oracle_point(results: Any) -> tuple[float, float] | None:
