@@ -37,10 +37,10 @@ from .._aio import run_sync
 from ..datasets import Dataset
 from ..errors import ConfigError, RouterlabError
 from ..providers.replay import ReplayCaller
-from .results import RESULT_COLUMNS, Results
-from .store import MemoryStore, ResultStore
 from ..types import Answer, Caller, Request
-from . import views
+from . import schema, views
+from .results import Results
+from .store import MemoryStore, ResultStore
 
 __all__ = ["Experiment", "fingerprint", "replay_rows"]
 
@@ -171,6 +171,12 @@ class Experiment:
     def _is_replay(self) -> bool:
         return isinstance(self.caller, ReplayCaller)
 
+    @property
+    def oracles(self) -> list[str]:
+        """The strategies that read the recorded answers (``reads_answers = True``, e.g. an
+        :class:`~routerlab.routers.OracleRouter`): upper bounds that Results never puts on the frontier."""
+        return [n for n, s in self.strategies.items() if getattr(s, "reads_answers", False)]
+
     # running ---------------------------------------------------------------------------------
     def run(self, *, progress: bool = True, on_rows: ProgressHook | None = None,
             dashboard: bool = False, workers: int = 1) -> Results:
@@ -260,12 +266,13 @@ class Experiment:
         return self.results()
 
     def results(self) -> Results:
-        """Every stored result of this experiment's strategies on this dataset, in a stable order."""
+        """Every stored result of this experiment's strategies on this dataset, in a stable order
+        (strategy as given, the dataset's prompt order, sample), without computing anything."""
         frames = [df for name in self.strategies if len(df := self.store.rows(self.config_hash(name), [name]))]
         meta = {"dataset": self.dataset.name, "seed": self.seed, "samples": self.samples, "split": self.split,
-                "strategies": list(self.strategies), **self.meta}
+                "strategies": list(self.strategies), "oracles": self.oracles, **self.meta}
         if not frames:
-            return Results(pd.DataFrame(columns=RESULT_COLUMNS), meta)
+            return Results(schema.empty_frame(), meta)
         df = pd.concat(frames, ignore_index=True)
         strat = {n: i for i, n in enumerate(self.strategies)}
         # the dataset's own position of each prompt: orders the rows and drops other data sets' prompts
@@ -282,8 +289,6 @@ class Experiment:
         samples = np.array([s for _, s in todo])
         prompts = self.dataset.prompts.iloc[[self.dataset._pos()[p] for p in ids]].reset_index(drop=True)
         out = replay_rows(name, router, self.caller, prompts, samples, self.split)
-        for col in ("strategy", "split", "models_called", "final_model", "error_type", "error"):
-            out[col] = out[col].astype(object)
         for start in range(0, len(out), 5000):
             chunk = out.iloc[start:start + 5000]
             self.store.put_frame(config, chunk)
@@ -304,7 +309,7 @@ class Experiment:
             if buffer:
                 self.store.put_many(config, buffer)
                 if on_rows is not None:
-                    on_rows(name, pd.DataFrame.from_records(buffer))
+                    on_rows(name, pd.DataFrame.from_records(buffer, columns=schema.RESULT_COLUMNS))
                 buffer.clear()
 
         async def worker() -> None:
@@ -333,21 +338,18 @@ class Experiment:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failure is a row, never a lost unit
-            row = {**base, **_EMPTY}
             # live: the user waited this long for the error; replay has no clock, only simulated latency
             waited = np.nan if self._is_replay() else time.perf_counter() - started
-            row.update(error_type=type(exc).__name__, error=str(exc)[:2000], latency=waited)
             tokens = getattr(exc, "tokens", (0, 0))
-            row.update(input_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
-                       cost=float(getattr(exc, "cost", 0.0) or 0.0))
-            return row
+            return schema.make_row(base, error_type=type(exc).__name__, error=str(exc)[:2000], latency=waited,
+                                   input_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
+                                   cost=float(getattr(exc, "cost", 0.0) or 0.0))
         score, extracted = self._score(request, answer)
-        return {**base, "models_called": "|".join(answer.models_called), "final_model": answer.model,
-                "answer": extracted, "score": score, "input_tokens": answer.input_tokens,
-                "output_tokens": answer.output_tokens, "cost": answer.cost, "latency": float(answer.latency),
-                "ttft": np.nan if answer.ttft is None else float(answer.ttft),
-                "simulated_latency": answer.simulated_latency, "cached": answer.cached,
-                "error_type": "", "error": ""}
+        return schema.make_row(
+            base, models_called="|".join(answer.models_called), final_model=answer.model, answer=extracted,
+            score=score, input_tokens=answer.input_tokens, output_tokens=answer.output_tokens, cost=answer.cost,
+            latency=float(answer.latency), ttft=np.nan if answer.ttft is None else float(answer.ttft),
+            simulated_latency=answer.simulated_latency, cached=answer.cached)
 
     def _score(self, request: Request, answer: Answer) -> tuple[float, str | None]:
         final = answer.calls[-1] if answer.calls else None
@@ -368,9 +370,10 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
                 prompt_codes: np.ndarray | None = None) -> pd.DataFrame:
     """The vectorised replay of a prompt-only router: ``route_many`` plus a join on the outcomes.
 
-    Returns result rows (``RESULT_COLUMNS``; text columns as categoricals) equal to what the
-    per-prompt path records. ``prompt_codes`` (``caller.outcomes.prompt_codes(ids)``) lets several
-    strategies share the prompt half of the join.
+    Returns result rows (:mod:`~routerlab.harness.schema`'s columns; constant text columns as
+    categoricals) equal, once normalised, to what the per-prompt path records; a decision without a
+    recorded outcome is a row with the error and the schema's fill values. ``prompt_codes``
+    (``caller.outcomes.prompt_codes(ids)``) lets several strategies share the prompt half of the join.
     """
     n = len(prompts)
     samples = np.broadcast_to(np.asarray(samples), (n,))
@@ -385,11 +388,17 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
     pos = outcomes.positions(models=models, prompt_codes=pc)
     ok = pos >= 0
     got = caller.complete_many(positions=pos[ok], samples=samples[ok], columns=())
+    found = int(ok.sum())
 
-    def full(values: np.ndarray, fill: Any, dtype: Any = None) -> np.ndarray:
+    def full(column: str, values: np.ndarray | None = None) -> np.ndarray:
+        """``values`` for the rows with an outcome, the schema's fill value for the others."""
+        fill = schema.FILL[column]
+        dtype = object if fill is None else schema.DTYPES[column]
+        if values is None:
+            values = np.full(found, fill, dtype=dtype)
         if ok.all():
             return values
-        out = np.full(n, fill, dtype=dtype or values.dtype)
+        out = np.full(n, fill, dtype=dtype)
         out[ok] = values
         return out
 
@@ -397,40 +406,26 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
         return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
 
     model_cat = pd.Categorical.from_codes(codes, categories=canonical) if len(uniques) else decided
-    answer = full(got["answer"], None, object) if "answer" in got else np.full(n, None, dtype=object)
-    out = pd.DataFrame({
+    out = schema.frame({
         "strategy": const(name), "prompt_id": prompts["prompt_id"].array, "task": prompts["task"].array,
         "sample": samples.astype(np.int64), "split": const(split),
-        "models_called": model_cat, "final_model": model_cat, "answer": answer,
-        "score": full(got["score"], np.nan, float) if "score" in got else np.full(n, np.nan),
-        "input_tokens": full(got["input_tokens"], 0), "output_tokens": full(got["output_tokens"], 0),
-        "cost": full(got["cost"], 0.0), "latency": full(got["latency"], np.nan),
-        "ttft": full(got["ttft"], np.nan), "simulated_latency": full(np.full(int(ok.sum()), caller.simulate_latency), False),
+        "models_called": model_cat, "final_model": model_cat,
+        **{c: full(c, got.get(c)) for c in ("answer", "score", "input_tokens", "output_tokens", "cost", "latency",
+                                            "ttft")},
+        "simulated_latency": full("simulated_latency", np.full(found, caller.simulate_latency)),
         "cached": np.zeros(n, dtype=bool), "error_type": const(""), "error": const(""),
     })
     if not ok.all():  # each missing outcome is a row that says what is missing, as on the per-prompt path
-        for col in ("models_called", "final_model", "error_type", "error"):
+        blank = ["final_model", "models_called"]
+        for col in ("error_type", "error", *blank):
             out[col] = out[col].astype(object)
         for i in np.flatnonzero(~ok):
             try:
                 outcomes.record(str(out.at[i, "prompt_id"]), str(models[i]))
             except RouterlabError as exc:
-                out.loc[i, ["error_type", "error", "final_model", "models_called"]] = [type(exc).__name__, str(exc), "", ""]
+                out.loc[i, ["error_type", "error", *blank]] = [type(exc).__name__, str(exc),
+                                                               *(schema.FILL[c] for c in blank)]
     return out
-
-
-_EMPTY: dict[str, Any] = {"models_called": "", "final_model": "", "answer": None, "score": np.nan,
-                          "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "latency": np.nan,
-                          "ttft": np.nan, "simulated_latency": False, "cached": False,
-                          "error_type": "", "error": ""}
-
-
-def _empty_rows(base: pd.DataFrame) -> pd.DataFrame:
-    n = len(base)
-    out = base.reset_index(drop=True).copy()
-    for col, value in _EMPTY.items():
-        out[col] = pd.Series([value] * n, dtype=object if isinstance(value, str) or value is None else None)
-    return out[RESULT_COLUMNS]
 
 
 def _progress(name: str, total: int, enabled: bool) -> Any:
