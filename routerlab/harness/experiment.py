@@ -21,12 +21,13 @@ import asyncio
 import copy
 import hashlib
 import json
+import logging
 import math
-import os
-import pickle
+import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ from .store import MemoryStore, ResultStore
 __all__ = ["Experiment", "fingerprint", "replay_rows"]
 
 ProgressHook = Callable[[str, pd.DataFrame], None]
+log = logging.getLogger("routerlab.harness")
 
 
 def fingerprint(obj: Any, _depth: int = 0) -> Any:
@@ -180,19 +182,57 @@ class Experiment:
     # running ---------------------------------------------------------------------------------
     def run(self, *, progress: bool = True, on_rows: ProgressHook | None = None,
             dashboard: bool = False, workers: int = 1) -> Results:
-        """Run what is missing and return every result (sync; works inside Jupyter).
+        """Compute every missing unit, store it, and return all the results (sync; works inside Jupyter).
 
-        ``workers=2`` (replay only, on systems with ``fork``; the CLI uses it) hands every other
-        per-prompt strategy to a forked worker process, so both cores work. A worker that fails
-        changes nothing: its strategies then run here.
+        A unit is (strategy, prompt, sample): ``len(strategies) × len(dataset) × samples`` of them.
+        Units already in the store for the same configuration (:meth:`config_hash`) are not computed
+        again, so a re-run after Ctrl-C, a kernel restart or SIGKILL continues where it stopped.
+
+        Parameters
+        ----------
+        progress: a tqdm bar per strategy (a widget in Jupyter, text in a terminal), with the running
+            error count and cost in USD.
+        on_rows: called as ``on_rows(strategy_name, rows)`` with each batch of newly finished rows (a
+            DataFrame with the columns of :mod:`routerlab.harness.schema`), possibly from a worker thread.
+        dashboard: show progress and a filling cost-quality plot while running, then the full
+            dashboard (a view that :mod:`routerlab.viz` provides); ``on_rows`` and ``workers`` are then
+            not used.
+        workers: with ``workers=N > 1``, replay only and where the ``fork`` start method exists (the
+            CLI passes 2), the per-prompt strategies still to run are dealt round-robin and ``N - 1``
+            shares run in forked worker processes (``concurrent.futures.ProcessPoolExecutor``), so
+            more cores work. The rows are identical to ``workers=1``. A worker that fails changes
+            nothing: its strategies then run here. Prompt-only routers take the vectorised path here.
+
+        Returns
+        -------
+        :class:`~routerlab.harness.Results`: every stored row of these strategies on this dataset (not
+        only those computed now), ordered by strategy (as given), then the dataset's prompt order, then
+        sample; ``meta`` holds the data set, seed, samples, split, strategy names, ``oracles`` and the
+        Experiment's ``meta``.
+
+        Raises
+        ------
+        A failed call is a row (``error_type``, ``error``), never an exception. Raised:
+        :class:`~routerlab.errors.ConfigError` for a strategy that is neither a Strategy nor a Router,
+        or a ``route_many`` returning the wrong number of decisions; :class:`~routerlab.errors.StoreError`
+        when the store cannot be written; ``KeyboardInterrupt`` after the finished units are stored and
+        any worker process is killed.
+
+        Example::
+
+            >>> from routerlab import Experiment, datasets
+            >>> ds = datasets.load("zeroeval").filter(tasks=["gsm"])          # doctest: +SKIP
+            >>> res = Experiment(ds, models=["gpt-4o-mini"]).run(workers=2)   # doctest: +SKIP
+            >>> len(res.df) == len(ds)                                        # doctest: +SKIP
+            True
         """
         if dashboard:
             hook, finish = views.get("live_dashboard")(self)
             results = run_sync(self.arun(progress=progress, on_rows=hook))
             finish(results)
             return results
-        if workers > 1 and self._is_replay() and hasattr(os, "fork"):
-            return self._run_forked(progress=progress, on_rows=on_rows)
+        if workers > 1 and self._is_replay() and "fork" in multiprocessing.get_all_start_methods():
+            return self._run_parallel(workers, progress=progress, on_rows=on_rows)
         return run_sync(self.arun(progress=progress, on_rows=on_rows))
 
     def _without(self, names: set[str], *, keep: bool = False, store: Any = None) -> Experiment:
@@ -203,50 +243,44 @@ class Experiment:
             part.store = store
         return part
 
-    def _run_forked(self, *, progress: bool, on_rows: ProgressHook | None) -> Results:
+    def _shares(self, workers: int) -> list[frozenset[str]]:
+        """The per-prompt strategies with units to run, dealt round-robin: share 0 stays here."""
         slow = [n for n, s in self.strategies.items()
                 if not (self.fast_path and getattr(s, "prompt_only", False))
                 and len(self.store.done(self.config_hash(n), n)) < len(self.dataset) * self.samples]
-        handed = set(slow[1::2])
-        if not handed:
+        return [share for k in range(1, workers) if (share := frozenset(slow[k::workers]))]
+
+    def _run_parallel(self, workers: int, *, progress: bool, on_rows: ProgressHook | None) -> Results:
+        shares = self._shares(workers)
+        if not shares:
             return run_sync(self.arun(progress=progress, on_rows=on_rows))
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker: replay is pure computation, so a forked copy can do it
-            os.close(read_fd)
-            code = 1
-            try:
-                mem = MemoryStore()
-                asyncio.run(self._without(handed, keep=True, store=mem).arun(progress=False))
-                frames = {n: mem.rows(self.config_hash(n), [n]) for n in handed}
-                with os.fdopen(write_fd, "wb") as fh:
-                    pickle.dump(frames, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_fd)
+        before = set(multiprocessing.active_children())
+        # fork: the workers inherit this Experiment (fitted strategies, data set) without pickling it
+        pool = ProcessPoolExecutor(max_workers=len(shares), mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_adopt, initargs=(self,))
+        futures = [pool.submit(_replay_share, share) for share in shares]
+        procs = set(multiprocessing.active_children()) - before  # the pool's workers, forked by submit
         try:
-            run_sync(self._without(handed).arun(progress=progress, on_rows=on_rows))
-        except BaseException:  # Ctrl-C or an error here: do not wait for the worker's share
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read_fd)
+            run_sync(self._without(set().union(*shares)).arun(progress=progress, on_rows=on_rows))
+            handed = [_collected(future) for future in futures]
+        except BaseException:  # Ctrl-C or an error, here or while waiting: do not wait for the workers
+            for proc in procs:
+                proc.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
-        with os.fdopen(read_fd, "rb") as fh:
-            payload = fh.read()
-        _, status = os.waitpid(pid, 0)
-        try:
-            frames = pickle.loads(payload) if status == 0 else {}
-        except Exception:  # noqa: BLE001 - a broken hand-over means: compute it here
-            frames = {}
-        for name, frame in frames.items():
-            self.store.put_frame(self.config_hash(name), frame)
-            if on_rows is not None:
-                on_rows(name, frame)
+        pool.shutdown(wait=True)
+        for frames in handed:
+            for name, frame in frames.items():
+                self.store.put_frame(self.config_hash(name), frame)
+                if on_rows is not None:
+                    on_rows(name, frame)
         return run_sync(self.arun(progress=progress, on_rows=on_rows))  # computes only what is missing
 
     async def arun(self, *, progress: bool = True, on_rows: ProgressHook | None = None) -> Results:
-        """The async form of :meth:`run`."""
+        """The async form of :meth:`run` (same ``progress``, ``on_rows``, returns and errors), in one
+        process: per strategy, the missing units run on the vectorised replay path (prompt-only routers
+        replayed offline, unless ``fast_path=False``) or ``concurrency`` at a time on the per-prompt
+        path. Await it in a running event loop; cancelling it stores the finished units first."""
         for name in self.strategies:
             strategy = self.strategies[name]
             config = self.config_hash(name)
@@ -426,6 +460,38 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
                 out.loc[i, ["error_type", "error", *blank]] = [type(exc).__name__, str(exc),
                                                                *(schema.FILL[c] for c in blank)]
     return out
+
+
+# the forked replay workers of Experiment.run(workers=N) ------------------------------------------
+_adopted: Experiment | None = None  # in a worker process: the Experiment it was forked from
+
+
+def _adopt(experiment: Experiment) -> None:
+    """A worker's initializer: keep the (inherited, never pickled) Experiment; leave Ctrl-C to the
+    parent, which kills the worker."""
+    global _adopted
+    _adopted = experiment
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _replay_share(names: frozenset[str]) -> dict[str, pd.DataFrame]:
+    """In a worker: run the strategies ``names`` into a memory store and hand their rows back."""
+    experiment = _adopted
+    if experiment is None:
+        raise RuntimeError("_replay_share runs in a worker forked by Experiment.run(workers=...)")
+    memory = MemoryStore()
+    asyncio.run(experiment._without(set(names), keep=True, store=memory).arun(progress=False))
+    return {n: memory.rows(experiment.config_hash(n), [n]) for n in names}
+
+
+def _collected(future: Future[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """A worker's rows; none when it failed (its strategies then run in this process)."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - a dead or failing worker must not fail the run
+        log.warning("a replay worker failed (%s: %s); its strategies run in this process instead",
+                    type(exc).__name__, exc)
+        return {}
 
 
 def _progress(name: str, total: int, enabled: bool) -> Any:
