@@ -291,12 +291,14 @@ class Results:
     def _repr_html_(self) -> str:
         s = self.summary()
         cols = ["n", "quality", "quality_lo", "quality_hi", "cost", "cost_per_correct", "latency_p50",
-                "latency_p95", "error_rate", "pareto"]
+                "latency_p95", "error_rate", "pareto", "oracle"]
         fmt = {"quality": "{:.3f}", "quality_lo": "{:.3f}", "quality_hi": "{:.3f}", "cost": "${:.4f}",
                "cost_per_correct": "${:.6f}", "latency_p50": "{:.2f}s", "latency_p95": "{:.2f}s",
                "error_rate": "{:.1%}"}
         table = s[cols].style.format(fmt, na_rep="—").to_html()
         sim = " (latency simulated from catalog profiles)" if self.df["simulated_latency"].any() else ""
+        bound = (f"; oracle: {', '.join(self.oracles)} (reads the recorded answers: an upper bound, never on "
+                 "the Pareto frontier)") if self.oracles else ""
         return (f"<div><b>routerlab Results</b>: {len(self.strategies)} strategies × "
                 f"{self.df['prompt_id'].nunique()} prompts, split <code>{self.meta.get('split', 'all')}</code>"
-                f"{sim}{table}</div>")
+                f"{sim}{bound}{table}</div>")
