@@ -143,8 +143,9 @@ class Results:
 
         Example::
 
-            >>> res.pareto().query("pareto")["strategy"].tolist()    # doctest: +SKIP
-            ['gemma-2-2b', 'llama-3.1-8b', 'gemini-1.5-flash', 'gpt-4o-mini', 'consensus', 'gpt-4o']
+            >>> res.pareto().query("pareto")["strategy"].tolist()    # routerlab run's results  # doctest: +SKIP
+            ['gemma-2-2b', 'llama-3.1-8b', 'gemini-1.5-flash', 'gpt-4o-mini', 'consensus', 'cascade-agreement',
+             'cascade-judge', 'gpt-4o']
         """
         ok = self.df[self.df["error_type"] == ""]
         g = self.df.groupby("strategy", sort=False)
