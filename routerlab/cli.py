@@ -60,7 +60,7 @@ def _format_table(summary: Any) -> str:
 
     s = summary.reset_index()
     table = pd.DataFrame({
-        "": ["*" if p else "" for p in s["pareto"]],
+        "": ["^" if o else "*" if p else "" for o, p in zip(s["oracle"], s["pareto"])],
         "strategy": s["strategy"],
         "quality": [f"{q:.3f} [{lo:.3f}, {hi:.3f}]" for q, lo, hi in zip(s["quality"], s["quality_lo"], s["quality_hi"])],
         "cost $": [f"{c:.4f}" for c in s["cost"]],
@@ -121,7 +121,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     latency_note = " (latency simulated from catalog profiles)" if results.df["simulated_latency"].any() else ""
     print(f"\nrouterlab run: {ds.name}, {len(test)} held-out prompts of {len(ds)} "
           f"(seed {args.seed}), {len(strategies)} strategies, {elapsed:.1f} s{latency_note}")
-    print("* = on the cost-quality Pareto frontier; quality with 95% CI; cost summed over the held-out prompts\n")
+    print("* = on the cost-quality Pareto frontier of the realisable strategies; ^ = oracle: it reads the recorded\n"
+          "answers, an upper bound never on the frontier. Quality with 95% CI; cost summed over the held-out prompts\n")
     print(_format_table(summary))
     if args.by_task:
         print("\nper task:\n" + results.summary(by="task")[["n", "quality", "cost"]].to_string())
@@ -132,12 +133,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary.to_csv(out / "summary.csv")
         (out / "summary.md").write_text(summary.reset_index().to_markdown(index=False, floatfmt=".4g")
                                         if _has_tabulate() else summary.to_string())
-        try:
-            from .viz import save_frontier_png
+        from .viz import save_frontier_png
 
-            save_frontier_png(results, out / "frontier.png")
-        except ImportError:
-            pass
+        save_frontier_png(results, out / "frontier.png")
         print(f"\nwrote {out}/results.parquet, summary.csv, summary.md, frontier.png")
     if len(results.df) and (results.df["error_type"] != "").all():
         return EXIT_CALLS

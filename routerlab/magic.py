@@ -111,19 +111,6 @@ class RouteReport:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-class _Fixed:
-    """A one-model router, used when ``routerlab.routers`` is not available."""
-
-    prompt_only = True
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        self.name = f"fixed:{model}"
-
-    def route(self, request: Request) -> Decision:
-        return Decision(model=self.model, reason="fixed model", task=request.task, router=self.name)
-
-
 def _run_sync(coro: Any) -> Any:
     from ._aio import run_sync
 
@@ -172,14 +159,11 @@ class RouteMagics(Magics):
 
     def builtins(self) -> dict[str, Any]:
         """Built-in routers by name (``routerlab.routers.defaults.builtin_strategies``), fitted on the
-        bundled data; empty when that module is unavailable."""
+        bundled data."""
         if self._builtins is None:
-            try:
-                from .routers.defaults import builtin_strategies
-            except ImportError:
-                self._builtins = {}
-            else:
-                self._builtins = dict(builtin_strategies(self.dataset()))
+            from .routers.defaults import builtin_strategies
+
+            self._builtins = dict(builtin_strategies(self.dataset()))
         return self._builtins
 
     def resolve(self, name: str) -> tuple[str, Any]:
@@ -196,12 +180,9 @@ class RouteMagics(Magics):
 
         catalog = Catalog.default()
         if name in catalog:  # before the built-ins: a model name needs no data set loaded
-            try:
-                from .routers import FixedRouter
+            from .routers import FixedRouter
 
-                return name, FixedRouter(catalog.canonical(name), name=name)
-            except ImportError:
-                return name, _Fixed(catalog.canonical(name))
+            return name, FixedRouter(catalog.canonical(name), name=name)
         builtins = self.builtins()
         if name in builtins:
             return name, builtins[name]

@@ -38,8 +38,32 @@ def test_default_run_prints_every_strategy_sorted_with_pareto(default_run):
         assert f" {name} " in text
     summary = pd.read_csv(out / "summary.csv")
     assert summary["quality"].is_monotonic_decreasing
-    assert summary.loc[summary["strategy"] == "oracle", "pareto"].item()
     assert (out / "results.parquet").exists() and (out / "summary.md").exists() and (out / "frontier.png").exists()
+
+
+def test_cli_table_summary_and_plot_share_one_frontier_without_the_oracle(default_run):
+    """Issue 16: the CLI table and summary.csv used to put the oracle on the frontier (pushing gpt-4o,
+    cascade-agreement and consensus off it) while the plot and dashboard did not."""
+    from routerlab import viz
+    from routerlab.harness.results import Results
+
+    proc, out = default_run
+    summary = pd.read_csv(out / "summary.csv").set_index("strategy")
+    assert summary.loc["oracle", "oracle"] and not summary.loc["oracle", "pareto"]
+    assert not summary.drop(index="oracle")["oracle"].any()
+    front = set(summary.index[summary["pareto"]])
+    real = summary.drop(index="oracle")
+    assert real["quality"].idxmax() in front  # the oracle, better and cheaper, no longer hides it
+    marks = {line.split()[1]: line.split()[0] for line in proc.stdout.splitlines()
+             if line[:1] in ("*", "^") and line.split()[1] != "="}  # table rows, not the legend
+    assert marks.pop("oracle") == "^"
+    assert set(marks) == front and set(marks.values()) == {"*"}
+    res = Results.load(out / "results.parquet")  # what frontier.png is drawn from
+    assert res.oracles == ["oracle"]
+    ax = viz.frontier(res, pyplot=False).axes[0]
+    on = [c for c in ax.containers if c.get_label() == "on the Pareto frontier"][0]
+    xs, ys = on.lines[0].get_data()
+    assert sorted(zip(xs, ys)) == sorted(zip(summary.loc[list(front), "cost_per_1k"], summary.loc[list(front), "quality"]))
 
 
 def test_gpt4o_and_mini_rows_match_hand_computation(default_run):

@@ -3,6 +3,7 @@
 ::
 
     experiment   Experiment: units (config, strategy, prompt, sample) → one row each
+    schema       the one definition of a result row: columns, dtypes, fill values, (de)serialisation
     results      Results: the long-form table and everything derived from it
     store        ResultStore (SQLite, one transaction per unit), MemoryStore
     local        local_gateway: a Gateway over routerlab's own local provider server

@@ -1,4 +1,10 @@
-from .experiment import Experiment as Experiment, fingerprint as fingerprint, replay_rows as replay_rows
+from . import schema as schema
+from .experiment import Experiment as Experiment
+from .experiment import fingerprint as fingerprint
+from .experiment import replay_rows as replay_rows
 from .local import local_gateway as local_gateway
-from .results import RESULT_COLUMNS as RESULT_COLUMNS, Results as Results
-from .store import MemoryStore as MemoryStore, ResultStore as ResultStore
+from .results import Results as Results
+from .results import is_oracle_name as is_oracle_name
+from .schema import RESULT_COLUMNS as RESULT_COLUMNS
+from .store import MemoryStore as MemoryStore
+from .store import ResultStore as ResultStore

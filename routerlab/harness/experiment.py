@@ -21,12 +21,13 @@ import asyncio
 import copy
 import hashlib
 import json
+import logging
 import math
-import os
-import pickle
+import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -37,14 +38,15 @@ from .._aio import run_sync
 from ..datasets import Dataset
 from ..errors import ConfigError, RouterlabError
 from ..providers.replay import ReplayCaller
-from .results import RESULT_COLUMNS, Results
-from .store import MemoryStore, ResultStore
 from ..types import Answer, Caller, Request
-from . import views
+from . import schema, views
+from .results import Results
+from .store import MemoryStore, ResultStore
 
 __all__ = ["Experiment", "fingerprint", "replay_rows"]
 
 ProgressHook = Callable[[str, pd.DataFrame], None]
+log = logging.getLogger("routerlab.harness")
 
 
 def fingerprint(obj: Any, _depth: int = 0) -> Any:
@@ -171,22 +173,66 @@ class Experiment:
     def _is_replay(self) -> bool:
         return isinstance(self.caller, ReplayCaller)
 
+    @property
+    def oracles(self) -> list[str]:
+        """The strategies that read the recorded answers (``reads_answers = True``, e.g. an
+        :class:`~routerlab.routers.OracleRouter`): upper bounds that Results never puts on the frontier."""
+        return [n for n, s in self.strategies.items() if getattr(s, "reads_answers", False)]
+
     # running ---------------------------------------------------------------------------------
     def run(self, *, progress: bool = True, on_rows: ProgressHook | None = None,
             dashboard: bool = False, workers: int = 1) -> Results:
-        """Run what is missing and return every result (sync; works inside Jupyter).
+        """Compute every missing unit, store it, and return all the results (sync; works inside Jupyter).
 
-        ``workers=2`` (replay only, on systems with ``fork``; the CLI uses it) hands every other
-        per-prompt strategy to a forked worker process, so both cores work. A worker that fails
-        changes nothing: its strategies then run here.
+        A unit is (strategy, prompt, sample): ``len(strategies) × len(dataset) × samples`` of them.
+        Units already in the store for the same configuration (:meth:`config_hash`) are not computed
+        again, so a re-run after Ctrl-C, a kernel restart or SIGKILL continues where it stopped.
+
+        Parameters
+        ----------
+        progress: a tqdm bar per strategy (a widget in Jupyter, text in a terminal), with the running
+            error count and cost in USD.
+        on_rows: called as ``on_rows(strategy_name, rows)`` with each batch of newly finished rows (a
+            DataFrame with the columns of :mod:`routerlab.harness.schema`), possibly from a worker thread.
+        dashboard: show progress and a filling cost-quality plot while running, then the full
+            dashboard (a view that :mod:`routerlab.viz` provides); ``on_rows`` and ``workers`` are then
+            not used.
+        workers: with ``workers=N > 1``, replay only and where the ``fork`` start method exists (the
+            CLI passes 2), the per-prompt strategies still to run are dealt round-robin and ``N - 1``
+            shares run in forked worker processes (``concurrent.futures.ProcessPoolExecutor``), so
+            more cores work. The rows are identical to ``workers=1``. A worker that fails changes
+            nothing: its strategies then run here. Prompt-only routers take the vectorised path here.
+
+        Returns
+        -------
+        :class:`~routerlab.harness.Results`: every stored row of these strategies on this dataset (not
+        only those computed now), ordered by strategy (as given), then the dataset's prompt order, then
+        sample; ``meta`` holds the data set, seed, samples, split, strategy names, ``oracles`` and the
+        Experiment's ``meta``.
+
+        Raises
+        ------
+        A failed call is a row (``error_type``, ``error``), never an exception. Raised:
+        :class:`~routerlab.errors.ConfigError` for a strategy that is neither a Strategy nor a Router,
+        or a ``route_many`` returning the wrong number of decisions; :class:`~routerlab.errors.StoreError`
+        when the store cannot be written; ``KeyboardInterrupt`` after the finished units are stored and
+        any worker process is killed.
+
+        Example::
+
+            >>> from routerlab import Experiment, datasets
+            >>> ds = datasets.load("zeroeval").filter(tasks=["gsm"])          # doctest: +SKIP
+            >>> res = Experiment(ds, models=["gpt-4o-mini"]).run(workers=2)   # doctest: +SKIP
+            >>> len(res.df) == len(ds)                                        # doctest: +SKIP
+            True
         """
         if dashboard:
             hook, finish = views.get("live_dashboard")(self)
             results = run_sync(self.arun(progress=progress, on_rows=hook))
             finish(results)
             return results
-        if workers > 1 and self._is_replay() and hasattr(os, "fork"):
-            return self._run_forked(progress=progress, on_rows=on_rows)
+        if workers > 1 and self._is_replay() and "fork" in multiprocessing.get_all_start_methods():
+            return self._run_parallel(workers, progress=progress, on_rows=on_rows)
         return run_sync(self.arun(progress=progress, on_rows=on_rows))
 
     def _without(self, names: set[str], *, keep: bool = False, store: Any = None) -> Experiment:
@@ -197,50 +243,44 @@ class Experiment:
             part.store = store
         return part
 
-    def _run_forked(self, *, progress: bool, on_rows: ProgressHook | None) -> Results:
+    def _shares(self, workers: int) -> list[frozenset[str]]:
+        """The per-prompt strategies with units to run, dealt round-robin: share 0 stays here."""
         slow = [n for n, s in self.strategies.items()
                 if not (self.fast_path and getattr(s, "prompt_only", False))
                 and len(self.store.done(self.config_hash(n), n)) < len(self.dataset) * self.samples]
-        handed = set(slow[1::2])
-        if not handed:
+        return [share for k in range(1, workers) if (share := frozenset(slow[k::workers]))]
+
+    def _run_parallel(self, workers: int, *, progress: bool, on_rows: ProgressHook | None) -> Results:
+        shares = self._shares(workers)
+        if not shares:
             return run_sync(self.arun(progress=progress, on_rows=on_rows))
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker: replay is pure computation, so a forked copy can do it
-            os.close(read_fd)
-            code = 1
-            try:
-                mem = MemoryStore()
-                asyncio.run(self._without(handed, keep=True, store=mem).arun(progress=False))
-                frames = {n: mem.rows(self.config_hash(n), [n]) for n in handed}
-                with os.fdopen(write_fd, "wb") as fh:
-                    pickle.dump(frames, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_fd)
+        before = set(multiprocessing.active_children())
+        # fork: the workers inherit this Experiment (fitted strategies, data set) without pickling it
+        pool = ProcessPoolExecutor(max_workers=len(shares), mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_adopt, initargs=(self,))
+        futures = [pool.submit(_replay_share, share) for share in shares]
+        procs = set(multiprocessing.active_children()) - before  # the pool's workers, forked by submit
         try:
-            run_sync(self._without(handed).arun(progress=progress, on_rows=on_rows))
-        except BaseException:  # Ctrl-C or an error here: do not wait for the worker's share
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read_fd)
+            run_sync(self._without(set().union(*shares)).arun(progress=progress, on_rows=on_rows))
+            handed = [_collected(future) for future in futures]
+        except BaseException:  # Ctrl-C or an error, here or while waiting: do not wait for the workers
+            for proc in procs:
+                proc.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
-        with os.fdopen(read_fd, "rb") as fh:
-            payload = fh.read()
-        _, status = os.waitpid(pid, 0)
-        try:
-            frames = pickle.loads(payload) if status == 0 else {}
-        except Exception:  # noqa: BLE001 - a broken hand-over means: compute it here
-            frames = {}
-        for name, frame in frames.items():
-            self.store.put_frame(self.config_hash(name), frame)
-            if on_rows is not None:
-                on_rows(name, frame)
+        pool.shutdown(wait=True)
+        for frames in handed:
+            for name, frame in frames.items():
+                self.store.put_frame(self.config_hash(name), frame)
+                if on_rows is not None:
+                    on_rows(name, frame)
         return run_sync(self.arun(progress=progress, on_rows=on_rows))  # computes only what is missing
 
     async def arun(self, *, progress: bool = True, on_rows: ProgressHook | None = None) -> Results:
-        """The async form of :meth:`run`."""
+        """The async form of :meth:`run` (same ``progress``, ``on_rows``, returns and errors), in one
+        process: per strategy, the missing units run on the vectorised replay path (prompt-only routers
+        replayed offline, unless ``fast_path=False``) or ``concurrency`` at a time on the per-prompt
+        path. Await it in a running event loop; cancelling it stores the finished units first."""
         for name in self.strategies:
             strategy = self.strategies[name]
             config = self.config_hash(name)
@@ -260,12 +300,13 @@ class Experiment:
         return self.results()
 
     def results(self) -> Results:
-        """Every stored result of this experiment's strategies on this dataset, in a stable order."""
+        """Every stored result of this experiment's strategies on this dataset, in a stable order
+        (strategy as given, the dataset's prompt order, sample), without computing anything."""
         frames = [df for name in self.strategies if len(df := self.store.rows(self.config_hash(name), [name]))]
         meta = {"dataset": self.dataset.name, "seed": self.seed, "samples": self.samples, "split": self.split,
-                "strategies": list(self.strategies), **self.meta}
+                "strategies": list(self.strategies), "oracles": self.oracles, **self.meta}
         if not frames:
-            return Results(pd.DataFrame(columns=RESULT_COLUMNS), meta)
+            return Results(schema.empty_frame(), meta)
         df = pd.concat(frames, ignore_index=True)
         strat = {n: i for i, n in enumerate(self.strategies)}
         # the dataset's own position of each prompt: orders the rows and drops other data sets' prompts
@@ -282,8 +323,6 @@ class Experiment:
         samples = np.array([s for _, s in todo])
         prompts = self.dataset.prompts.iloc[[self.dataset._pos()[p] for p in ids]].reset_index(drop=True)
         out = replay_rows(name, router, self.caller, prompts, samples, self.split)
-        for col in ("strategy", "split", "models_called", "final_model", "error_type", "error"):
-            out[col] = out[col].astype(object)
         for start in range(0, len(out), 5000):
             chunk = out.iloc[start:start + 5000]
             self.store.put_frame(config, chunk)
@@ -304,7 +343,7 @@ class Experiment:
             if buffer:
                 self.store.put_many(config, buffer)
                 if on_rows is not None:
-                    on_rows(name, pd.DataFrame.from_records(buffer))
+                    on_rows(name, pd.DataFrame.from_records(buffer, columns=schema.RESULT_COLUMNS))
                 buffer.clear()
 
         async def worker() -> None:
@@ -333,21 +372,18 @@ class Experiment:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failure is a row, never a lost unit
-            row = {**base, **_EMPTY}
             # live: the user waited this long for the error; replay has no clock, only simulated latency
             waited = np.nan if self._is_replay() else time.perf_counter() - started
-            row.update(error_type=type(exc).__name__, error=str(exc)[:2000], latency=waited)
             tokens = getattr(exc, "tokens", (0, 0))
-            row.update(input_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
-                       cost=float(getattr(exc, "cost", 0.0) or 0.0))
-            return row
+            return schema.make_row(base, error_type=type(exc).__name__, error=str(exc)[:2000], latency=waited,
+                                   input_tokens=int(tokens[0]), output_tokens=int(tokens[1]),
+                                   cost=float(getattr(exc, "cost", 0.0) or 0.0))
         score, extracted = self._score(request, answer)
-        return {**base, "models_called": "|".join(answer.models_called), "final_model": answer.model,
-                "answer": extracted, "score": score, "input_tokens": answer.input_tokens,
-                "output_tokens": answer.output_tokens, "cost": answer.cost, "latency": float(answer.latency),
-                "ttft": np.nan if answer.ttft is None else float(answer.ttft),
-                "simulated_latency": answer.simulated_latency, "cached": answer.cached,
-                "error_type": "", "error": ""}
+        return schema.make_row(
+            base, models_called="|".join(answer.models_called), final_model=answer.model, answer=extracted,
+            score=score, input_tokens=answer.input_tokens, output_tokens=answer.output_tokens, cost=answer.cost,
+            latency=float(answer.latency), ttft=np.nan if answer.ttft is None else float(answer.ttft),
+            simulated_latency=answer.simulated_latency, cached=answer.cached)
 
     def _score(self, request: Request, answer: Answer) -> tuple[float, str | None]:
         final = answer.calls[-1] if answer.calls else None
@@ -368,9 +404,10 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
                 prompt_codes: np.ndarray | None = None) -> pd.DataFrame:
     """The vectorised replay of a prompt-only router: ``route_many`` plus a join on the outcomes.
 
-    Returns result rows (``RESULT_COLUMNS``; text columns as categoricals) equal to what the
-    per-prompt path records. ``prompt_codes`` (``caller.outcomes.prompt_codes(ids)``) lets several
-    strategies share the prompt half of the join.
+    Returns result rows (:mod:`~routerlab.harness.schema`'s columns; constant text columns as
+    categoricals) equal, once normalised, to what the per-prompt path records; a decision without a
+    recorded outcome is a row with the error and the schema's fill values. ``prompt_codes``
+    (``caller.outcomes.prompt_codes(ids)``) lets several strategies share the prompt half of the join.
     """
     n = len(prompts)
     samples = np.broadcast_to(np.asarray(samples), (n,))
@@ -385,11 +422,17 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
     pos = outcomes.positions(models=models, prompt_codes=pc)
     ok = pos >= 0
     got = caller.complete_many(positions=pos[ok], samples=samples[ok], columns=())
+    found = int(ok.sum())
 
-    def full(values: np.ndarray, fill: Any, dtype: Any = None) -> np.ndarray:
+    def full(column: str, values: np.ndarray | None = None) -> np.ndarray:
+        """``values`` for the rows with an outcome, the schema's fill value for the others."""
+        fill = schema.FILL[column]
+        dtype = object if fill is None else schema.DTYPES[column]
+        if values is None:
+            values = np.full(found, fill, dtype=dtype)
         if ok.all():
             return values
-        out = np.full(n, fill, dtype=dtype or values.dtype)
+        out = np.full(n, fill, dtype=dtype)
         out[ok] = values
         return out
 
@@ -397,40 +440,58 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
         return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
 
     model_cat = pd.Categorical.from_codes(codes, categories=canonical) if len(uniques) else decided
-    answer = full(got["answer"], None, object) if "answer" in got else np.full(n, None, dtype=object)
-    out = pd.DataFrame({
+    out = schema.frame({
         "strategy": const(name), "prompt_id": prompts["prompt_id"].array, "task": prompts["task"].array,
         "sample": samples.astype(np.int64), "split": const(split),
-        "models_called": model_cat, "final_model": model_cat, "answer": answer,
-        "score": full(got["score"], np.nan, float) if "score" in got else np.full(n, np.nan),
-        "input_tokens": full(got["input_tokens"], 0), "output_tokens": full(got["output_tokens"], 0),
-        "cost": full(got["cost"], 0.0), "latency": full(got["latency"], np.nan),
-        "ttft": full(got["ttft"], np.nan), "simulated_latency": full(np.full(int(ok.sum()), caller.simulate_latency), False),
+        "models_called": model_cat, "final_model": model_cat,
+        **{c: full(c, got.get(c)) for c in ("answer", "score", "input_tokens", "output_tokens", "cost", "latency",
+                                            "ttft")},
+        "simulated_latency": full("simulated_latency", np.full(found, caller.simulate_latency)),
         "cached": np.zeros(n, dtype=bool), "error_type": const(""), "error": const(""),
     })
     if not ok.all():  # each missing outcome is a row that says what is missing, as on the per-prompt path
-        for col in ("models_called", "final_model", "error_type", "error"):
+        blank = ["final_model", "models_called"]
+        for col in ("error_type", "error", *blank):
             out[col] = out[col].astype(object)
         for i in np.flatnonzero(~ok):
             try:
                 outcomes.record(str(out.at[i, "prompt_id"]), str(models[i]))
             except RouterlabError as exc:
-                out.loc[i, ["error_type", "error", "final_model", "models_called"]] = [type(exc).__name__, str(exc), "", ""]
+                out.loc[i, ["error_type", "error", *blank]] = [type(exc).__name__, str(exc),
+                                                               *(schema.FILL[c] for c in blank)]
     return out
 
 
-_EMPTY: dict[str, Any] = {"models_called": "", "final_model": "", "answer": None, "score": np.nan,
-                          "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "latency": np.nan,
-                          "ttft": np.nan, "simulated_latency": False, "cached": False,
-                          "error_type": "", "error": ""}
+# the forked replay workers of Experiment.run(workers=N) ------------------------------------------
+_adopted: Experiment | None = None  # in a worker process: the Experiment it was forked from
 
 
-def _empty_rows(base: pd.DataFrame) -> pd.DataFrame:
-    n = len(base)
-    out = base.reset_index(drop=True).copy()
-    for col, value in _EMPTY.items():
-        out[col] = pd.Series([value] * n, dtype=object if isinstance(value, str) or value is None else None)
-    return out[RESULT_COLUMNS]
+def _adopt(experiment: Experiment) -> None:
+    """A worker's initializer: keep the (inherited, never pickled) Experiment; leave Ctrl-C to the
+    parent, which kills the worker."""
+    global _adopted
+    _adopted = experiment
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _replay_share(names: frozenset[str]) -> dict[str, pd.DataFrame]:
+    """In a worker: run the strategies ``names`` into a memory store and hand their rows back."""
+    experiment = _adopted
+    if experiment is None:
+        raise RuntimeError("_replay_share runs in a worker forked by Experiment.run(workers=...)")
+    memory = MemoryStore()
+    asyncio.run(experiment._without(set(names), keep=True, store=memory).arun(progress=False))
+    return {n: memory.rows(experiment.config_hash(n), [n]) for n in names}
+
+
+def _collected(future: Future[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """A worker's rows; none when it failed (its strategies then run in this process)."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - a dead or failing worker must not fail the run
+        log.warning("a replay worker failed (%s: %s); its strategies run in this process instead",
+                    type(exc).__name__, exc)
+        return {}
 
 
 def _progress(name: str, total: int, enabled: bool) -> Any:

@@ -20,73 +20,73 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statistics import NormalDist
 
-from ..stats import routing as _m
+from .. import stats
 from ..errors import ConfigError
-from . import views
+from ..stats import routing as _m
+from . import schema, views
+from .schema import RESULT_COLUMNS
 
-__all__ = ["Results", "RESULT_COLUMNS"]
-
-RESULT_COLUMNS = [
-    "strategy", "prompt_id", "task", "sample", "split", "models_called", "final_model", "answer", "score",
-    "input_tokens", "output_tokens", "cost", "latency", "ttft", "simulated_latency", "cached",
-    "error_type", "error",
-]
-_DTYPES = {"sample": "int64", "score": "float64", "input_tokens": "int64", "output_tokens": "int64",
-           "cost": "float64", "latency": "float64", "ttft": "float64", "simulated_latency": "bool",
-           "cached": "bool"}
-_TEXT = ["strategy", "prompt_id", "task", "split", "models_called", "final_model", "error_type", "error"]
+__all__ = ["Results", "RESULT_COLUMNS", "is_oracle_name"]
 
 
-def _normalise(df: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in RESULT_COLUMNS if c not in df.columns]
-    if missing:
-        raise ConfigError(f"not a routerlab results table: missing columns {missing}")
-    df = df[RESULT_COLUMNS].copy()
-    for c, t in _DTYPES.items():
-        df[c] = df[c].astype(t)
-    for c in _TEXT:
-        df[c] = df[c].fillna("").astype(str)
-    df["answer"] = df["answer"].astype(object).where(df["answer"].notna(), None)
-    return df.reset_index(drop=True)
+def is_oracle_name(name: str) -> bool:
+    """Whether a strategy name denotes an oracle (``oracle…``): the fallback for tables whose ``meta``
+    does not say which strategies are oracles (a hand-made table, a file from an older routerlab)."""
+    return str(name).lower().startswith("oracle")
 
 
-def _wilson(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    if n == 0:
-        return float("nan"), float("nan")
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return float(centre - half), float(centre + half)
+_SUMMARY_COLUMNS = ["n", "quality", "quality_lo", "quality_hi", "cost", "cost_per_1k", "cost_per_correct",
+                    "latency_p50", "latency_p95", "latency_p99", "simulated_latency", "error_rate",
+                    "calls_per_prompt", "top_model", "top_model_share"]
 
 
-def _mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Wilson for 0/1 scores, Student t otherwise."""
-    n = len(x)
-    if n == 0:
-        return float("nan"), float("nan")
-    if np.isin(x, (0.0, 1.0)).all():
-        return _wilson(float(x.sum()), n, level)
-    if n < 2:
-        return float("nan"), float("nan")
-    from scipy.special import stdtrit  # only for graded (non-0/1) scores; costs 0.2 s to import
-
-    half = stdtrit(n - 1, 0.5 + level / 2) * x.std(ddof=1) / np.sqrt(n)
-    return float(x.mean() - half), float(x.mean() + half)
+def _summary_row(g: pd.DataFrame, level: float) -> dict[str, Any]:
+    """The summary numbers of one group of rows (see :meth:`Results.summary`)."""
+    ok = g[g["error_type"] == ""]
+    q = ok["score"].dropna().to_numpy(dtype=float)
+    lo, hi = stats.mean_interval(q, 1 - level)
+    lat = ok.loc[~ok["cached"], "latency"].dropna().to_numpy(dtype=float)
+    pct = np.percentile(lat, [50, 95, 99]) if len(lat) else [np.nan] * 3
+    share = ok["final_model"].value_counts(normalize=True)
+    cost, correct = float(g["cost"].sum()), float(q.sum())
+    calls = g["models_called"].str.count(r"\|").add(1).where(g["models_called"] != "", 0)
+    return {
+        "n": len(g), "quality": float(q.mean()) if len(q) else np.nan, "quality_lo": lo, "quality_hi": hi,
+        "cost": cost, "cost_per_1k": 1000 * cost / max(len(g), 1),
+        "cost_per_correct": cost / correct if correct else np.nan,
+        "latency_p50": pct[0], "latency_p95": pct[1], "latency_p99": pct[2],
+        "simulated_latency": bool(ok["simulated_latency"].any()),
+        "error_rate": float((g["error_type"] != "").mean()), "calls_per_prompt": float(calls.mean()),
+        "top_model": share.index[0] if len(share) else "",
+        "top_model_share": float(share.iloc[0]) if len(share) else np.nan,
+    }
 
 
 @dataclass
 class Results:
-    """An experiment's results: ``df`` (long form) plus ``meta`` (data set, split, seed, ...)."""
+    """An experiment's results: ``df`` (long form, :mod:`~routerlab.harness.schema`'s columns) plus
+    ``meta`` (data set, split, seed, ...).
+
+    ``meta["oracles"]`` lists the strategies that read the recorded answers (an
+    :class:`~routerlab.routers.OracleRouter`, any strategy with ``reads_answers = True``); the
+    Experiment fills it in. They are upper bounds: marked in every view, never on the Pareto frontier,
+    never recommended. Without that key, strategies named ``oracle…`` are taken to be oracles.
+    """
 
     df: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.df = _normalise(self.df)
+        self.df = schema.normalise(self.df)
+
+    @property
+    def oracles(self) -> list[str]:
+        """The strategies that read the recorded answers: upper bounds, not choices (see the class doc)."""
+        named = self.meta.get("oracles")
+        if named is None:
+            return [s for s in self.strategies if is_oracle_name(s)]
+        return [s for s in self.strategies if s in set(named)]
 
     # ------------------------------------------------------------------------ basic views
     @property
@@ -118,57 +118,50 @@ class Results:
     def summary(self, by: str | None = None, level: float = 0.95) -> pd.DataFrame:
         """Per strategy (and per ``by`` column, e.g. ``"task"``): n, quality with CI, cost, cost per
         correct answer, latency percentiles (cache hits and errors excluded), error rate, and the
-        share of answers per model. Sorted by quality, best first; ``pareto`` marks the frontier."""
+        share of answers per model. Quality's interval is :func:`routerlab.stats.mean_interval` (Wilson
+        for 0/1 scores, Student t otherwise) at ``level``. Without ``by``: sorted by quality, best
+        first; ``oracle`` marks the upper bounds (:attr:`oracles`) and ``pareto`` the cost-quality
+        frontier of the realisable strategies (:meth:`pareto`)."""
         keys = ["strategy"] + ([by] if by else [])
-        rows = []
-        for key, g in self.df.groupby(keys, sort=False):
-            key = key if isinstance(key, tuple) else (key,)
-            ok = g[g["error_type"] == ""]
-            q = ok["score"].dropna().to_numpy(dtype=float)
-            lo, hi = _mean_ci(q, level)
-            lat = ok.loc[~ok["cached"], "latency"].dropna().to_numpy(dtype=float)
-            pct = np.percentile(lat, [50, 95, 99]) if len(lat) else [np.nan] * 3
-            share = ok["final_model"].value_counts(normalize=True)
-            correct = float(q.sum())
-            rows.append({
-                **dict(zip(keys, key)), "n": len(g), "quality": float(q.mean()) if len(q) else np.nan,
-                "quality_lo": lo, "quality_hi": hi, "cost": float(g["cost"].sum()),
-                "cost_per_1k": 1000 * float(g["cost"].sum()) / max(len(g), 1),
-                "cost_per_correct": float(g["cost"].sum()) / correct if correct else np.nan,
-                "latency_p50": pct[0], "latency_p95": pct[1], "latency_p99": pct[2],
-                "simulated_latency": bool(ok["simulated_latency"].any()),
-                "error_rate": float((g["error_type"] != "").mean()),
-                "calls_per_prompt": float(g["models_called"].str.count(r"\|").add(1).where(g["models_called"] != "", 0).mean()),
-                "top_model": share.index[0] if len(share) else "",
-                "top_model_share": float(share.iloc[0]) if len(share) else np.nan,
-            })
-        out = pd.DataFrame(rows)
-        if by is None and len(out):
-            front = set(self.pareto().query("pareto")["strategy"])
-            out["pareto"] = out["strategy"].isin(front)
+        rows = [{**dict(zip(keys, key if isinstance(key, tuple) else (key,))), **_summary_row(g, level)}
+                for key, g in self.df.groupby(keys, sort=False)]
+        out = pd.DataFrame(rows, columns=[*keys, *_SUMMARY_COLUMNS])
+        if by is None:
+            front = self.pareto().set_index("strategy")["pareto"]
+            out["oracle"] = out["strategy"].isin(self.oracles)
+            out["pareto"] = out["strategy"].map(front).fillna(False).astype(bool)
             out = out.sort_values(["quality", "cost"], ascending=[False, True], kind="stable")
         return out.set_index(keys)
 
     def pareto(self) -> pd.DataFrame:
-        """Per strategy: total cost, mean quality, whether it is on the cost-quality Pareto frontier
-        (no other strategy is at least as good on both and better on one), and whether it is on the
-        non-decreasing convex hull (RouterBench)."""
+        """Per strategy: ``cost`` (USD, total), ``cost_per_1k`` (USD per 1,000 rows), ``quality`` (mean
+        score of the answered rows), ``oracle`` (reads the recorded answers: a bound), ``pareto``
+        (on the cost-quality frontier, :func:`routerlab.stats.pareto_mask` on cost per prompt and
+        quality: no realisable strategy is at least as cheap and as good and better on one; an oracle
+        never is) and ``hull`` (a vertex of RouterBench's non-decreasing convex hull of the realisable
+        strategies). Sorted by cost per prompt. Strategies without a scored answer are left out.
+
+        Example::
+
+            >>> res.pareto().query("pareto")["strategy"].tolist()    # routerlab run's results  # doctest: +SKIP
+            ['gemma-2-2b', 'llama-3.1-8b', 'gemini-1.5-flash', 'gpt-4o-mini', 'consensus', 'cascade-agreement',
+             'cascade-judge', 'gpt-4o']
+        """
         ok = self.df[self.df["error_type"] == ""]
         g = self.df.groupby("strategy", sort=False)
-        pts = pd.DataFrame({"cost": g["cost"].sum(),
-                            "quality": ok.groupby("strategy", sort=False)["score"].mean()}).reset_index()
-        pts = pts.dropna(subset=["quality"])
-        c, q = pts["cost"].to_numpy(), pts["quality"].to_numpy()
-        dominated = ((c[None, :] <= c[:, None]) & (q[None, :] >= q[:, None])
-                     & ((c[None, :] < c[:, None]) | (q[None, :] > q[:, None]))).any(axis=1)
-        pts["pareto"] = ~dominated
-        if len(pts):
-            hx, hy = _m.nondecreasing_convex_hull(c, q)
-            on = set(zip(hx.round(12), hy.round(12)))
-            pts["hull"] = [(round(a, 12), round(b, 12)) in on for a, b in zip(c, q)]
-        else:
-            pts["hull"] = []
-        return pts.sort_values("cost", kind="stable").reset_index(drop=True)
+        pts = pd.DataFrame({"cost": g["cost"].sum(), "cost_per_1k": 1000 * g["cost"].mean(),
+                            "quality": ok.groupby("strategy", sort=False)["score"].mean()})
+        pts = pts.rename_axis("strategy").reset_index().dropna(subset=["quality"])
+        c, q = pts["cost_per_1k"].to_numpy(dtype=float), pts["quality"].to_numpy(dtype=float)
+        oracle = pts["strategy"].isin(self.oracles).to_numpy(dtype=bool)
+        pts["oracle"] = oracle
+        pts["pareto"] = stats.pareto_mask(c, q, bound=oracle)
+        pts["hull"] = False
+        if pts["pareto"].any():
+            hx, hy = _m.nondecreasing_convex_hull(c[~oracle], q[~oracle])
+            on = set(zip(hx.tolist(), hy.tolist()))
+            pts["hull"] = [not o and (a, b) in on for a, b, o in zip(c.tolist(), q.tolist(), oracle)]
+        return pts.sort_values("cost_per_1k", kind="stable").reset_index(drop=True)
 
     # ------------------------------------------------------------------------ routing metrics
     def _matrix(self, column: str) -> pd.DataFrame:
@@ -287,9 +280,7 @@ class Results:
             table = pq.read_table(path)
             meta = json.loads((table.schema.metadata or {}).get(b"routerlab", b"{}"))
             return cls(table.to_pandas(), meta)
-        df = pd.read_csv(path, keep_default_na=False, na_values={"score": [""], "latency": [""], "ttft": [""],
-                                                                   "cost": [""]}, dtype={"answer": object})
-        df["answer"] = df["answer"].where(df["answer"] != "", None)
+        df = schema.read_csv(path)
         meta_file = path.with_suffix(path.suffix + ".meta.json")
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
         return cls(df, meta)
@@ -301,12 +292,14 @@ class Results:
     def _repr_html_(self) -> str:
         s = self.summary()
         cols = ["n", "quality", "quality_lo", "quality_hi", "cost", "cost_per_correct", "latency_p50",
-                "latency_p95", "error_rate", "pareto"]
+                "latency_p95", "error_rate", "pareto", "oracle"]
         fmt = {"quality": "{:.3f}", "quality_lo": "{:.3f}", "quality_hi": "{:.3f}", "cost": "${:.4f}",
                "cost_per_correct": "${:.6f}", "latency_p50": "{:.2f}s", "latency_p95": "{:.2f}s",
                "error_rate": "{:.1%}"}
         table = s[cols].style.format(fmt, na_rep="—").to_html()
         sim = " (latency simulated from catalog profiles)" if self.df["simulated_latency"].any() else ""
+        bound = (f"; oracle: {', '.join(self.oracles)} (reads the recorded answers: an upper bound, never on "
+                 "the Pareto frontier)") if self.oracles else ""
         return (f"<div><b>routerlab Results</b>: {len(self.strategies)} strategies × "
                 f"{self.df['prompt_id'].nunique()} prompts, split <code>{self.meta.get('split', 'all')}</code>"
-                f"{sim}{table}</div>")
+                f"{sim}{bound}{table}</div>")

@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import StoreError
+from . import schema
 
 __all__ = ["ResultStore", "MemoryStore"]
 
@@ -71,9 +71,20 @@ class ResultStore:
             return {(p, int(s)) for p, s in cur.fetchall()}
 
     def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Write finished units atomically (all of them or none). Returns how many were written."""
-        payload = [(config, r["strategy"], r["prompt_id"], int(r["sample"]),
-                    json.dumps(r, default=_json_default, allow_nan=True)) for r in rows]
+        """Write finished units atomically (all of them or none). Returns how many were written.
+
+        ``rows`` are result rows (:func:`routerlab.harness.schema.make_row`); each is stored as the JSON
+        of :func:`routerlab.harness.schema.to_records`.
+        """
+        return self._write(config, schema.to_records(rows))
+
+    def put_frame(self, config: str, frame: pd.DataFrame) -> int:
+        """Write a DataFrame of finished units (one transaction)."""
+        return self._write(config, schema.to_records(frame))
+
+    def _write(self, config: str, records: list[dict[str, Any]]) -> int:
+        payload = [(config, r["strategy"], r["prompt_id"], r["sample"], json.dumps(r, allow_nan=True))
+                   for r in records]
         if not payload:
             return 0
         with self._lock:
@@ -86,12 +97,9 @@ class ResultStore:
                 raise StoreError(f"could not write {len(payload)} result(s) to {self.path}: {exc}") from None
         return len(payload)
 
-    def put_frame(self, config: str, frame: pd.DataFrame) -> int:
-        """Write a DataFrame of finished units (one transaction)."""
-        return self.put_many(config, _records(frame))
-
     def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
-        """Every stored row (optionally one config / some strategies) as a DataFrame."""
+        """Every stored row (optionally one config / some strategies) as a results table
+        (:mod:`~routerlab.harness.schema`'s columns and dtypes)."""
         sql, args = "SELECT row FROM units", []
         clauses = []
         if config is not None:
@@ -105,7 +113,7 @@ class ResultStore:
             sql += " WHERE " + " AND ".join(clauses)
         with self._lock:
             data = [json.loads(r) for (r,) in self._db.execute(sql, args).fetchall()]
-        return pd.DataFrame.from_records(data)
+        return schema.from_records(data, source=f"results store {self.path or ':memory:'}")
 
     def count(self) -> int:
         with self._lock:
@@ -130,36 +138,11 @@ class ResultStore:
             self._db.close()
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Result rows as plain JSON-able dicts (ints, floats, bools; a missing answer as None)."""
-    from .results import RESULT_COLUMNS
-
-    df = df[RESULT_COLUMNS]
-    recs = df.to_dict("records")
-    for r in recs:
-        for k in ("input_tokens", "output_tokens", "sample"):
-            r[k] = int(r[k])
-        for k in ("score", "cost", "latency", "ttft"):
-            r[k] = float(r[k]) if r[k] is not None else float("nan")
-        for k in ("simulated_latency", "cached"):
-            r[k] = bool(r[k])
-        if isinstance(r["answer"], float) and math.isnan(r["answer"]):
-            r["answer"] = None
-    return recs
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    return str(obj)
-
-
 class MemoryStore:
     """The store of a run that need not survive the process (``Experiment(store=None)``).
 
-    Same interface as :class:`ResultStore`; rows stay as Python objects, so nothing is serialised.
+    Same interface as :class:`ResultStore`; rows stay in memory as normalised frames (the schema's
+    dtypes), so nothing is serialised.
     """
 
     path = None
@@ -178,8 +161,9 @@ class MemoryStore:
             return set(self._done.get((config, strategy), set()))
 
     def _add(self, config: str, frame: pd.DataFrame) -> int:
+        frame = schema.normalise(frame, source="rows given to the memory store")
         with self._lock:
-            for strategy, part in frame.groupby("strategy", sort=False, observed=True):
+            for strategy, part in frame.groupby("strategy", sort=False):
                 key = (config, str(strategy))
                 done = self._done.setdefault(key, set())
                 units = list(zip(part["prompt_id"].astype(str), part["sample"].astype(int)))
@@ -193,7 +177,7 @@ class MemoryStore:
 
     def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
         rows = list(rows)
-        return self._add(config, pd.DataFrame.from_records(rows)) if rows else 0
+        return self._add(config, pd.DataFrame.from_records(rows, columns=schema.RESULT_COLUMNS)) if rows else 0
 
     def put_frame(self, config: str, frame: pd.DataFrame) -> int:
         return self._add(config, frame) if len(frame) else 0
@@ -203,7 +187,7 @@ class MemoryStore:
         with self._lock:
             parts = [p for (c, s), ps in self._parts.items() for p in ps
                      if (config is None or c == config) and (names is None or s in names)]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return pd.concat(parts, ignore_index=True) if parts else schema.empty_frame()
 
     def count(self) -> int:
         with self._lock:

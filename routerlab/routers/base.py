@@ -218,6 +218,9 @@ class BaseRouter:
 
     name: str = "router"
     prompt_only: bool = False
+    #: True for a router that reads the recorded answers to decide (an oracle): an upper bound that
+    #: results mark and never put on the Pareto frontier or recommend
+    reads_answers: bool = False
 
     # -- parameters (scikit-learn's contract: __init__ stores its keywords unchanged) ----------------
     @classmethod
@@ -317,6 +320,7 @@ class RouterStrategy:
         self.router = router
         self.name = name or getattr(router, "name", type(router).__name__)
         self.prompt_only = bool(getattr(router, "prompt_only", False))
+        self.reads_answers = bool(getattr(router, "reads_answers", False))
 
     def get_params(self) -> dict[str, Any]:
         return {"router": self.router, "name": self.name}

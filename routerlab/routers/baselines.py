@@ -202,6 +202,7 @@ class OracleRouter(BaseRouter):
     """
 
     prompt_only = True
+    reads_answers = True
 
     def __init__(self, data: Any = None, *, catalog: Catalog | None = None,
                  candidates: Sequence[str] | None = None, threshold: float = 0.5, name: str | None = None) -> None:

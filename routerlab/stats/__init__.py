@@ -9,10 +9,16 @@
   :func:`power_paired`, :func:`mde_paired`.
 - :class:`ABTest` — live traffic: hashed assignment, unpaired tests, SRM check, always-valid
   mSPRT p-values.
-- Building blocks: :func:`wilson_interval`, :func:`newcombe_paired_ci`,
+- :func:`pareto_mask` — the one cost-quality Pareto frontier (realisable points only; an oracle is a
+  bound, never on it); routing metrics (APGR, CPT, AIQ) in :mod:`routerlab.stats.routing`.
+- Building blocks: :func:`wilson_interval`, :func:`t_interval`, :func:`mean_interval`,
+  :func:`newcombe_paired_ci`,
   :func:`newcombe_unpaired_ci`, :func:`mcnemar_exact`, :func:`cluster_robust_se`,
   :func:`paired_bootstrap`, :func:`holm`, :func:`benjamini_hochberg`, :func:`srm_check`,
   :func:`msprt_pvalue`, :func:`always_valid_pvalues`.
+
+Names load on first use (declared in ``__init__.pyi``), so ``Results.summary()`` can use an interval
+without importing scipy.stats.
 
 Example::
 
@@ -21,59 +27,6 @@ Example::
     >>> # result.decision, result.ci, result.p_value
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-from ._common import InsufficientDataError
-from .bootstrap import BootstrapResult, bca_interval, paired_bootstrap, percentile_interval
-from .intervals import (
-    cluster_robust_se,
-    mcnemar_exact,
-    newcombe_paired_ci,
-    newcombe_unpaired_ci,
-    wilson_interval,
-)
-from .live import (
-    ABTest,
-    LiveResult,
-    SRMResult,
-    always_valid_pvalues,
-    msprt_pvalue,
-    sequential_pvalues,
-    srm_check,
-)
-from .multiple import adjust_pvalues, benjamini_hochberg, bradley_terry, compare_many, holm
-from .paired import ABResult, compare
-from .planning import PowerPlan, plan
-from .power import mde_paired, n_paired, power_paired
-
-__all__ = [
-    "ABResult",
-    "ABTest",
-    "BootstrapResult",
-    "InsufficientDataError",
-    "LiveResult",
-    "PowerPlan",
-    "SRMResult",
-    "adjust_pvalues",
-    "always_valid_pvalues",
-    "bca_interval",
-    "benjamini_hochberg",
-    "bradley_terry",
-    "cluster_robust_se",
-    "compare",
-    "compare_many",
-    "holm",
-    "mcnemar_exact",
-    "mde_paired",
-    "msprt_pvalue",
-    "n_paired",
-    "newcombe_paired_ci",
-    "newcombe_unpaired_ci",
-    "paired_bootstrap",
-    "percentile_interval",
-    "plan",
-    "power_paired",
-    "sequential_pvalues",
-    "srm_check",
-    "wilson_interval",
-]
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,55 @@ def check_alpha(alpha: float) -> None:
 def check_power(power: float) -> None:
     if not 0 < power < 1:
         raise ConfigError(f"power={power!r}: must be between 0 and 1 (e.g. 0.8)")
+
+
+# ----------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class Difference:
+    """B − A on one outcome: the fields every comparison result shares (the paired
+    :class:`~routerlab.stats.ABResult` and the live :class:`~routerlab.stats.LiveResult`).
+
+    ``a``, ``b``: the arms' names; ``value_a``, ``value_b``: each arm's statistic; ``estimate``:
+    ``value_b - value_a`` in the outcome's units, and ``relative_change``: ``estimate / |value_a|``;
+    ``ci``: its ``1 - alpha`` interval, computed by ``ci_method``; ``p_value`` from ``test``;
+    ``decision`` in words; ``warnings`` about what may make the result unreliable.
+    """
+
+    a: str
+    b: str
+    value_a: float
+    value_b: float
+    estimate: float
+    relative_change: float
+    ci: tuple[float, float]
+    ci_method: str
+    alpha: float
+    p_value: float
+    test: str
+    decision: str
+    warnings: tuple[str, ...]
+
+    @property
+    def ci_low(self) -> float:
+        """Lower end of ``ci``."""
+        return self.ci[0]
+
+    @property
+    def ci_high(self) -> float:
+        """Upper end of ``ci``."""
+        return self.ci[1]
+
+    @property
+    def significant(self) -> bool:
+        """``p_value < alpha``."""
+        return bool(self.p_value < self.alpha)
+
+    def _estimate_rows(self) -> list[tuple[str, str]]:
+        level = f"{100 * (1 - self.alpha):g}%"
+        rel = "" if not math.isfinite(self.relative_change) else f" ({self.relative_change:+.1%})"
+        return [("estimate (B − A)", fmt_num(self.estimate) + rel),
+                (f"{level} CI", f"{fmt_ci(self.ci)}  {self.ci_method}")]
 
 
 # ----------------------------------------------------------------------------- formatting

@@ -3,6 +3,8 @@
 Each function is checked in the tests against a published reference value:
 
 - :func:`wilson_interval` — Wilson (1927) score interval for one proportion.
+- :func:`t_interval` — Student t interval ``estimate ± t(1 - alpha/2, df) · se`` (Student 1908), and
+  :func:`mean_interval`, the interval of a mean: Wilson for 0/1 values, t otherwise.
 - :func:`newcombe_paired_ci` — Newcombe (1998, Stat Med 17:2635, method 10) square-and-add
   interval for the difference of two *paired* proportions (Wilson limits combined with the
   phi-corrected correlation). Reference: Fagerland, Lydersen & Laake (2017), *Statistical Analysis of
@@ -17,14 +19,20 @@ Each function is checked in the tests against a published reference value:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
-from scipy import special, stats
 
 from routerlab.errors import ConfigError
 
+# scipy is imported inside the functions that need it: Results.summary() calls this module, and
+# scipy.stats alone takes longer to import than the rest of a summary takes to compute.
+
 __all__ = [
     "wilson_interval",
+    "t_interval",
+    "mean_interval",
     "newcombe_paired_ci",
     "newcombe_unpaired_ci",
     "mcnemar_exact",
@@ -33,14 +41,21 @@ __all__ = [
 
 
 def _z(alpha: float) -> float:
-    return float(special.ndtri(1 - alpha / 2))
+    return NormalDist().inv_cdf(1 - alpha / 2)
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha={alpha!r}: must be between 0 and 1 (e.g. 0.05 for a 95% interval)")
 
 
 def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     """Wilson score interval for a proportion ``successes / n``.
 
     Unlike the Wald interval it behaves at 0 and n successes: 0 failures in 30 calls still leaves
-    a failure rate of up to 11% plausible.
+    a failure rate of up to 11% plausible. With ``n = 0`` nothing is known: ``(0.0, 1.0)``.
+    Returns ``(low, high)`` within [0, 1]; raises :class:`~routerlab.errors.ConfigError` unless
+    ``0 <= successes <= n`` and ``0 < alpha < 1``.
 
     Example::
 
@@ -50,6 +65,7 @@ def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float,
     """
     if n < 0 or successes < 0 or successes > n:
         raise ConfigError(f"wilson_interval: need 0 <= successes <= n, got {successes} of {n}")
+    _check_alpha(alpha)
     if n == 0:
         return (0.0, 1.0)
     z = _z(alpha)
@@ -58,6 +74,63 @@ def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float,
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def t_interval(estimate: float, se: float, df: float, alpha: float = 0.05) -> tuple[float, float]:
+    """Two-sided Student t interval ``estimate ± t(1 - alpha/2, df) · se``.
+
+    ``se`` is the standard error of ``estimate`` (same units), ``df`` the degrees of freedom (``n - 1``
+    for a mean of n values, ``G - 1`` for a cluster-robust SE over G clusters). ``se = 0`` gives the
+    point ``(estimate, estimate)``; an undefined SE (NaN) or ``df < 1`` gives ``(nan, nan)``.
+
+    Example::
+
+        >>> [round(x, 4) for x in t_interval(1.0, 0.5, 9)]
+        [-0.1311, 2.1311]
+    """
+    _check_alpha(alpha)
+    if not (math.isfinite(estimate) and math.isfinite(se) and df >= 1):
+        return (math.nan, math.nan)
+    if se < 0:
+        raise ConfigError(f"t_interval: se={se!r} must be >= 0")
+    if se == 0:
+        return (float(estimate), float(estimate))
+    from scipy.special import stdtrit  # the t quantile alone: scipy.stats is much slower to import
+
+    half = float(stdtrit(df, 1 - alpha / 2)) * se
+    return (float(estimate - half), float(estimate + half))
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, alpha: float = 0.05, *,
+                  binary: bool | None = None) -> tuple[float, float]:
+    """Confidence interval of the mean of ``values``: Wilson (:func:`wilson_interval`) for 0/1 values
+    (accuracy), Student t (:func:`t_interval`, ``n - 1`` df) otherwise.
+
+    ``binary=None`` takes Wilson when every value is 0 or 1; ``False`` always takes t (a cost that
+    happens to be 0 everywhere is not a proportion); ``True`` requires 0/1 values. NaN values are left
+    out. With no values, or a single value for t, the interval is ``(nan, nan)``. Raises
+    :class:`~routerlab.errors.ConfigError` for ``binary=True`` with other values.
+
+    Example::
+
+        >>> [round(x, 4) for x in mean_interval([1, 1, 0, 1])]
+        [0.3006, 0.9544]
+        >>> [round(x, 4) for x in mean_interval([0.5, 0.7, 0.9])]
+        [0.2032, 1.1968]
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return (math.nan, math.nan)
+    is01 = bool(np.isin(x, (0.0, 1.0)).all())
+    if binary and not is01:
+        raise ConfigError("mean_interval(binary=True): the values must all be 0 or 1")
+    if is01 if binary is None else binary:
+        return wilson_interval(int(x.sum()), n, alpha)
+    if n < 2:
+        return (math.nan, math.nan)
+    return t_interval(float(x.mean()), float(x.std(ddof=1)) / math.sqrt(n), n - 1, alpha)
 
 
 def newcombe_paired_ci(n11: int, n12: int, n21: int, n22: int,
@@ -138,7 +211,9 @@ def mcnemar_exact(n12: int, n21: int) -> float:
     m = n12 + n21
     if m == 0:
         return 1.0
-    return float(stats.binomtest(min(n12, n21), m, 0.5).pvalue)
+    from scipy.stats import binomtest
+
+    return float(binomtest(min(n12, n21), m, 0.5).pvalue)
 
 
 def cluster_robust_se(values: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray | float, int]:

@@ -29,9 +29,9 @@ from scipy import special, stats
 from routerlab.errors import ConfigError
 
 from ._common import (
+    Difference,
     InsufficientDataError,
     check_alpha,
-    fmt_ci,
     fmt_num,
     fmt_p,
     html_table,
@@ -184,7 +184,7 @@ def sequential_pvalues(n_a: Any, sum_a: Any, sumsq_a: Any, n_b: Any, sum_b: Any,
 # ----------------------------------------------------------------------------- ABTest
 
 @dataclass(frozen=True)
-class LiveResult:
+class LiveResult(Difference):
     """Analysis of a live :class:`ABTest` (unpaired: different units in each arm).
 
     ``p_value``/``ci`` are fixed-horizon (valid if the sample size was fixed in advance);
@@ -202,25 +202,12 @@ class LiveResult:
     """
 
     name: str
-    a: str
-    b: str
     n_a: int
     n_b: int
-    value_a: float
-    value_b: float
-    estimate: float
-    relative_change: float
-    ci: tuple[float, float]
-    ci_method: str
-    p_value: float
-    test: str
     alt_tests: dict[str, float]
     always_valid_p: float
     tau: float
     srm: SRMResult
-    alpha: float
-    decision: str
-    warnings: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain Python."""
@@ -229,14 +216,11 @@ class LiveResult:
         return plain(out)
 
     def _rows(self) -> list[tuple[str, str]]:
-        level = f"{100 * (1 - self.alpha):g}%"
-        rel = "" if not math.isfinite(self.relative_change) else f" ({self.relative_change:+.1%})"
         rows = [
             ("units", f"{self.a}: {self.n_a}, {self.b}: {self.n_b}"),
             (f"mean {self.a} (A)", fmt_num(self.value_a)),
             (f"mean {self.b} (B)", fmt_num(self.value_b)),
-            ("estimate (B − A)", fmt_num(self.estimate) + rel),
-            (f"{level} CI", f"{fmt_ci(self.ci)}  {self.ci_method}"),
+            *self._estimate_rows(),
             ("p-value (fixed horizon)", f"{fmt_p(self.p_value)}  {self.test}"),
             ("always-valid p (mSPRT)", f"{fmt_p(self.always_valid_p)}  tau = {self.tau:g} SD"),
         ]

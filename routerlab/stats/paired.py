@@ -12,6 +12,7 @@ from scipy import special, stats
 from routerlab.errors import ConfigError
 
 from ._common import (
+    Difference,
     InsufficientDataError,
     SeedLike,
     as_frame,
@@ -34,7 +35,7 @@ from .bootstrap import (
     quantile_diff_distribution,
     sign_flip_test,
 )
-from .intervals import cluster_robust_se, mcnemar_exact, newcombe_paired_ci
+from .intervals import cluster_robust_se, mcnemar_exact, newcombe_paired_ci, t_interval
 from .power import mde_paired, n_paired, normal_power, power_paired
 
 __all__ = ["ABResult", "compare"]
@@ -44,7 +45,7 @@ _FEW_CLUSTERS = 30
 
 
 @dataclass(frozen=True)
-class ABResult:
+class ABResult(Difference):
     """The outcome of :func:`compare`: B minus A on one metric, over paired prompts.
 
     Main fields: ``n`` pairs used and ``dropped`` (per arm, per reason: error, missing value,
@@ -68,23 +69,12 @@ class ABResult:
         ('B better', 'exact McNemar (20 vs 0 discordant pairs)')
     """
 
-    a: str
-    b: str
     metric: str
     column: str
     kind: str
     statistic: str
     n: int
     dropped: dict[str, dict[str, int]]
-    value_a: float
-    value_b: float
-    estimate: float
-    relative_change: float
-    ci: tuple[float, float]
-    ci_method: str
-    alpha: float
-    p_value: float
-    test: str
     se: float
     se_method: str
     cluster: str | None
@@ -97,41 +87,21 @@ class ABResult:
     target_power: float
     mde: float
     prompts_required: int | None
-    decision: str
     higher_is_better: bool
     alt_tests: dict[str, float]
     alt_cis: dict[str, tuple[float, float]]
-    warnings: tuple[str, ...]
     n_boot: int | None
-
-    @property
-    def ci_low(self) -> float:
-        """Lower end of ``ci``."""
-        return self.ci[0]
-
-    @property
-    def ci_high(self) -> float:
-        """Upper end of ``ci``."""
-        return self.ci[1]
-
-    @property
-    def significant(self) -> bool:
-        """``p_value < alpha``."""
-        return bool(self.p_value < self.alpha)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain Python (JSON-serialisable apart from NaN)."""
         return plain(asdict(self))
 
     def _rows(self) -> list[tuple[str, str]]:
-        level = f"{100 * (1 - self.alpha):g}%"
-        rel = "" if not math.isfinite(self.relative_change) else f" ({self.relative_change:+.1%})"
         rows = [
             ("pairs", str(self.n)),
             (f"{self.statistic} A ({self.a})", fmt_num(self.value_a)),
             (f"{self.statistic} B ({self.b})", fmt_num(self.value_b)),
-            ("estimate (B − A)", fmt_num(self.estimate) + rel),
-            (f"{level} CI", f"{fmt_ci(self.ci)}  {self.ci_method}"),
+            *self._estimate_rows(),
             ("p-value", f"{fmt_p(self.p_value)}  {self.test}"),
             ("SE", f"{fmt_num(self.se)}  {self.se_method}"),
             ("correlation A,B", fmt_num(self.correlation)),
@@ -337,7 +307,6 @@ def _analyse(kind: str, spec: MetricSpec, pairs: Pairs, alpha: float, n_boot: in
         g = len(np.unique(clusters))
         se_cl, _ = cluster_robust_se(d, clusters)
         se_cl = float(se_cl)
-        crit = stats.t.ppf(1 - alpha / 2, g - 1)
         est = float(d.mean())
         if "p" in out:
             out["alt_tests"][f"{out['test']}, ignoring clusters"] = out["p"]
@@ -349,7 +318,7 @@ def _analyse(kind: str, spec: MetricSpec, pairs: Pairs, alpha: float, n_boot: in
             p = 1.0 if est == 0 else 0.0
         label = f"cluster-robust t (CR1, {g} clusters of {cluster!r}, df = {g - 1})"
         out.update(g=g, df=g - 1, se=se_cl, p=float(p), test=label,
-                   ci=(est - crit * se_cl, est + crit * se_cl), ci_method=label,
+                   ci=t_interval(est, se_cl, g - 1, alpha), ci_method=label,
                    se_method=f"clustered by {cluster!r} (CR1, {g} clusters)")
         need_boot = ("mean_diff", "ratio") if kind == "skewed" else ("mean_diff",)
 

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .pareto import pareto_mask
+
 __all__ = ["pgr", "apgr", "cpt", "nondecreasing_convex_hull", "aiq", "curve_from_scores"]
 
 
@@ -76,20 +78,23 @@ def cpt(share: Sequence[float], quality: Sequence[float], *, r_weak: float, r_st
 def nondecreasing_convex_hull(cost: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """RouterBench's non-decreasing convex hull of (cost, quality) points, sorted by cost.
 
-    The upper convex hull from the cheapest point, cut where quality stops increasing: a more
-    expensive configuration that is not better adds nothing (one could always pick the cheaper).
+    The upper convex hull of the Pareto-optimal points (:func:`~routerlab.stats.pareto.pareto_mask`):
+    a more expensive configuration that is not better adds nothing (one could always pick the cheaper),
+    and a point under the chord of two others is beaten by mixing them. Returns ``(cost, quality)``
+    arrays of the hull's vertices; raises :class:`ValueError` when no point is finite.
     """
     c = np.asarray(cost, dtype=float)
     q = np.asarray(quality, dtype=float)
-    order = np.lexsort((-q, c))
-    pts = list(zip(c[order], q[order]))
+    on = pareto_mask(c, q)
+    if not on.any():
+        raise ValueError("nondecreasing_convex_hull: no point with a finite cost and quality")
+    # on the frontier, quality rises strictly with cost; identical points count once
+    pts = sorted(set(zip(c[on].tolist(), q[on].tolist())))
     hull: list[tuple[float, float]] = []
     for p in pts:
-        if hull and p[1] <= hull[-1][1]:
-            continue  # not better than a cheaper point: dominated
         while len(hull) >= 2:
             (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) >= 0:  # hull[-1] under the chord
+            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) >= 0:  # hull[-1] on or under the chord
                 hull.pop()
             else:
                 break

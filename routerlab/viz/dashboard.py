@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import stats
 from . import figure_png
-from .plots import _pareto_mask, frontier, is_oracle_name
+from .plots import frontier
 
 __all__ = ["Dashboard", "Recommendation", "recommend", "live_dashboard", "nice_step"]
 
@@ -102,35 +103,16 @@ def _ceil_to(x: float, step: float) -> float:
 
 # ---------------------------------------------------------------------------------- A/B
 def _ab(results: Any, a: str, b: str) -> dict[str, Any]:
-    """Paired A/B test of ``b`` (recommended) against ``a`` (runner-up) on quality."""
+    """Paired A/B test of ``b`` (recommended) against ``a`` (runner-up) on quality
+    (:func:`routerlab.stats.compare`); too few paired prompts is said, not tested."""
     try:
-        from ..stats import compare
-
-        r = compare(results, a, b, metric="quality")
-        ci = getattr(r, "ci", (np.nan, np.nan))
-        p = getattr(r, "p", getattr(r, "p_value", np.nan))
-        decision = str(getattr(r, "decision", "")).replace("B better", f"{b} is better").replace(
-            "A better", f"{a} is better")
-        return {"estimate": float(getattr(r, "estimate")), "ci": (float(ci[0]), float(ci[1])), "p": float(p),
-                "decision": decision, "method": "routerlab.stats.compare"}
-    except Exception:  # noqa: BLE001 - stats not available, or the test refused: fall back
-        pass
-    from scipy import stats as st
-
-    df = results.df[results.df["sample"] == 0]
-    m = df.pivot_table(index="prompt_id", columns="strategy", values="score", aggfunc="mean")[[a, b]].dropna()
-    d = (m[b] - m[a]).to_numpy(dtype=float)
-    if len(d) < 2:
-        return {"estimate": np.nan, "ci": (np.nan, np.nan), "p": np.nan, "decision": "too few paired prompts",
-                "method": "paired t"}
-    se = d.std(ddof=1) / math.sqrt(len(d))
-    est = float(d.mean())
-    p = float(st.ttest_rel(m[b], m[a]).pvalue) if se > 0 else (1.0 if est == 0 else 0.0)
-    z = 1.959963984540054
-    decision = ("no significant difference" if not (p < 0.05) else
-                (f"{b} is better" if est > 0 else f"{a} is better"))
-    return {"estimate": est, "ci": (est - z * se, est + z * se), "p": p if math.isfinite(p) else 1.0,
-            "decision": decision, "method": "paired t-test (install routerlab.stats for the full test)"}
+        r = stats.compare(results, a, b, metric="quality")
+    except stats.InsufficientDataError as exc:
+        return {"estimate": np.nan, "ci": (np.nan, np.nan), "p": np.nan,
+                "decision": f"no test: {exc}", "method": "routerlab.stats.compare"}
+    decision = r.decision.replace("B better", f"{b} is better").replace("A better", f"{a} is better")
+    return {"estimate": r.estimate, "ci": r.ci, "p": r.p_value, "decision": decision,
+            "method": f"routerlab.stats.compare: {r.test}"}
 
 
 # ---------------------------------------------------------------------------------- dashboard
@@ -155,7 +137,8 @@ class Dashboard:
     quality_floor: initial minimum quality (default 0).
     tasks, strategies: initially included tasks and shown strategies (default: all).
     export_dir: where the export button writes the routing table.
-    never_recommend: strategies shown but never recommended (default: those named ``oracle*``).
+    never_recommend: strategies shown but never recommended, besides the oracles (``results.oracles``,
+        upper bounds that read the answers), which never are.
     widgets: ``False`` forces the static view; ``None`` uses ipywidgets when importable.
     """
 
@@ -164,14 +147,13 @@ class Dashboard:
                  strategies: Sequence[str] | None = None, export_dir: str | Path = ".",
                  never_recommend: Sequence[str] | None = None, widgets: bool | None = None) -> None:
         self.results = results
-        self.never_recommend = (list(never_recommend) if never_recommend is not None
-                                else [s for s in results.strategies if is_oracle_name(s)])
+        self.never_recommend = list(dict.fromkeys([*results.oracles, *(never_recommend or ())]))
         self.all_tasks = sorted(results.df["task"].unique().tolist())
         self.all_strategies = list(results.strategies)
         self.tasks = list(tasks) if tasks is not None else list(self.all_tasks)
         self.strategies = list(strategies) if strategies is not None else list(self.all_strategies)
         self.export_dir = Path(export_dir)
-        self._summaries: dict[tuple[str, ...], pd.DataFrame] = {}
+        self._summaries: dict[tuple[tuple[str, ...], tuple[str, ...]], pd.DataFrame] = {}
         self._ab_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         full = self._summary()
         costs = full["cost_per_1k"].replace([np.inf, -np.inf], np.nan).dropna()
@@ -203,12 +185,15 @@ class Dashboard:
         return self.results.select(strategies=strategies or None, tasks=tasks or None)
 
     def _summary(self) -> pd.DataFrame:
-        key = tuple(sorted(self.tasks))
+        """``summary()`` of the shown strategies on the included tasks (its ``pareto`` column is the
+        frontier among them, as in the plot), in the order of ``strategies``."""
+        shown = [x for x in self.strategies if x in self.all_strategies]
+        key = (tuple(sorted(self.tasks)), tuple(shown))
         if key not in self._summaries:
-            sel = self.results.select(tasks=list(key)) if set(key) != set(self.all_tasks) else self.results
+            sel = self._selected()
             self._summaries[key] = sel.summary() if len(sel.df) else pd.DataFrame()
         s = self._summaries[key]
-        return s.loc[[x for x in self.strategies if x in s.index]] if len(s) else s
+        return s.loc[[x for x in shown if x in s.index]] if len(s) else s
 
     def _recommend(self) -> Recommendation:
         s = self._summary()
@@ -282,10 +267,6 @@ class Dashboard:
         if s.empty:
             return "<p>no results</p>"
         rows = []
-        # the frontier among deployable strategies (an oracle is an upper bound, not a competitor)
-        real = s.drop(index=[n for n in self.never_recommend if n in s.index]).dropna(subset=["quality"])
-        front = set(real.index[_pareto_mask(real["cost_per_1k"].to_numpy(dtype=float),
-                                            real["quality"].to_numpy(dtype=float))])
         for name, r in s.sort_values(["quality", "cost_per_1k"], ascending=[False, True]).iterrows():
             style = " style='background:#e6f4ea;font-weight:bold'" if name == self.rec.strategy else ""
             status = "✓" if r["eligible"] else f"✗ {escape(r['why_not'])}"
@@ -293,7 +274,7 @@ class Dashboard:
                         f"<td>{r['quality']:.3f}</td><td>[{r['quality_lo']:.3f}, {r['quality_hi']:.3f}]</td>"
                         f"<td>${r['cost_per_1k']:,.3f}</td><td>{r['latency_p50']:.2f}</td>"
                         f"<td>{r['latency_p95']:.2f}</td><td>{r['error_rate']:.1%}</td>"
-                        f"<td>{'★' if name in front else ''}</td>"
+                        f"<td>{'bound' if r['oracle'] else '★' if r['pareto'] else ''}</td>"
                         f"<td style='text-align:left'>{status}</td></tr>")
         sim = " (simulated)" if bool(s["simulated_latency"].any()) else ""
         head = ("<tr><th>strategy</th><th>quality</th><th>95% CI</th><th>$/1k prompts</th>"
@@ -497,7 +478,8 @@ def live_dashboard(experiment: Any, *, min_interval: float = 1.0) -> tuple[Calla
             df = pd.concat(frames, ignore_index=True)
             state["dirty"] = False
         started = time.monotonic()
-        image.value = figure_png(frontier(Results(df, {}), pyplot=False, figsize=(7.5, 4.6)))
+        image.value = figure_png(frontier(Results(df, {"oracles": experiment.oracles}), pyplot=False,
+                                          figsize=(7.5, 4.6)))
         state["last_cost"] = time.monotonic() - started
 
     def loop() -> None:

@@ -22,7 +22,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["frontier", "latency", "heatmap", "shares", "forest", "oracle_point", "is_oracle_name", "new_axes"]
+from .. import stats
+
+__all__ = ["frontier", "latency", "heatmap", "shares", "forest", "oracle_point", "new_axes"]
 
 _SIM_NOTE = "simulated from catalog latency profiles"
 
@@ -56,36 +58,17 @@ def _done(fig: Figure, pyplot: bool) -> Figure:
     return fig
 
 
-def _mean_t_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    from scipy import stats as st
-
-    x = x[np.isfinite(x)]
-    if len(x) < 2:
-        return float("nan"), float("nan")
-    half = float(st.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return float(x.mean() - half), float(x.mean() + half)
-
-
-def is_oracle_name(name: str) -> bool:
-    """Whether a strategy name denotes an oracle (an upper bound that reads the recorded answers)."""
-    return str(name).lower().startswith("oracle")
-
-
-def _pareto_mask(c: np.ndarray, q: np.ndarray) -> np.ndarray:
-    dominated = ((c[None, :] <= c[:, None]) & (q[None, :] >= q[:, None])
-                 & ((c[None, :] < c[:, None]) | (q[None, :] > q[:, None]))).any(axis=1)
-    return np.asarray(~dominated, dtype=bool)
-
-
 def oracle_point(results: Any) -> tuple[float, float] | None:
     """(cost per 1k prompts, quality) of the per-prompt oracle over the strategies in ``results``.
 
-    For each prompt the oracle takes the best-scoring strategy's answer, the cheapest among ties.
-    It is an upper bound on what routing among these strategies can reach, not a strategy.
-    ``None`` when there are fewer than two strategies or nothing is paired.
+    For each prompt the oracle takes the best-scoring realisable strategy's answer, the cheapest among
+    ties (strategies that are oracles themselves, ``results.oracles``, are left out). It is an upper
+    bound on what routing among these strategies can reach, not a strategy. ``None`` when there are
+    fewer than two strategies or nothing is paired.
     """
     df = results.df
-    df = df[(df["sample"] == 0) & (df["error_type"] == "")].dropna(subset=["score"])
+    df = df[(df["sample"] == 0) & (df["error_type"] == "") & ~df["strategy"].isin(results.oracles)]
+    df = df.dropna(subset=["score"])
     if df["strategy"].nunique() < 2 or df.empty:
         return None
     best = df.sort_values(["prompt_id", "score", "cost"], ascending=[True, False, True], kind="stable")
@@ -94,8 +77,9 @@ def oracle_point(results: Any) -> tuple[float, float] | None:
 
 
 def _frontier_table(results: Any) -> pd.DataFrame:
+    """``summary()`` (with its ``pareto`` and ``oracle`` columns) plus a t interval of the cost per 1k."""
     s = results.summary().reset_index()
-    ci = {name: _mean_t_ci(1000 * g["cost"].to_numpy(dtype=float))
+    ci = {name: stats.mean_interval(1000 * g["cost"].to_numpy(dtype=float), binary=False)
           for name, g in results.df.groupby("strategy", sort=False)}
     s["cost_lo"] = [ci[n][0] for n in s["strategy"]]
     s["cost_hi"] = [ci[n][1] for n in s["strategy"]]
@@ -107,10 +91,12 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
              pyplot: bool = True) -> Figure:
     """Cost (USD per 1k prompts) against quality, one point per strategy with 95 % CI bars.
 
-    The cost-quality Pareto frontier is drawn as a line through its strategies; the per-prompt oracle
-    is a star: a strategy named ``oracle*`` when the results have one (it is then left off the
-    frontier: it reads the answers), else the per-prompt best of the strategies (:func:`oracle_point`). ``highlight`` rings one strategy (the dashboard's
-    recommendation) and ``budget`` draws a vertical budget line. The cost axis is logarithmic when
+    The cost-quality Pareto frontier of the realisable strategies (``summary()["pareto"]``, see
+    :meth:`~routerlab.harness.Results.pareto`) is drawn as a line through its strategies; the oracle is
+    a star, an upper bound and never on the frontier: the results' oracle strategies
+    (``results.oracles``, which read the answers) when there are any, else, with ``oracle=True``, the
+    per-prompt best of the strategies (:func:`oracle_point`). ``highlight`` rings one strategy (the
+    dashboard's recommendation) and ``budget`` draws a vertical budget line. The cost axis is logarithmic when
     costs span more than a factor of 30 (``log_cost`` forces it either way).
     """
     fig, ax = new_axes(ax, figsize, pyplot=pyplot)
@@ -120,15 +106,14 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
     s = _frontier_table(results)
     s = s.dropna(subset=["quality"])
     # an oracle strategy reads the answers: an upper bound to mark, not a point of the frontier
-    is_oracle = s["strategy"].map(is_oracle_name).to_numpy(dtype=bool)
+    is_oracle = s["oracle"].to_numpy(dtype=bool)
     oracles, s = s[is_oracle], s[~is_oracle].reset_index(drop=True)
-    s["pareto"] = _pareto_mask(s["cost_per_1k"].to_numpy(dtype=float), s["quality"].to_numpy(dtype=float))
     x, y = s["cost_per_1k"].to_numpy(), s["quality"].to_numpy()
     xerr = np.vstack([np.clip(x - s["cost_lo"].fillna(s["cost_per_1k"]), 0, None),
                       np.clip(s["cost_hi"].fillna(s["cost_per_1k"]) - x, 0, None)])
     yerr = np.vstack([np.clip(y - s["quality_lo"].fillna(s["quality"]), 0, None),
                       np.clip(s["quality_hi"].fillna(s["quality"]) - y, 0, None)])
-    on = s["pareto"].to_numpy(dtype=bool) if "pareto" in s else np.zeros(len(s), bool)
+    on = s["pareto"].to_numpy(dtype=bool)
     ax.errorbar(x[~on], y[~on], xerr=xerr[:, ~on], yerr=yerr[:, ~on], fmt="o", color="0.55", ecolor="0.75",
                 capsize=2, label="strategy (95% CI)")
     ax.errorbar(x[on], y[on], xerr=xerr[:, on], yerr=yerr[:, on], fmt="o", color="C0", ecolor="C0",

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["_common", "intervals", "bootstrap", "paired", "multiple", "power", "live"]
+MODULES = ["_common", "intervals", "bootstrap", "paired", "multiple", "power", "live", "pareto", "routing", "planning"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -166,6 +166,7 @@ def test_live_dashboard_hook_and_finish(res, monkeypatch):
         dataset = list(range(150))
         samples = 1
         strategies = dict.fromkeys(SPEC)
+        oracles: list[str] = []
 
     class Shell:  # live_dashboard displays only inside IPython
         pass
