@@ -2,7 +2,7 @@
 
 Example::
 
-    >>> from routerlab.gateway_config import BudgetPolicy
+    >>> from routerlab.live.config import BudgetPolicy
     >>> ledger = SpendLedger(BudgetPolicy(per_model={"gpt-4o": 0.01}))
     >>> ledger.charge("gpt-4o", "openai", "east", (1000, 500), 0.0075, ok=True)
     >>> ledger.blocked("gpt-4o", {"east": "openai"})

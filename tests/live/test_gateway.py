@@ -50,6 +50,12 @@ def _two_models(**extra: Any) -> dict[str, Any]:
     (lambda c: c["breaker"].update(failure_rate="half"), "breaker.failure_rate: must be a number"),
     (lambda c: c.update(budgets={"on_exceeded": "panic"}), "budgets.on_exceeded"),
     (lambda c: c.update(cache={"semantic": {"threshold": 2}}), "cache.semantic.threshold"),
+    (lambda c: c["models"][MODEL]["deployments"][1].update(colour="red"),
+     r"models.gpt-4o-mini.deployments\[1\]: unknown field\(s\) \['colour'\]; known fields: \['api_key_env', "
+     r"'base_url', 'max_concurrency', 'model', 'name', 'provider', 'rpm', 'timeout', 'tpm', 'weight'\]"),
+    (lambda c: c["retry"].update(atempts=2), r"retry: unknown field\(s\) \['atempts'\]; known fields: \['attempts'"),
+    (lambda c: c.update(seed="x"), "seed: must be a whole number, got 'x'"),
+    (lambda c: c["models"][MODEL].update(deployments=[]), r"models.gpt-4o-mini.deployments: must not be empty"),
 ])
 def test_config_errors_name_the_field(mutate: Any, message: str) -> None:
     cfg = three_deployments()
@@ -85,6 +91,28 @@ cache: {directory: cache, semantic: {threshold: 0.9}}
     bad.write_text("models:\n  m:\n    deployments:\n      - {name: a, provider: openai, model: m, weight: 0}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: models.m.deployments\[0\].weight"):
         GatewayConfig.from_file(bad)
+
+
+def test_every_problem_of_a_file_is_reported_at_once_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("models:\n  m:\n    deployments:\n      - {name: a, provider: openai, model: m, rpm: -1}\n"
+                    "retry: {attempts: 0}\nbreaker: {window: 5, minimum_calls: 10}\n")
+    with pytest.raises(ConfigError) as info:
+        GatewayConfig.from_file(path)
+    lines = str(info.value).splitlines()
+    assert lines == [f"{path}: models.m.deployments[0].rpm: must be a positive number, got -1",
+                     f"{path}: breaker.minimum_calls: must be between 1 and window (5), got 10",
+                     f"{path}: retry.attempts: must be a positive number, got 0"]
+
+
+def test_config_objects_built_in_code_are_validated_too() -> None:
+    from routerlab.live.config import RetryPolicy
+
+    with pytest.raises(ConfigError, match=r"deployment.weight: must be a positive number, got 0"):
+        Deployment("P1", "openai", MODEL, weight=0)
+    with pytest.raises(ConfigError, match=r"retry.timeout: must be a finite number, got nan"):
+        RetryPolicy(timeout=float("nan"))
+    assert Deployment("P1", "openai", MODEL) == Deployment("P1", "openai", MODEL, weight=1.0)
 
 
 def test_deployment_model_must_be_in_the_catalog() -> None:
