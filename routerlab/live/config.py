@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -191,8 +190,9 @@ class _CacheFile(Validated):
 Chains = Mapping[str, tuple[StrictStr, ...]]
 
 
-class _ConfigFile(Validated):
-    models: Annotated[dict[StrictStr, _ModelEntry], AfterValidator(_not_empty)]
+class _Sections(Validated):
+    """What the file and the GatewayConfig share (the file's ``models`` and ``cache`` have their own shape)."""
+
     fallbacks: Chains = Field(default_factory=dict)
     context_fallbacks: Chains = Field(default_factory=dict)
     context_windows: Mapping[str, PositiveInt] = Field(default_factory=dict)
@@ -201,7 +201,6 @@ class _ConfigFile(Validated):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     budgets: BudgetPolicy = Field(default_factory=BudgetPolicy)
-    cache: _CacheFile = Field(default_factory=_CacheFile)
     catalog: Name | None = None
 
     @field_validator("fallbacks", "context_fallbacks", mode="before")
@@ -217,8 +216,12 @@ class _ConfigFile(Validated):
         return value
 
 
-@dataclass(frozen=True)
-class GatewayConfig:
+class _ConfigFile(_Sections):
+    models: Annotated[dict[StrictStr, _ModelEntry], AfterValidator(_not_empty)]
+    cache: _CacheFile = Field(default_factory=_CacheFile)
+
+
+class GatewayConfig(_Sections):
     """Everything a :class:`~routerlab.live.gateway.Gateway` needs, validated.
 
     ``models`` maps a model name (what callers ask for) to its deployments; ``fallbacks`` maps a model
@@ -228,18 +231,10 @@ class GatewayConfig:
     catalog file merged into the packaged one; ``source`` names where the config came from.
     """
 
-    models: Mapping[str, tuple[Deployment, ...]]
-    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    context_fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    context_windows: Mapping[str, int] = field(default_factory=dict)
-    strategy: str = "weighted"
-    seed: int = 0
-    breaker: BreakerConfig = field(default_factory=BreakerConfig)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    budgets: BudgetPolicy = field(default_factory=BudgetPolicy)
-    cache: CacheSettings = field(default_factory=CacheSettings)
-    catalog: str | None = None
-    source: str = "<dict>"
+    section = "config"
+    models: Annotated[Mapping[str, tuple[Deployment, ...]], AfterValidator(_not_empty)]
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    source: StrictStr = "<dict>"
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str = "<dict>", base: Path | None = None) -> GatewayConfig:
@@ -260,13 +255,13 @@ class GatewayConfig:
     def _build(cls, doc: _ConfigFile, source: str, base: Path | None) -> GatewayConfig:
         windows = {m: e.context_window for m, e in doc.models.items() if e.context_window is not None}
         sem = doc.cache.semantic
-        return cls(
-            models={m: e.deployments for m, e in doc.models.items()}, fallbacks=dict(doc.fallbacks),
-            context_fallbacks=dict(doc.context_fallbacks), context_windows={**windows, **doc.context_windows},
-            strategy=doc.strategy, seed=doc.seed, breaker=doc.breaker, retry=doc.retry, budgets=doc.budgets,
-            cache=CacheSettings(directory=_relative(doc.cache.directory, base), semantic=sem.enabled,
-                                threshold=sem.threshold, cross_model=sem.cross_model),
-            catalog=_relative(doc.catalog, base), source=source)
+        shared = {name: getattr(doc, name) for name in _Sections.model_fields}
+        return cls(**{
+            **shared, "models": {m: e.deployments for m, e in doc.models.items()},
+            "context_windows": {**windows, **doc.context_windows}, "catalog": _relative(doc.catalog, base),
+            "cache": CacheSettings(directory=_relative(doc.cache.directory, base), semantic=sem.enabled,
+                                   threshold=sem.threshold, cross_model=sem.cross_model),
+            "source": source})
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> GatewayConfig:
