@@ -70,6 +70,7 @@ __all__ = [
     "ErrorKind",
     "ERROR_KINDS",
     "kind_of",
+    "kind_for_status",
     "statuses",
 ]
 
@@ -154,6 +155,21 @@ def statuses(where: Callable[[ErrorKind], bool]) -> list[int]:
         [401, 403, 408, 429, 500, 502, 503, 504, 529]
     """
     return sorted({s for k in ERROR_KINDS.values() if where(k) for s in k.statuses})
+
+
+def kind_for_status(status: int) -> ErrorKind:
+    """The kind an HTTP error status maps to: the row that lists it, else ``server_error`` for any other
+    5xx and ``bad_request`` for any other 4xx (what a status alone says, before the body is read).
+
+    Example::
+
+        >>> kind_for_status(529).name, kind_for_status(418).name
+        ('server_error', 'bad_request')
+    """
+    for kind in ERROR_KINDS.values():
+        if status in kind.statuses:
+            return kind
+    return ERROR_KINDS["server_error" if status >= 500 else "bad_request"]
 
 
 def kind_of(error: BaseException) -> ErrorKind:
