@@ -1,23 +1,27 @@
-"""Live-path benchmark: the Gateway against raw AsyncOpenAI and litellm.Router, plus both caches.
+"""Live-path benchmark: the Gateway against raw AsyncOpenAI, the Gateway of an earlier commit, and
+litellm.Router; plus both caches.
 
 Everything runs on this machine: ``routerlab.server`` is started as a subprocess (its own process, so its
-threads do not share the client's GIL) with three deployments P1, P2, P3 and no injected latency, so the
+threads do not share a client's GIL) with three deployments P1, P2, P3 and no injected latency, so the
 figures measure client-side overhead.
 
-1. N calls (default 2,000) at concurrency C (default 100), round-robin over P1-P3:
-   raw ``openai.AsyncOpenAI`` (three clients, ``max_retries=0``) vs the Gateway (three ``openai``
-   deployments through routerlab's providers, breakers, balancer, retry loop, accounting). Three rounds
-   each after a warm-up, back to back in alternating order; the ratio is Gateway wall time / raw wall
-   time per round (median reported, target ≤ 1.15), with the client's CPU per call as a load-robust check.
-2. The same N calls through ``litellm.Router`` over the same deployments (target: Gateway throughput
-   ≥ 2× LiteLLM's). ``LITELLM_LOCAL_MODEL_COST_MAP=True`` is set before litellm is imported.
-3. Exact-cache hit latency through ``Gateway.complete`` (p50) and of ``ResponseCache.get`` alone.
-4. Semantic-cache lookup at 100,000 entries (256-dim vectors): one matrix-vector product vs a plain
+1. Rounds of N calls (default 2,000) at concurrency C (default 100), round-robin over P1-P3, each
+   contender in its own fresh subprocess (same warm-up, same requests):
+   ``raw`` (three ``openai.AsyncOpenAI`` clients, ``max_retries=0``), ``gateway`` (this tree's
+   Gateway: three ``openai`` deployments through routerlab's providers, breakers, balancer, retry loop,
+   accounting), ``baseline`` (the Gateway of ``--baseline REV``, extracted with ``git archive``; default
+   62d5554, before the layered rewrite) and ``litellm`` (``litellm.Router`` over the same deployments;
+   ``LITELLM_LOCAL_MODEL_COST_MAP=True``). The order rotates every round. Per round: Gateway / raw and
+   baseline / raw wall-time ratios (targets: ≤ 1.10, and no worse than the baseline's), Gateway / LiteLLM
+   throughput (target ≥ 3×); medians of the paired rounds are reported, with client CPU per call.
+2. Exact-cache hit latency through ``Gateway.complete`` (p50) and of ``ResponseCache.get`` alone.
+3. Semantic-cache lookup at 100,000 entries (256-dim vectors): one matrix-vector product vs a plain
    Python loop over the same vectors (target ≥ 100×).
 
 Usage::
 
-    python benchmarks/bench_live.py [--calls 2000] [--concurrency 100] [--skip-litellm] [--json out.json]
+    python benchmarks/bench_live.py [--calls 2000] [--concurrency 100] [--rounds 5] [--skip-litellm]
+                                    [--baseline 62d5554] [--json out.json]
 """
 
 from __future__ import annotations
@@ -37,19 +41,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before any litellm import: no download
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from routerlab.live.cache import HashingEmbedder, ResponseCache, SemanticCache  # noqa: E402
-from routerlab.live.gateway import Gateway  # noqa: E402
-from routerlab.types import Request  # noqa: E402
-
 DEPLOYMENTS = ("P1", "P2", "P3")
 API_MODEL = "gpt-4o-mini-2024-07-18"
 KEY_ENV = "ROUTERLAB_BENCH_KEY"
+CONTENDERS = ("raw", "gateway", "baseline", "litellm")
 
 
 def free_port() -> int:
@@ -60,8 +59,9 @@ def free_port() -> int:
 
 def start_server() -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "routerlab.server", "--port", str(port), "--deployments",
-                             ",".join(DEPLOYMENTS), "--latency-scale", "0"], cwd=str(ROOT),
+                             ",".join(DEPLOYMENTS), "--latency-scale", "0"], cwd=str(ROOT), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -79,18 +79,13 @@ def base_url(port: int, dep: str) -> str:
     return f"http://127.0.0.1:{port}/d/{dep}/v1"
 
 
-def summarise(name: str, wall: float, lat: list[float], calls: int) -> dict[str, Any]:
-    a = np.asarray(lat)
-    return {"name": name, "calls": calls, "wall_s": wall, "throughput": calls / wall,
-            "p50_ms": float(np.percentile(a, 50) * 1e3), "p95_ms": float(np.percentile(a, 95) * 1e3),
-            "cpu_ms_per_call": getattr(drive, "cpu", float("nan")) / calls * 1e3}
+def messages(i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"benchmark prompt number {i}: what is {i} + {i}?"}]
 
 
-async def drive(call: Any, calls: int, concurrency: int, offset: int) -> tuple[float, list[float]]:
-    """``calls`` calls of ``call(i)`` by ``concurrency`` workers; wall time and per-call latencies.
-
-    The client's CPU seconds of the last run are left in ``drive.cpu`` (robust to other load on the machine).
-    """
+# --- one contender, in its own process --------------------------------------------------------------
+async def drive(call: Any, calls: int, concurrency: int, offset: int) -> dict[str, Any]:
+    """``calls`` calls of ``call(i)`` by ``concurrency`` workers: wall time, latencies, client CPU."""
     latencies: list[float] = []
     counter = iter(range(calls))
 
@@ -102,99 +97,132 @@ async def drive(call: Any, calls: int, concurrency: int, offset: int) -> tuple[f
 
     t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    drive.cpu = time.process_time() - c0  # type: ignore[attr-defined]
-    return time.perf_counter() - t0, latencies
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    a = np.asarray(latencies)
+    return {"calls": calls, "wall_s": wall, "throughput": calls / wall, "p50_ms": float(np.percentile(a, 50) * 1e3),
+            "p95_ms": float(np.percentile(a, 95) * 1e3), "cpu_ms_per_call": cpu / calls * 1e3}
 
 
-async def calls_per_request(call: Any, n: int, concurrency: int, offset: int) -> float:
-    """Python function calls per request (cProfile): a measure of client work that other load cannot skew."""
-    import cProfile
-    import pstats
+async def make_caller(kind: str, port: int) -> tuple[Any, Any]:
+    """``(call(i), close())`` for a contender; the Gateway comes from whatever routerlab is on sys.path."""
+    key = os.environ[KEY_ENV]
+    if kind == "raw":
+        import openai
 
-    prof = cProfile.Profile()
-    prof.enable()
-    await drive(call, n, concurrency, offset)
-    prof.disable()
-    return pstats.Stats(prof).total_calls / n  # type: ignore[attr-defined,no-any-return]
+        clients = [openai.AsyncOpenAI(base_url=base_url(port, d), api_key=key, max_retries=0, timeout=30.0)
+                   for d in DEPLOYMENTS]
 
+        async def raw(i: int) -> None:
+            resp = await clients[i % 3].chat.completions.create(model=API_MODEL, messages=messages(i),  # type: ignore[arg-type]
+                                                                temperature=0.0, timeout=30.0)
+            assert resp.choices[0].message.content
 
-def messages(i: int) -> list[dict[str, str]]:
-    return [{"role": "user", "content": f"benchmark prompt number {i}: what is {i} + {i}?"}]
+        async def close_raw() -> None:
+            for c in clients:
+                await c.close()
 
+        return raw, close_raw
+    if kind == "litellm":
+        import litellm
 
-async def bench_raw_vs_gateway(port: int, calls: int, concurrency: int, rounds: int) -> dict[str, Any]:
-    import openai
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        router = litellm.Router(model_list=[
+            {"model_name": "gpt-4o-mini",
+             "litellm_params": {"model": f"openai/{API_MODEL}", "api_base": base_url(port, d), "api_key": key,
+                                "timeout": 30, "max_retries": 0}} for d in DEPLOYMENTS],
+            num_retries=0, routing_strategy="simple-shuffle")
 
-    clients = [openai.AsyncOpenAI(base_url=base_url(port, d), api_key=os.environ[KEY_ENV], max_retries=0,
-                                  timeout=30.0) for d in DEPLOYMENTS]
+        async def lite(i: int) -> None:
+            resp = await router.acompletion(model="gpt-4o-mini", messages=messages(i), temperature=0.0)
+            assert resp.choices[0].message.content
 
-    async def raw(i: int) -> None:
-        resp = await clients[i % 3].chat.completions.create(model=API_MODEL, messages=messages(i),  # type: ignore[arg-type]
-                                                            temperature=0.0, timeout=30.0)
-        assert resp.choices[0].message.content
+        async def close_lite() -> None:
+            return None
+
+        return lite, close_lite
+    from routerlab.live.gateway import Gateway
+    from routerlab.types import Request
 
     gw = Gateway.from_config({
-        "strategy": "round-robin",
-        "retry": {"attempts": 3, "timeout": 30.0},
+        "strategy": "round-robin", "retry": {"attempts": 3, "timeout": 30.0},
         "models": {"gpt-4o-mini": {"deployments": [
             {"name": d, "provider": "openai", "model": "gpt-4o-mini", "base_url": base_url(port, d),
-             "api_key_env": KEY_ENV} for d in DEPLOYMENTS]}},
-    })
+             "api_key_env": KEY_ENV} for d in DEPLOYMENTS]}}})
+    await gw.warmup()
 
     async def through_gateway(i: int) -> None:
         c = await gw.complete(Request.from_prompt(messages(i)[0]["content"]), "gpt-4o-mini")
         assert c.text
 
-    await gw.warmup()
-    await drive(raw, 300, concurrency, 10_000_000)  # warm-up: connections, lazy imports
-    await drive(through_gateway, 300, concurrency, 20_000_000)
-    results: dict[str, list[dict[str, Any]]] = {"raw": [], "gateway": []}
-    for r in range(rounds):
-        for name, fn in (("raw", raw), ("gateway", through_gateway)) if r % 2 == 0 else \
-                (("gateway", through_gateway), ("raw", raw)):
-            wall, lat = await drive(fn, calls, concurrency, (r + 1) * 1_000_000 + (0 if name == "raw" else 500_000))
-            results[name].append(summarise(name, wall, lat, calls))
-    fcalls = {"raw": await calls_per_request(raw, 300, concurrency, 50_000_000),
-              "gateway": await calls_per_request(through_gateway, 300, concurrency, 60_000_000)}
-    for c in clients:
-        await c.close()
-    await gw.aclose()
-    best = {k: min(v, key=lambda x: x["wall_s"]) for k, v in results.items()}
-    paired = [g["wall_s"] / r["wall_s"] for r, g in zip(results["raw"], results["gateway"])]
-    cpu = statistics.median(g["cpu_ms_per_call"] / r["cpu_ms_per_call"]
-                            for r, g in zip(results["raw"], results["gateway"]))
-    assert gw.stats()["failures"].sum() == 0
-    return {"rounds": results, "best": best, "ratio_best": best["gateway"]["wall_s"] / best["raw"]["wall_s"],
-            "ratio_median": statistics.median(paired), "paired_ratios": paired, "cpu_ratio": cpu,
-            "calls_per_request": fcalls}
+    async def close_gw() -> None:
+        assert gw.stats()["failures"].sum() == 0
+        await gw.aclose()
+
+    return through_gateway, close_gw
 
 
-async def bench_litellm(port: int, calls: int, concurrency: int) -> dict[str, Any]:
-    t = time.perf_counter()
-    import litellm
+async def worker_main(kind: str, port: int, calls: int, concurrency: int, warmup: int, offset: int) -> dict[str, Any]:
+    call, close = await make_caller(kind, port)
+    await drive(call, warmup, concurrency, 90_000_000 + offset)  # connections, lazy imports
+    out = await drive(call, calls, concurrency, offset)
+    await close()
+    if kind == "gateway":
+        import routerlab
 
-    import_s = time.perf_counter() - t
-    litellm.telemetry = False
-    litellm.suppress_debug_info = True
-    router = litellm.Router(model_list=[
-        {"model_name": "gpt-4o-mini",
-         "litellm_params": {"model": f"openai/{API_MODEL}", "api_base": base_url(port, d),
-                            "api_key": os.environ[KEY_ENV], "timeout": 30, "max_retries": 0}}
-        for d in DEPLOYMENTS], num_retries=0, routing_strategy="simple-shuffle")
-
-    async def call(i: int) -> None:
-        resp = await router.acompletion(model="gpt-4o-mini", messages=messages(i), temperature=0.0)
-        assert resp.choices[0].message.content
-
-    await drive(call, 300, concurrency, 30_000_000)
-    wall, lat = await drive(call, calls, concurrency, 40_000_000)
-    out = summarise("litellm.Router", wall, lat, calls)
-    out["import_s"] = import_s
-    out["calls_per_request"] = await calls_per_request(call, 300, concurrency, 70_000_000)
+        out["routerlab"] = str(Path(routerlab.__file__).parent)  # which tree this worker measured
     return out
 
 
+def run_worker(kind: str, port: int, args: argparse.Namespace, offset: int, pythonpath: str | None) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--port", str(port), "--calls",
+           str(args.calls), "--concurrency", str(args.concurrency), "--warmup", str(args.warmup),
+           "--offset", str(offset)]
+    env = {**os.environ}
+    env.pop("PYTHONPATH", None)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def baseline_tree(rev: str, into: Path) -> Path:
+    """The package at ``rev`` (``git archive``; the repository is not touched), for the baseline worker."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "routerlab"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def paired_rounds(port: int, args: argparse.Namespace, baseline: Path | None) -> dict[str, Any]:
+    kinds = [k for k in CONTENDERS if (k != "baseline" or baseline) and (k != "litellm" or not args.skip_litellm)]
+    paths = {"raw": None, "litellm": None, "gateway": str(ROOT), "baseline": str(baseline) if baseline else None}
+    rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        order = kinds[r % len(kinds):] + kinds[:r % len(kinds)]  # rotate: no contender always goes first
+        for j, kind in enumerate(order):
+            rounds[kind].append(run_worker(kind, port, args, (r + 1) * 1_000_000 + j * 100_000, paths[kind]))
+            print(f"round {r + 1} {kind:<9} {rounds[kind][-1]['wall_s']:6.2f} s", file=sys.stderr, flush=True)
+    out: dict[str, Any] = {"rounds": rounds}
+    for kind in ("gateway", "baseline"):
+        if kind in rounds:
+            ratios = [g["wall_s"] / r["wall_s"] for g, r in zip(rounds[kind], rounds["raw"])]
+            cpu = [g["cpu_ms_per_call"] / r["cpu_ms_per_call"] for g, r in zip(rounds[kind], rounds["raw"])]
+            out[f"{kind}_ratios"], out[f"{kind}_ratio"] = ratios, statistics.median(ratios)
+            out[f"{kind}_cpu_ratio"] = statistics.median(cpu)
+    if "litellm" in rounds:
+        x = [g["throughput"] / lt["throughput"] for g, lt in zip(rounds["gateway"], rounds["litellm"])]
+        out["litellm_throughput_ratios"], out["litellm_throughput_ratio"] = x, statistics.median(x)
+    return out
+
+
+# --- the caches, in this process ------------------------------------------------------------------
 async def bench_exact_cache(port: int, n_hits: int = 2000) -> dict[str, Any]:
+    from routerlab.live.cache import ResponseCache
+    from routerlab.live.gateway import Gateway
+    from routerlab.types import Request
+
     with tempfile.TemporaryDirectory() as tmp:
         gw = Gateway.from_config({
             "models": {"gpt-4o-mini": {"deployments": [
@@ -224,6 +252,8 @@ async def bench_exact_cache(port: int, n_hits: int = 2000) -> dict[str, Any]:
 
 
 def bench_semantic(n: int = 100_000, dim: int = 256, queries: int = 200, loop_queries: int = 3) -> dict[str, Any]:
+    from routerlab.live.cache import HashingEmbedder, SemanticCache
+
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((n, dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -269,68 +299,83 @@ def bench_semantic(n: int = 100_000, dim: int = 256, queries: int = 200, loop_qu
             "speedup": l50 / v50, "hits": hits, "queries": queries, "embed_us": embed_us}
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+def main_run(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.setdefault(KEY_ENV, "bench-local-key")
+    sys.path.insert(0, str(ROOT))
     proc, port = start_server()
+    load = os.getloadavg()
     try:
         out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                            "platform": platform.platform()},
-                               "calls": args.calls, "concurrency": args.concurrency}
-        out["raw_vs_gateway"] = await bench_raw_vs_gateway(port, args.calls, args.concurrency, args.rounds)
-        if not args.skip_litellm:
-            out["litellm"] = await bench_litellm(port, args.calls, args.concurrency)
-        out["exact_cache"] = await bench_exact_cache(port)
+                               "calls": args.calls, "concurrency": args.concurrency, "baseline_rev": args.baseline}
+        with tempfile.TemporaryDirectory() as tmp:
+            baseline = baseline_tree(args.baseline, Path(tmp)) if args.baseline else None
+            out["paired"] = paired_rounds(port, args, baseline)
+        if not args.skip_caches:
+            out["exact_cache"] = asyncio.run(bench_exact_cache(port))
     finally:
         proc.terminate()
         proc.wait(10)
-    out["semantic_cache"] = bench_semantic()
+    if not args.skip_caches:
+        out["semantic_cache"] = bench_semantic()
+    out["load_average"] = {"start": load, "end": os.getloadavg()}
     return out
 
 
 def report(out: dict[str, Any]) -> str:
-    rg = out["raw_vs_gateway"]
-    lines = [f"machine: {out['machine']['cpus']} cores, Python {out['machine']['python']}",
-             f"{out['calls']} calls at concurrency {out['concurrency']} (best of {len(rg['rounds']['raw'])} rounds):"]
-    rows = [("raw AsyncOpenAI", rg["best"]["raw"]), ("Gateway", rg["best"]["gateway"])]
-    if "litellm" in out:
-        rows.append(("litellm.Router", out["litellm"]))
-    for name, b in rows:
-        lines.append(f"  {name:<16} {b['wall_s']:6.2f} s  {b['throughput']:7.0f} calls/s  p50 {b['p50_ms']:6.1f} ms  "
-                     f"p95 {b['p95_ms']:6.1f} ms  client CPU {b['cpu_ms_per_call']:.2f} ms/call")
-    lines.append(f"  Gateway / raw wall-time ratio: {rg['ratio_best']:.3f} best-vs-best, {rg['ratio_median']:.3f} median "
-                 f"of paired rounds {['%.3f' % x for x in rg['paired_ratios']]}; client CPU ratio "
-                 f"{rg['cpu_ratio']:.3f} (target <= 1.15)")
-    fc = rg["calls_per_request"]
-    text = (f"  Python function calls per request (load-independent): raw {fc['raw']:.0f}, Gateway {fc['gateway']:.0f} "
-            f"(+{(fc['gateway'] / fc['raw'] - 1) * 100:.1f} %)")
-    if "litellm" in out:
-        text += f", litellm.Router {out['litellm']['calls_per_request']:.0f}"
-    lines.append(text)
-    if "litellm" in out:
-        med = statistics.median(r["throughput"] for r in rg["rounds"]["gateway"])
-        x = rg["best"]["gateway"]["throughput"] / out["litellm"]["throughput"]
-        cpu = out["litellm"]["cpu_ms_per_call"] / statistics.median(r["cpu_ms_per_call"] for r in rg["rounds"]["gateway"])
-        lines.append(f"  Gateway throughput / LiteLLM throughput: {x:.2f}x best round, {med / out['litellm']['throughput']:.2f}x "
-                     f"median round; LiteLLM client CPU per call / Gateway's: {cpu:.2f}x (target >= 2)")
-    ec = out["exact_cache"]
-    lines.append(f"exact cache hit through Gateway.complete: p50 {ec['gateway_hit_p50_us']:.0f} us, "
-                 f"p95 {ec['gateway_hit_p95_us']:.0f} us; ResponseCache.get alone p50 {ec['cache_get_p50_us']:.0f} us")
-    sc = out["semantic_cache"]
-    lines.append(f"semantic cache, {sc['entries']:,} entries x {sc['dim']} dims: lookup p50 {sc['vectorised_p50_ms']:.2f} ms "
-                 f"vs Python loop {sc['loop_p50_ms']:.0f} ms -> {sc['speedup']:.0f}x (target >= 100); "
-                 f"HashingEmbedder {sc['embed_us']:.0f} us per prompt")
+    p = out["paired"]
+    lines = [f"machine: {out['machine']['cpus']} cores, Python {out['machine']['python']}; load average at start "
+             f"{'/'.join(f'{x:.2f}' for x in out['load_average']['start'])}, at end "
+             f"{'/'.join(f'{x:.2f}' for x in out['load_average']['end'])}",
+             f"{out['calls']} calls at concurrency {out['concurrency']}, {len(p['rounds']['raw'])} rounds "
+             "(each contender in its own process, order rotating), median of rounds:"]
+    names = {"raw": "raw AsyncOpenAI", "gateway": "Gateway (this tree)", "baseline": f"Gateway @ {out['baseline_rev']}",
+             "litellm": "litellm.Router"}
+    for kind, rows in p["rounds"].items():
+        med = {k: statistics.median(r[k] for r in rows) for k in ("wall_s", "throughput", "p50_ms", "p95_ms",
+                                                                   "cpu_ms_per_call")}
+        lines.append(f"  {names[kind]:<22} {med['wall_s']:6.2f} s  {med['throughput']:6.0f} calls/s  p50 "
+                     f"{med['p50_ms']:6.1f} ms  p95 {med['p95_ms']:6.1f} ms  client CPU {med['cpu_ms_per_call']:.2f} ms/call")
+    for kind, target in (("gateway", "target <= 1.10"), ("baseline", "the baseline")):
+        if f"{kind}_ratio" in p:
+            lines.append(f"  {names[kind]} / raw wall time: {p[f'{kind}_ratio']:.3f} median of paired rounds "
+                         f"{['%.3f' % x for x in p[f'{kind}_ratios']]}; client CPU ratio {p[f'{kind}_cpu_ratio']:.3f} "
+                         f"({target})")
+    if "litellm_throughput_ratio" in p:
+        lines.append(f"  Gateway / litellm.Router throughput: {p['litellm_throughput_ratio']:.2f}x median of paired "
+                     f"rounds {['%.2f' % x for x in p['litellm_throughput_ratios']]} (target >= 3)")
+    if "exact_cache" in out:
+        ec = out["exact_cache"]
+        lines.append(f"exact cache hit through Gateway.complete: p50 {ec['gateway_hit_p50_us']:.0f} us, "
+                     f"p95 {ec['gateway_hit_p95_us']:.0f} us; ResponseCache.get alone p50 {ec['cache_get_p50_us']:.0f} us")
+    if "semantic_cache" in out:
+        sc = out["semantic_cache"]
+        lines.append(f"semantic cache, {sc['entries']:,} entries x {sc['dim']} dims: lookup p50 "
+                     f"{sc['vectorised_p50_ms']:.2f} ms vs Python loop {sc['loop_p50_ms']:.0f} ms -> {sc['speedup']:.0f}x "
+                     f"(target >= 100); HashingEmbedder {sc['embed_us']:.0f} us per prompt")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--calls", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=100)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--baseline", default="62d5554", help="git revision of the baseline Gateway ('' for none)")
     p.add_argument("--skip-litellm", action="store_true")
+    p.add_argument("--skip-caches", action="store_true")
     p.add_argument("--json", type=Path)
+    p.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    out = asyncio.run(main_async(args))
+    if args.worker:  # one contender, with the routerlab of its PYTHONPATH
+        os.environ.setdefault(KEY_ENV, "bench-local-key")
+        print(json.dumps(asyncio.run(worker_main("gateway" if args.worker == "baseline" else args.worker, args.port,
+                                                 args.calls, args.concurrency, args.warmup, args.offset))))
+        return 0
+    out = main_run(args)
     print(report(out))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

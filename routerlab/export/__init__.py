@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, RouterlabError
+from ..errors import ConfigError, RouterlabError, kind_for_status, statuses
 from ..harness.tables import document_from_results
 from ..routers.document import KEY_ENV, _env_name, document_from_router, model_entry
 from ..runtime import FORMAT
@@ -56,7 +56,15 @@ _LITELLM_PROVIDER = {"openai-compatible": "openai"}
 _LITELLM_STRATEGY = {"weighted": "simple-shuffle", "simple-shuffle": "simple-shuffle", "best": "simple-shuffle",
                      "round-robin": "simple-shuffle", "least-latency": "latency-based-routing",
                      "least-busy": "least-busy"}
-_RETRY_STATUS = [429, 500, 502, 503, 504]
+# Retry and failover status codes come from the live path's table of error kinds (routerlab.errors):
+# an export fails over and retries on exactly what the Gateway does.
+_RETRY_STATUS = statuses(lambda kind: kind.retry_same)
+_FALLBACK_STATUS = statuses(lambda kind: kind.fallback_model)
+# LiteLLM's retry policy is per exception class (litellm.types.router.RetryPolicy); each class stands
+# for the HTTP status LiteLLM raises it for, whose kind says whether a retry helps.
+_LITELLM_ERRORS = {"BadRequestError": 400, "AuthenticationError": 401, "NotFoundError": 404, "TimeoutError": 408,
+                   "RateLimitError": 429, "ContentPolicyViolationError": 400, "InternalServerError": 500,
+                   "ServiceUnavailableError": 503}
 FORMATS = {"litellm": "litellm_config.yaml", "portkey": "portkey_config.json", "env": "routing.env",
            "json": "routing_table.json"}
 
@@ -124,9 +132,12 @@ def to_litellm(table: Any, **kwargs: Any) -> dict[str, Any]:
         return out + [{m: list(c)} for m, c in table_chains.items() if c]
 
     balancer, retry = doc.get("balancer") or {}, doc.get("retry") or {}
+    retries = int(retry.get("num_retries", 2))
     settings: dict[str, Any] = {
         "routing_strategy": _LITELLM_STRATEGY[balancer.get("strategy", "weighted")],
-        "num_retries": int(retry.get("num_retries", 2)),
+        "num_retries": retries,
+        "retry_policy": {f"{name}Retries": retries if kind_for_status(status).retry_same else 0
+                         for name, status in _LITELLM_ERRORS.items()},
         "timeout": float(retry.get("timeout", 60.0)),
         "allowed_fails": int(balancer.get("allowed_fails", 3)),
         "cooldown_time": float(balancer.get("cooldown_time", 30.0)),
@@ -159,7 +170,9 @@ def to_portkey(table: Any, **kwargs: Any) -> dict[str, Any]:
     a ``fallback`` chain (the routed model, then its fallbacks) whose members are ``loadbalance`` groups
     when a model has several deployments. Send ``metadata: {"task": router.detect_task(prompt)}`` with
     each request (Portkey cannot run the table's regexes). Context-window fallbacks have no Portkey
-    equivalent and are left to the runtime.
+    equivalent and are left to the runtime. The fallback chains move on at the statuses where the
+    Gateway tries the next model, retries happen at those where it retries (the table's
+    ``retry.on_status_codes`` when it sets them): both from :data:`routerlab.errors.ERROR_KINDS`.
     """
     doc = document(table, **kwargs)
     roles = _roles(doc)
@@ -169,7 +182,7 @@ def to_portkey(table: Any, **kwargs: Any) -> dict[str, Any]:
     targets = []
     for alias, model in roles.items():
         chain = [model, *(doc.get("fallbacks") or {}).get(model, ())]
-        targets.append({"name": alias, "strategy": {"mode": "fallback", "on_status_codes": codes},
+        targets.append({"name": alias, "strategy": {"mode": "fallback", "on_status_codes": list(_FALLBACK_STATUS)},
                         "targets": [_portkey_target(models[m]) for m in chain]})
     conditions = [{"query": {"metadata.task": {"$eq": alias}}, "then": alias} for alias in roles if alias != "default"]
     cfg: dict[str, Any] = {"strategy": {"mode": "conditional", "conditions": conditions, "default": "default"},

@@ -36,7 +36,7 @@ def document(table: Any, *, catalog: Any = None, api_base: Mapping[str, str] | s
 
 def from_gateway(gateway: Any, models: Mapping[str, Any], catalog: Any = None) -> dict[str, Any]:
     """``balancer``, ``retry``, ``fallbacks`` and per-model ``deployments`` from a Gateway config
-    (a :class:`~routerlab.gateway_config.GatewayConfig`, a mapping or a YAML/JSON path).
+    (a :class:`~routerlab.live.config.GatewayConfig`, a mapping or a YAML/JSON path).
 
     Mapping: ``retry.attempts`` (total calls) → ``num_retries = attempts - 1``, ``retry.timeout`` →
     ``timeout``; ``strategy`` → ``balancer.strategy``; the breaker's ``open_duration`` → ``cooldown_time``

@@ -7,12 +7,13 @@ from typing import Any
 
 from .. import runtime
 from ..catalog import Catalog
-from ..errors import ConfigError
+from ..errors import ConfigError, statuses
 from ..routers.document import _provenance, model_entry, validate_document
 
 __all__ = ["document_from_results"]
 
-_RETRY_STATUS = [429, 500, 502, 503, 504]
+# the statuses after which the live path retries (routerlab.errors.ERROR_KINDS), so exports agree with it
+_RETRY_STATUS = statuses(lambda kind: kind.retry_same)
 
 
 def _rank_models(results: Any) -> list[str]:

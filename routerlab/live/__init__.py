@@ -3,13 +3,15 @@ loop, fallbacks, rate limits, budgets and response caches (semantics: ``shared/R
 
 ::
 
-    gateway      Gateway: the live Caller (fallback chain → one model's deployments → one attempt)
+    gateway      Gateway: the live Caller (layers 1 and 2: the fallback chain → one model's deployments)
+    attempt      Attempts (layer 3: one attempt, settled once), CallState (a request across attempts)
     config       GatewayConfig and its parts (Deployment, RetryPolicy, BudgetPolicy, CacheSettings)
     balancer     LoadBalancer, ProviderHealth: which deployment takes the next call
     breaker      CircuitBreaker, BreakerConfig: one per deployment
-    quota        TokenBucket (RPM / TPM), SpendLedger, BudgetExceeded
+    quota        TokenBucket, DeploymentLimits (RPM / TPM), SpendLedger, BudgetExceeded
     cache        ResponseCache (exact, on disk), SemanticCache (similar prompts, in memory)
-    diagnostics  warm-up, fallback-chain checks, the Unavailable report
+    caching      GatewayCaches: the Gateway's lookups and writes of both caches
+    diagnostics  Diagnostics (``gateway.diagnostics``): warm-up, fallback-chain checks, the Unavailable report
 
 Example::
 

@@ -8,5 +8,11 @@ from .config import (
     GatewayConfig as GatewayConfig,
     RetryPolicy as RetryPolicy,
 )
+from .diagnostics import Diagnostics as Diagnostics
 from .gateway import Gateway as Gateway
-from .quota import BudgetExceeded as BudgetExceeded, SpendLedger as SpendLedger, TokenBucket as TokenBucket
+from .quota import (
+    BudgetExceeded as BudgetExceeded,
+    DeploymentLimits as DeploymentLimits,
+    SpendLedger as SpendLedger,
+    TokenBucket as TokenBucket,
+)

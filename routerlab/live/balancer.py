@@ -120,28 +120,9 @@ class Lease:
     released: bool = field(default=False)
 
 
-_OUTCOMES: tuple[tuple[type[BaseException], str], ...] = (
-    (errors.ContextTooLong, "context_too_long"),
-    (errors.BadRequest, "bad_request"),
-    (errors.AuthError, "misconfigured"),
-    (errors.RateLimited, "rate_limited"),
-    (errors.Timeout, "timeout"),
-    (errors.ConnectionFailed, "connection_failed"),
-    (errors.ServerError, "server_error"),
-    (errors.MalformedResponse, "malformed_response"),
-    (errors.StreamInterrupted, "stream_interrupted"),
-    (errors.ProviderError, "provider_error"),
-)
-
-
 def outcome_of(error: BaseException | None) -> str:
-    """A short outcome label for an attempt's error (``ok`` for success)."""
-    if error is None:
-        return "ok"
-    for cls, label in _OUTCOMES:
-        if isinstance(error, cls):
-            return label
-    return "cancelled" if isinstance(error, BaseException) and not isinstance(error, Exception) else "error"
+    """A short outcome label for an attempt's error (``ok`` for success): its kind's name."""
+    return "ok" if error is None else errors.kind_of(error).name
 
 
 class LoadBalancer:
@@ -350,9 +331,10 @@ class LoadBalancer:
     def release(self, lease: Lease, *, error: BaseException | None = None, latency: float | None = None) -> str:
         """Record the outcome of a leased call and return its label (``ok``, ``timeout``, ...).
 
-        5xx, 429, timeouts, connection errors and malformed replies count as failures; a 400 does not;
-        401/403 mark the deployment misconfigured; a ``retry_after`` on a 429/503 starts a cooldown.
-        Releasing twice is a no-op.
+        What an error does is its kind's row in :data:`routerlab.errors.ERROR_KINDS`: ``counts`` records a
+        failure (breaker and health), ``out_of_rotation`` marks the deployment misconfigured, ``cooldown``
+        turns a ``retry_after`` into a cooldown; anything else (a 400, a cancellation) frees the permit and
+        says nothing about the deployment. Releasing twice is a no-op.
         """
         with self._lock:
             if lease.released:
@@ -362,25 +344,22 @@ class LoadBalancer:
             duration = self.clock() - lease.started if latency is None else float(latency)
             health, br = self._health[name], self._breakers[name]
             health.in_flight = max(0, health.in_flight - 1)
-            label = outcome_of(error)
             if error is None:
                 health.record(True, duration)
                 br.record_success(lease.permit, duration)
-            elif isinstance(error, errors.AuthError):
-                self._misconfigured[name] = f"HTTP {error.status or 401}"
-                br.record_ignored(lease.permit)
-            elif isinstance(error, errors.ProviderError) and not error.counts_as_failure:
-                br.record_ignored(lease.permit)
-            elif not isinstance(error, Exception):  # cancelled by the caller: says nothing about the deployment
-                br.record_ignored(lease.permit)
-            else:
+                return "ok"
+            kind = errors.kind_of(error)
+            if kind.counts:
                 health.record(False, None)
                 br.record_failure(lease.permit, duration)
-                retry_after = getattr(error, "retry_after", None)
-                if retry_after is not None and (isinstance(error, errors.RateLimited)
-                                                or getattr(error, "status", None) in (429, 503)):
-                    self.cooldown(name, float(retry_after))
-            return label
+            else:
+                br.record_ignored(lease.permit)
+            if kind.out_of_rotation:
+                self._misconfigured[name] = f"HTTP {getattr(error, 'status', None) or kind.statuses[0]}"
+            retry_after = getattr(error, "retry_after", None)
+            if kind.cooldown and retry_after is not None:
+                self.cooldown(name, float(retry_after))
+            return kind.name
 
     # reporting -------------------------------------------------------------------------------
     def stats(self) -> Any:

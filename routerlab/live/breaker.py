@@ -24,8 +24,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Annotated
 
-from ..errors import ConfigError
+from pydantic import Field, Strict, ValidationInfo, field_validator
+
+from .._validation import Validated
 
 __all__ = ["BreakerState", "BreakerConfig", "Permit", "Transition", "CircuitBreaker", "Clock"]
 
@@ -40,12 +43,14 @@ class BreakerState(str, Enum):
     HALF_OPEN = "half_open"
 
 
-@dataclass(frozen=True)
-class BreakerConfig:
-    """Circuit-breaker parameters (defaults are RELIABILITY.md's).
+class BreakerConfig(Validated):
+    """Circuit-breaker parameters (defaults are RELIABILITY.md's); invalid values raise ConfigError.
 
-    ``slow_call_duration`` of ``None`` disables slow-call detection. ``open_duration`` is the first open
-    period; each consecutive opening multiplies it by ``open_multiplier`` up to ``max_open_duration``.
+    ``window`` calls (at least ``minimum_calls`` of them) are judged: the breaker opens at a failure rate
+    of ``failure_rate`` or a slow-call rate of ``slow_call_rate`` (fractions in (0, 1]); a call is slow
+    from ``slow_call_duration`` seconds (``None`` disables slow-call detection). ``open_duration`` (seconds)
+    is the first open period; each consecutive opening multiplies it by ``open_multiplier`` up to
+    ``max_open_duration``; then ``half_open_probes`` probes decide.
 
     Example::
 
@@ -53,37 +58,32 @@ class BreakerConfig:
         20
     """
 
-    window: int = 20
-    minimum_calls: int = 10
-    failure_rate: float = 0.5
-    slow_call_rate: float = 1.0
-    slow_call_duration: float | None = None
-    open_duration: float = 30.0
-    open_multiplier: float = 2.0
-    max_open_duration: float = 300.0
-    half_open_probes: int = 3
+    section = "breaker"
+    window: Annotated[int, Strict(), Field(gt=0)] = 20
+    minimum_calls: Annotated[int, Strict(), Field(gt=0)] = 10
+    failure_rate: Annotated[float, Strict(), Field(gt=0, le=1)] = 0.5
+    slow_call_rate: Annotated[float, Strict(), Field(gt=0, le=1)] = 1.0
+    slow_call_duration: Annotated[float, Strict(), Field(gt=0)] | None = None
+    open_duration: Annotated[float, Strict(), Field(gt=0)] = 30.0
+    open_multiplier: Annotated[float, Strict(), Field(ge=1)] = 2.0
+    max_open_duration: Annotated[float, Strict(), Field(gt=0)] = 300.0
+    half_open_probes: Annotated[int, Strict(), Field(gt=0)] = 3
 
-    def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> ConfigError:
-            return ConfigError(f"breaker.{name}={getattr(self, name)!r}: {why}")
+    @field_validator("minimum_calls")
+    @classmethod
+    def _within_window(cls, value: int, info: ValidationInfo) -> int:
+        window = info.data.get("window")
+        if window is not None and value > window:
+            raise ValueError(f"must be between 1 and window ({window}), got {value}")
+        return value
 
-        if int(self.window) < 1:
-            raise bad("window", "must be at least 1")
-        if not 1 <= int(self.minimum_calls) <= int(self.window):
-            raise bad("minimum_calls", f"must be between 1 and window ({self.window})")
-        for name in ("failure_rate", "slow_call_rate"):
-            if not 0 < float(getattr(self, name)) <= 1:
-                raise bad(name, "must be a fraction in (0, 1]")
-        if self.slow_call_duration is not None and float(self.slow_call_duration) <= 0:
-            raise bad("slow_call_duration", "must be positive seconds, or null to disable")
-        if float(self.open_duration) <= 0:
-            raise bad("open_duration", "must be positive seconds")
-        if float(self.open_multiplier) < 1:
-            raise bad("open_multiplier", "must be at least 1")
-        if float(self.max_open_duration) < float(self.open_duration):
-            raise bad("max_open_duration", f"must be at least open_duration ({self.open_duration})")
-        if int(self.half_open_probes) < 1:
-            raise bad("half_open_probes", "must be at least 1")
+    @field_validator("max_open_duration")
+    @classmethod
+    def _at_least_open_duration(cls, value: float, info: ValidationInfo) -> float:
+        first = info.data.get("open_duration")
+        if first is not None and value < first:
+            raise ValueError(f"must be at least open_duration ({first:g}), got {value:g}")
+        return value
 
 
 @dataclass(frozen=True, slots=True)

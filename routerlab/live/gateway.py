@@ -1,14 +1,23 @@
 """The live Caller: load balancer + circuit breakers + one retry loop + fallbacks + response cache.
 
-A model name maps to one or more :class:`~routerlab.gateway_config.Deployment` s. For each request the
-Gateway picks a deployment through the :class:`~routerlab.balancer.LoadBalancer`, calls it through its
-provider (official SDK, ``max_retries=0``) with a per-attempt deadline, and on a transient failure
-retries on another deployment after a full-jitter backoff, then falls back along the configured chain
-of models. ``Retry-After`` becomes that deployment's cooldown; 401/403 take a deployment out of
-rotation; a 400 for the request itself is not the deployment's fault and is not retried, except that a
-prompt too long for a model moves to a model with a larger context window. When nothing can take the
-call, it fails fast with :class:`~routerlab.errors.Unavailable` naming when the earliest deployment
-returns (or waits for it with ``retry.wait_for_available``). Semantics: ``shared/RELIABILITY.md``.
+A model name maps to one or more :class:`~routerlab.live.config.Deployment` s. A request goes through
+three layers, each one loop with one job (the way httpx goes send → auth → redirects → one request):
+
+1. **the fallback chain** (:meth:`Gateway._walk_chain`): the requested model, then its configured
+   fallbacks (and, for a prompt too long for a model, the models with a larger context window), in
+   passes until a model answers, the retry budget is spent, or nothing is available;
+2. **one model's deployments** (:meth:`Gateway._serve_model`): the response cache first, then a
+   deployment picked by the :class:`~routerlab.live.balancer.LoadBalancer` per attempt;
+3. **one attempt** (:class:`~routerlab.live.attempt.Attempts`): one call through the deployment's provider (official
+   SDK, ``max_retries=0``) under a per-attempt deadline, released, charged and logged exactly once.
+
+What happens after a failed attempt is read from the error's kind (:data:`routerlab.errors.ERROR_KINDS`):
+retry (after a full-jitter backoff), another deployment, the next model, or the caller. ``Retry-After``
+becomes that deployment's cooldown; 401/403 take a deployment out of rotation; a 400 for the request
+itself is raised at once, except that a prompt too long for a model moves to a model with a larger
+context window. When nothing can take the call it fails fast with :class:`~routerlab.errors.Unavailable`
+naming when the earliest deployment returns (or waits for it with ``retry.wait_for_available``).
+Semantics: ``shared/RELIABILITY.md``.
 
 Every attempt's tokens are charged once (failed attempts too, from ``ProviderError.tokens``); the
 returned Completion carries the request's totals and ``attempts`` = ``((deployment, outcome), ...)``.
@@ -31,66 +40,32 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
+from ..catalog import Catalog
+from ..errors import ConfigError, ProviderError, UnknownModelError, Unavailable
+from ..types import Completion, Request
+from .attempt import Attempts, CallState, Item, with_changes
 from .balancer import AT_CAPACITY, Lease, LoadBalancer
 from .cache import ResponseCache, SemanticCache
-from ..catalog import Catalog
-from ..errors import (
-    AuthError,
-    BadRequest,
-    ConfigError,
-    ContextTooLong,
-    ProviderError,
-    StreamInterrupted,
-    Timeout,
-    UnknownModelError,
-    Unavailable,
-)
+from .caching import GatewayCaches
 from .config import Deployment, GatewayConfig
-from .diagnostics import GatewayOps
-from .quota import BudgetExceeded, SpendLedger, TokenBucket
-from ..types import Completion, Request
+from .diagnostics import Diagnostics
+from .quota import BudgetExceeded, DeploymentLimits, SpendLedger, TokenBucket
 
 __all__ = ["Gateway", "Deployment", "GatewayConfig", "BudgetExceeded", "TokenBucket"]
 
 log = logging.getLogger("routerlab.gateway")
 
 
-def _with(c: Completion, **changes: Any) -> Completion:
-    """``dataclasses.replace`` for the hot path (Completion has no __post_init__): a copy with changes."""
-    new = object.__new__(Completion)
-    new.__dict__.update(c.__dict__)
-    new.__dict__.update(changes)
-    return new
-
-
-class _Call:
-    """One request's state across attempts."""
-
-    __slots__ = ("request", "attempts", "tokens_in", "tokens_out", "cost", "made", "last_error", "done_models",
-                 "need_backoff", "budget_blocked", "estimate")
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        self.attempts: list[tuple[str, str]] = []
-        self.tokens_in = self.tokens_out = 0
-        self.cost = 0.0
-        self.made = 0
-        self.last_error: ProviderError | None = None
-        self.done_models: set[str] = set()
-        self.need_backoff = False
-        self.budget_blocked: dict[str, str] = {}
-        self.estimate = max(1, len(request.text) // 4) + int(request.max_tokens or 256)
-
-
-class Gateway(GatewayOps):
+class Gateway:
     """The live :class:`~routerlab.types.Caller`: ``await gateway.complete(request, model)``.
 
-    Build it with :meth:`from_config` (a YAML file or a dict, see :mod:`routerlab.gateway_config`).
+    Build it with :meth:`from_config` (a YAML file or a dict, see :mod:`routerlab.live.config`).
     ``providers`` (deployment name → provider) or ``provider_factory`` replace the SDK providers (tests,
     custom hosts); ``clock`` (monotonic seconds) and ``rng`` make breakers, balancing and backoff
-    deterministic; ``cache``/``semantic_cache`` override the configured caches.
+    deterministic; ``cache``/``semantic_cache`` override the configured caches. ``gateway.diagnostics``
+    holds warm-up, fallback checks and the Unavailable report.
 
     Example::
 
@@ -102,69 +77,39 @@ class Gateway(GatewayOps):
     """
 
     def __init__(self, config: GatewayConfig | Mapping[str, Any] | str | os.PathLike[str], *,
-                 providers: Mapping[str, Any] | None = None, provider_factory: Callable[[Deployment], Any] | None = None,
+                 providers: Mapping[str, Any] | None = None,
+                 provider_factory: Callable[[Deployment], Any] | None = None,
                  clock: Callable[[], float] | None = None, rng: random.Random | None = None,
                  catalog: Catalog | None = None, cache: ResponseCache | None = None,
                  semantic_cache: SemanticCache | None = None) -> None:
         cfg = self.config = GatewayConfig.load(config)
         self.clock = clock or time.monotonic
         self._jitter = rng if rng is not None else random.Random(cfg.seed ^ 0x5EED)
-        if catalog is None:
-            catalog = Catalog.default()
-            if cfg.catalog:
-                catalog = catalog.merge(Catalog.from_file(cfg.catalog))
-        self.catalog = catalog
+        self.catalog = catalog if catalog is not None else cfg.load_catalog()
         self.balancer = LoadBalancer(strategy=cfg.strategy, breaker=cfg.breaker, clock=self.clock,
                                      rng=rng if rng is not None else random.Random(cfg.seed),
                                      on_transition=self._log_transition)
-        self._deps: dict[str, Deployment] = {}
-        self._model_of: dict[str, str] = {}
-        self._groups: dict[str, tuple[str, ...]] = {}
-        self._rpm: dict[str, TokenBucket] = {}
-        self._tpm: dict[str, TokenBucket] = {}
-        for model, deps in cfg.models.items():
-            self._groups[model] = tuple(d.name for d in deps)
-            for d in deps:
-                self._deps[d.name] = d
-                self._model_of[d.name] = model
-                self.balancer.add(d.name, d.weight, max_concurrency=d.max_concurrency)
-                if d.rpm:
-                    self._rpm[d.name] = TokenBucket(d.rpm, clock=self.clock)
-                if d.tpm:
-                    self._tpm[d.name] = TokenBucket(d.tpm, clock=self.clock)
-        # the key values are kept only to scrub them from messages; they are never logged or stored
-        self._secrets = tuple(sorted({v for d in self._deps.values() if d.api_key_env
-                                      for v in [os.environ.get(d.api_key_env, "")] if len(v) >= 6},
-                                     key=len, reverse=True))
-        self._providers: dict[str, Any] = {}
-        factory = provider_factory or self._default_factory
-        for name, d in self._deps.items():
-            if providers is not None and name in providers:
-                self._providers[name] = providers[name]
-                continue
-            if provider_factory is None and d.model not in self.catalog:
-                i = self._groups[self._model_of[name]].index(name)
-                raise ConfigError(f"{cfg.source}: models.{self._model_of[name]}.deployments[{i}].model: {d.model!r} "
-                                  "is not in the catalog; add it in a catalog file and name it under 'catalog:'")
-            try:
-                self._providers[name] = factory(d)
-            except ConfigError as exc:  # e.g. the key variable is not set: report, keep the others serving
-                reason = self._redact(str(exc))
-                self.balancer.mark_misconfigured(name, reason)
-                log.warning("deployment %s is out of rotation: %s", name, reason)
-        env_names = {d.api_key_env for d in self._deps.values()} | {
-            getattr(p, "api_key_env", None) for p in self._providers.values()}
-        self._secrets = tuple(sorted({v for e in env_names if isinstance(e, str)
-                                      for v in [os.environ.get(e, "")] if len(v) >= 6}, key=len, reverse=True))
-        self.cache = cache if cache is not None else (
-            ResponseCache(cfg.cache.directory) if cfg.cache.directory else None)
-        self.semantic_cache = semantic_cache if semantic_cache is not None else (
-            SemanticCache(threshold=cfg.cache.threshold, cross_model=cfg.cache.cross_model)
-            if cfg.cache.semantic else None)
+        self._deps = {d.name: d for d in cfg.deployments}
+        self._model_of = {d.name: m for m, deps in cfg.models.items() for d in deps}
+        self._groups = {m: tuple(d.name for d in deps) for m, deps in cfg.models.items()}
+        for d in cfg.deployments:
+            self.balancer.add(d.name, d.weight, max_concurrency=d.max_concurrency)
+        self._limits = DeploymentLimits({d.name: (d.rpm, d.tpm) for d in cfg.deployments}, clock=self.clock)
+        self._secrets: tuple[str, ...] = ()
+        self._providers = self._build_providers(providers, provider_factory)
+        self._secrets = self._secret_values()
+        self.caches = GatewayCaches(
+            cache if cache is not None else ResponseCache(cfg.cache.directory) if cfg.cache.directory else None,
+            semantic_cache if semantic_cache is not None else SemanticCache(
+                threshold=cfg.cache.threshold, cross_model=cfg.cache.cross_model) if cfg.cache.semantic else None,
+            self.catalog, redact=self._redact)
         self.ledger = SpendLedger(cfg.budgets)
-        b = cfg.budgets
-        self._budgeted = b.total is not None or bool(b.per_model) or bool(b.per_provider)
-        self.cache_write_errors = 0
+        self._budgeted = cfg.budgets.total is not None or bool(cfg.budgets.per_model) or bool(cfg.budgets.per_provider)
+        self._attempts = Attempts(deployments=self._deps, providers=self._providers, balancer=self.balancer,
+                                  limits=self._limits, ledger=self.ledger, catalog=self.catalog, retry=cfg.retry,
+                                  clock=self.clock, redact=self._redact)
+        self.diagnostics = Diagnostics(providers=self._providers, balancer=self.balancer, config=cfg,
+                                       probe=self._probe, redact=self._redact, clock=self.clock)
 
     # construction ----------------------------------------------------------------------------
     @classmethod
@@ -177,11 +122,37 @@ class Gateway(GatewayOps):
         """
         return cls(GatewayConfig.load(source), **kwargs)
 
+    def _build_providers(self, given: Mapping[str, Any] | None,
+                         factory: Callable[[Deployment], Any] | None) -> dict[str, Any]:
+        """One provider per deployment; one whose key is missing is reported and left out of rotation."""
+        out: dict[str, Any] = {}
+        for name, d in self._deps.items():
+            if given is not None and name in given:
+                out[name] = given[name]
+                continue
+            if factory is None and d.model not in self.catalog:
+                raise ConfigError(f"{self.config.source}: {self.config.where(name)}.model: {d.model!r} is not in "
+                                  "the catalog; add it in a catalog file and name it under 'catalog:'")
+            try:
+                out[name] = (factory or self._default_factory)(d)
+            except ConfigError as exc:  # e.g. the key variable is not set: report, keep the others serving
+                reason = self._redact(str(exc))
+                self.balancer.mark_misconfigured(name, reason)
+                log.warning("deployment %s is out of rotation: %s", name, reason)
+        return out
+
     def _default_factory(self, d: Deployment) -> Any:
         from ..providers import make_provider
 
         return make_provider(d.provider_kind, base_url=d.base_url, api_key_env=d.api_key_env, deployment=d.name,
                              timeout=d.timeout or self.config.retry.timeout, catalog=self.catalog)
+
+    def _secret_values(self) -> tuple[str, ...]:
+        """The key values of every variable a deployment names, longest first: scrubbed from messages."""
+        names = {d.api_key_env for d in self._deps.values()} | {
+            getattr(p, "api_key_env", None) for p in self._providers.values()}
+        values = {v for e in names if isinstance(e, str) for v in [os.environ.get(e, "")] if len(v) >= 6}
+        return tuple(sorted(values, key=len, reverse=True))
 
     @property
     def models(self) -> list[str]:
@@ -191,6 +162,21 @@ class Gateway(GatewayOps):
     @property
     def deployments(self) -> list[Deployment]:
         return list(self._deps.values())
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        """The exact response cache (None when off)."""
+        return self.caches.exact
+
+    @property
+    def semantic_cache(self) -> SemanticCache | None:
+        """The semantic cache (None when off)."""
+        return self.caches.semantic
+
+    @property
+    def cache_write_errors(self) -> int:
+        """Exact-cache writes that failed (their answers were returned, not cached)."""
+        return self.caches.write_errors
 
     def _resolve(self, model: str) -> str:
         if model in self._groups:
@@ -205,19 +191,43 @@ class Gateway(GatewayOps):
     # the Caller API --------------------------------------------------------------------------
     async def complete(self, request: Request, model: str, *, fallback: bool = True,
                        wait_for_available: bool | None = None) -> Completion:
-        """Answer ``request`` with ``model`` (or its fallbacks); see the module docstring.
+        """Answer ``request`` with ``model``, its other deployments and, if needed, its fallbacks.
 
-        ``fallback=False`` tries ``model`` alone; ``wait_for_available`` overrides the config's
-        ``retry.wait_for_available`` for this call (wait for the earliest deployment instead of failing fast).
+        Arguments: ``request`` (a :class:`~routerlab.types.Request`); ``model``, a model name this gateway
+        serves (or a catalog alias of one); ``fallback=False`` tries ``model``'s deployments alone;
+        ``wait_for_available`` overrides the config's ``retry.wait_for_available`` for this call (True:
+        wait, at most ``retry.max_wait`` seconds, for the earliest deployment to return instead of failing
+        fast).
+
+        Returns the :class:`~routerlab.types.Completion` of the deployment that answered (``model`` and
+        ``deployment`` say which), with the request's totals over every attempt: ``input_tokens`` and
+        ``output_tokens`` (tokens), ``cost`` (USD), ``latency`` (seconds since the call, backoff and
+        waits included) and ``attempts`` (``((deployment, outcome), ...)``). A cache hit has
+        ``cached=True`` and the original call's tokens and cost.
+
+        Raises (every one a :class:`~routerlab.errors.ProviderError` carrying ``attempts`` and ``cost``,
+        with key values scrubbed from the message):
+        :class:`~routerlab.errors.UnknownModelError` (a ``ConfigError``) when ``model`` is not configured;
+        :class:`~routerlab.errors.BadRequest` at once when the provider rejects the request itself (never
+        retried); :class:`~routerlab.errors.ContextTooLong` when the prompt fits no configured model;
+        :class:`~routerlab.live.quota.BudgetExceeded` when a spend cap is reached and the budget policy
+        refuses (or no model of the chain is within budget); :class:`~routerlab.errors.Unavailable` when no
+        deployment can take the call now (``retry_after`` says when the earliest returns), or every
+        deployment stays at its rate or concurrency limit past ``retry.max_wait``; otherwise the last
+        attempt's error (:class:`~routerlab.errors.ServerError`, :class:`~routerlab.errors.RateLimited`,
+        :class:`~routerlab.errors.Timeout`, :class:`~routerlab.errors.AuthError`, ...) when the retry
+        budget (``retry.attempts`` upstream calls) is spent or no deployment is left.
 
         Example::
 
             >>> c = await gw.complete(Request.from_prompt("hi"), "gpt-4o-mini")   # doctest: +SKIP
+            >>> c.text, c.cost, c.attempts                                         # doctest: +SKIP
         """
-        final: Any = None
-        async for item in self._run(request, model, stream=False, fallback=fallback, wait=wait_for_available):
-            final = item
-        return final  # type: ignore[no-any-return]
+        final: Completion | None = None
+        async for item in self._run(request, model, stream=False, fallback=fallback,
+                                    wait_for_available=wait_for_available):
+            final = cast(Completion, item)
+        return cast(Completion, final)
 
     def complete_sync(self, request: Request, model: str, *, fallback: bool = True,
                       wait_for_available: bool | None = None) -> Completion:
@@ -233,240 +243,173 @@ class Gateway(GatewayOps):
 
     async def stream(self, request: Request, model: str, *, fallback: bool = True,
                      wait_for_available: bool | None = None) -> AsyncIterator[str | Completion]:
-        """Yield text deltas, then the final Completion. No text is ever emitted twice: an attempt is
-        retried only if it failed before its first delta; a stream cut later raises
-        :class:`~routerlab.errors.StreamInterrupted` (its tokens are charged).
+        """Yield text deltas (``str``) as they arrive, then the final Completion (as :meth:`complete`).
+
+        Arguments are :meth:`complete`'s. No text is ever emitted twice: an attempt is retried (on another
+        deployment or model) only if it failed before its first delta; a stream cut after text went out
+        raises :class:`~routerlab.errors.StreamInterrupted` with the tokens consumed (and charged). The
+        per-attempt deadline covers the provider's time, never the consumer's time between deltas. Every
+        error of :meth:`complete` may be raised, before the first delta.
 
         Example::
 
             >>> async for item in gw.stream(Request.from_prompt("hi"), "gpt-4o"):   # doctest: +SKIP
             ...     print(item if isinstance(item, str) else item.cost)
         """
-        async for item in self._run(request, model, stream=True, fallback=fallback, wait=wait_for_available):
+        async for item in self._run(request, model, stream=True, fallback=fallback,
+                                    wait_for_available=wait_for_available):
             yield item
 
-    # the retry / fallback loop ---------------------------------------------------------------
-    async def _run(self, request: Request, model: str, *, stream: bool, fallback: bool = True,
-                   use_cache: bool = True, wait: bool | None = None) -> AsyncIterator[str | Completion]:
+    def _run(self, request: Request, model: str, *, stream: bool, fallback: bool = True, use_cache: bool = True,
+             wait_for_available: bool | None = None) -> AsyncIterator[Item]:
         primary = self._resolve(model)
-        chain = [primary, *(self.config.fallbacks.get(primary, ()) if fallback else ())]
-        call = _Call(request)
         policy = self.config.retry
-        start = self.clock()
-        wait_deadline = start + policy.max_wait
+        chain = [primary, *(self.config.fallbacks.get(primary, ()) if fallback else ())]
+        wait = policy.wait_for_available if wait_for_available is None else bool(wait_for_available)
+        call = CallState(request, chain, stream=stream, use_cache=use_cache and self.caches.enabled, wait=wait,
+                     start=self.clock(), max_wait=policy.max_wait)
+        return self._walk_chain(call)
+
+    async def _probe(self, request: Request, model: str) -> Completion:
+        """One request to ``model`` alone: no cache, no fallback (what fallback-chain checks send)."""
+        final: Item | None = None
+        async for final in self._run(request, model, stream=False, fallback=False, use_cache=False):
+            pass
+        return cast(Completion, final)
+
+    # layer 1: the fallback chain -------------------------------------------------------------
+    async def _walk_chain(self, call: CallState) -> AsyncIterator[Item]:
+        """Walk the chain in passes until a model answers; between passes, fail, wait or go again."""
         while True:
-            progressed = False
-            tried: set[str] = set()
-            pos = 0
-            while pos < len(chain):
-                m = chain[pos]
-                pos += 1
-                if m in call.done_models:
-                    continue
-                deps = self._within_budget(m, call) if self._budgeted else self._groups[m]
-                if not deps:
-                    continue
-                if use_cache and (self.cache is not None or self.semantic_cache is not None):
-                    hit = await self._cache_lookup(request, m, deps)
-                    if hit is not None:
-                        call.attempts.extend(hit.attempts)
-                        hit = replace(hit, attempts=tuple(call.attempts), latency=self.clock() - start)
-                        if stream and hit.text:
-                            yield hit.text
-                        yield hit
-                        return
-                while call.made < policy.attempts:
-                    if call.need_backoff:
-                        call.need_backoff = False
-                        await asyncio.sleep(self._backoff(call.made - 1))
-                    lease = self.balancer.acquire(deps, exclude=tried, admit=(lambda n: self._rate_ok(n, call))
-                                                  if self._rpm or self._tpm else None)
-                    if lease is None:
-                        wait = self._local_wait(deps, tried, call)
-                        if wait is None:
-                            break
-                        if self.clock() + wait > wait_deadline:
-                            raise self._fail(Unavailable, f"{m}: every deployment is at its rate or concurrency "
-                                             f"limit for more than {policy.max_wait:g} s", call, retry_after=wait)
-                        await asyncio.sleep(wait)
-                        continue
-                    progressed = True
-                    tried.add(lease.deployment)
-                    dep = self._deps[lease.deployment]
-                    err: ProviderError | None = None
-                    final: Completion | None = None
-                    try:
-                        if stream:
-                            holder: list[Completion] = []
-                            async for delta in self._attempt_stream(lease, dep, m, call, holder):
-                                yield delta
-                            final = holder[0]
-                        else:
-                            final = await self._attempt(lease, dep, m, call)
-                    except ProviderError as exc:
-                        err = exc
-                    if final is not None:
-                        if self.cache is not None or self.semantic_cache is not None:
-                            await self._cache_store(request, m, dep, final)
-                        yield _with(final, deployment=dep.name, attempts=tuple(call.attempts),
-                                    input_tokens=call.tokens_in, output_tokens=call.tokens_out, cost=call.cost,
-                                    latency=self.clock() - start)
-                        return
-                    if isinstance(err, ContextTooLong):
-                        call.done_models.add(m)
-                        bigger = [c for c in self._context_fallbacks(m) if c not in call.done_models]
-                        if not bigger:
-                            raise self._fail(err, f"{m}: {err}; no configured model has a larger context window "
-                                             "(add one under context_fallbacks)", call)
-                        chain = chain[:pos] + bigger + [c for c in chain[pos:] if c not in bigger]
-                        break
-                    if isinstance(err, StreamInterrupted) or (isinstance(err, BadRequest)):
-                        raise self._fail(err, str(err), call)
-                    if not isinstance(err, AuthError):
-                        call.need_backoff = True
-                if call.made >= policy.attempts:
+            call.new_pass()
+            while (model := call.next_model()) is not None:
+                async for item in self._serve_model(call, model):
+                    yield item
+                if call.answered:
+                    return
+                if call.made >= self.config.retry.attempts:
                     break
-            if call.made >= policy.attempts and call.last_error is not None:
-                trail = ", ".join(f"{d} {o}" for d, o in call.attempts)
-                raise self._fail(call.last_error, f"{primary}: all {call.made} attempts failed ({trail}); "
-                                 f"last error: {call.last_error}", call)
-            if progressed:
-                continue  # another pass: deployments tried in this one may be retried
-            earliest = self._earliest(chain, call)
-            if earliest is None and call.last_error is not None:  # nothing returns by itself (e.g. a 401)
-                trail = ", ".join(f"{d} {o}" for d, o in call.attempts)
-                raise self._fail(call.last_error, f"{primary}: no deployment left ({trail}); "
-                                 f"last error: {call.last_error}", call)
-            if (policy.wait_for_available if wait is None else wait) and earliest is not None \
-                    and earliest[1] <= wait_deadline:
-                await asyncio.sleep(max(earliest[1] - self.clock(), 0.001))
-                continue
-            raise self._unavailable(primary, chain, call, earliest)
+            await self._end_of_pass(call)
 
-    def _begin(self, dep: Deployment, call: _Call) -> float:
-        call.made += 1
-        if self._rpm and dep.name in self._rpm:
-            self._rpm[dep.name].take(1)
-        if self._tpm and dep.name in self._tpm:
-            self._tpm[dep.name].take(call.estimate)
-        return dep.timeout or self.config.retry.timeout
+    async def _end_of_pass(self, call: CallState) -> None:
+        """Raise when nothing more can help, wait for the earliest deployment when asked to, else return."""
+        if call.made >= self.config.retry.attempts and call.last_error is not None:
+            raise self._fail(call.last_error, f"{call.primary}: all {call.made} attempts failed ({call.trail()}); "
+                             f"last error: {call.last_error}", call)
+        if call.progressed:
+            return  # another pass: deployments tried in this one may be retried
+        earliest = self._earliest(call)
+        if earliest is None and call.last_error is not None:  # nothing returns by itself (e.g. a 401)
+            raise self._fail(call.last_error, f"{call.primary}: no deployment left ({call.trail()}); "
+                             f"last error: {call.last_error}", call)
+        if call.wait and earliest is not None and earliest[1] <= call.wait_deadline:
+            await asyncio.sleep(max(earliest[1] - self.clock(), 0.001))
+            return
+        raise self._unavailable(call, earliest)
 
-    async def _attempt(self, lease: Lease, dep: Deployment, model: str, call: _Call) -> Completion:
-        """One upstream call with its deadline; released, charged and logged by :meth:`_settle`."""
-        timeout = self._begin(dep, call)
-        t0 = self.clock()
-        err: BaseException | None = None
-        result: Completion | None = None
-        try:
+    def _to_larger_model(self, call: CallState, model: str, err: ProviderError) -> None:
+        """The prompt does not fit ``model``: the models with a larger window come next in the chain."""
+        call.done_models.add(model)
+        bigger = [c for c in self._context_fallbacks(model) if c not in call.done_models]
+        if not bigger:
+            raise self._fail(err, f"{model}: {err}; no configured model has a larger context window "
+                             "(add one under context_fallbacks)", call)
+        call.chain = call.chain[:call.pos] + bigger + [c for c in call.chain[call.pos:] if c not in bigger]
+
+    # layer 2: one model's deployments --------------------------------------------------------
+    async def _serve_model(self, call: CallState, model: str) -> AsyncIterator[Item]:
+        """Attempts on ``model``'s deployments (after the cache) until one answers or none can."""
+        deps = self._within_budget(model, call) if self._budgeted else self._groups[model]
+        if not deps:
+            return
+        if call.use_cache:
+            hit = await self.caches.lookup(call.request, model, [self._deps[n] for n in deps])
+            if hit is not None:
+                for item in self._from_cache(call, hit):
+                    yield item
+                return
+        while call.made < self.config.retry.attempts:
+            lease = await self._lease(call, model, deps)
+            if lease is None:
+                return
             try:
-                async with asyncio.timeout(timeout):
-                    result = await self._providers[dep.name].complete(call.request, dep.model, timeout=timeout)
-            except TimeoutError:
-                err = Timeout(f"deployment {dep.name} did not answer within {timeout:g} s", deployment=dep.name)
-            except ProviderError as exc:
-                err = exc
-            except Exception as exc:  # noqa: BLE001 - a provider bug must not escape as a foreign type
-                err = ProviderError(f"deployment {dep.name} failed: {type(exc).__name__}: {exc}", deployment=dep.name)
-        except BaseException as exc:  # cancelled: nothing to learn, nothing left in flight
-            self.balancer.release(lease, error=exc, latency=self.clock() - t0)
-            raise
-        return self._settle(lease, dep, model, call, t0, err, result)
+                async for item in self._attempts.run(call, lease, model):
+                    yield await self._answered(call, model, lease.deployment, item) \
+                        if isinstance(item, Completion) else item
+                return
+            except ProviderError as err:
+                if not self._after_failure(call, model, lease.deployment, err):
+                    return
 
-    async def _attempt_stream(self, lease: Lease, dep: Deployment, model: str, call: _Call,
-                              holder: list[Completion]) -> AsyncIterator[str]:
-        """One streamed upstream call: yields deltas; an error after the first one is StreamInterrupted."""
-        timeout = self._begin(dep, call)
-        t0 = self.clock()
-        err: BaseException | None = None
-        result: Completion | None = None
-        parts: list[str] = []
-        try:
-            agen = self._providers[dep.name].stream(call.request, dep.model, timeout=timeout).__aiter__()
-            try:
-                while True:
-                    try:  # the deadline covers the provider, never the consumer's time between deltas
-                        async with asyncio.timeout(max(t0 + timeout - self.clock(), 0.0)):
-                            item = await agen.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    if isinstance(item, Completion):
-                        result = item
-                    elif item:
-                        parts.append(item)
-                        yield item
-            except TimeoutError:
-                err = Timeout(f"deployment {dep.name} stream did not finish within {timeout:g} s", deployment=dep.name)
-            except ProviderError as exc:
-                err = exc
-            except Exception as exc:  # noqa: BLE001
-                err = ProviderError(f"deployment {dep.name} stream failed: {type(exc).__name__}: {exc}",
-                                    deployment=dep.name)
-            finally:
-                await agen.aclose()
-        except BaseException as exc:  # cancelled, or the consumer stopped reading
-            self.balancer.release(lease, error=exc, latency=self.clock() - t0)
-            raise
-        if err is None and result is None:
-            err = ProviderError(f"deployment {dep.name} stream ended without a final completion", deployment=dep.name)
-        if isinstance(err, ProviderError) and parts and not isinstance(err, StreamInterrupted):
-            n_out = max(err.tokens[1], sum(len(p) for p in parts) // 4 or 1)
-            n_in = err.tokens[0] or call.estimate - int(call.request.max_tokens or 256)
-            err = StreamInterrupted(f"deployment {dep.name} stream cut after {len(parts)} chunks: {err}",
-                                    status=err.status, deployment=dep.name, tokens=(n_in, n_out))
-        holder.append(self._settle(lease, dep, model, call, t0, err, result))
+    async def _lease(self, call: CallState, model: str, deps: tuple[str, ...]) -> Lease | None:
+        """A lease on a deployment of ``deps`` not yet tried in this pass (after any backoff due); waits
+        while only local limits (rate, concurrency) block; None when none of them can take the call."""
+        if call.backoff_due:
+            call.backoff_due = False
+            await asyncio.sleep(self._backoff(call.made - 1))
+        admit = (lambda n: self._limits.ok(n, call.estimate)) if self._limits else None
+        while (lease := self.balancer.acquire(deps, exclude=call.tried | call.barred, admit=admit)) is None:
+            pause = self._local_wait(deps, call)
+            if pause is None:
+                return None
+            if self.clock() + pause > call.wait_deadline:
+                raise self._fail(Unavailable, f"{model}: every deployment is at its rate or concurrency limit for "
+                                 f"more than {self.config.retry.max_wait:g} s", call, retry_after=pause)
+            await asyncio.sleep(pause)
+        call.tried.add(lease.deployment)
+        call.progressed = True
+        return lease
 
-    def _settle(self, lease: Lease, dep: Deployment, model: str, call: _Call, t0: float,
-                err: BaseException | None, result: Completion | None) -> Completion:
-        """Release the lease, charge the attempt once, record it; return the answer or raise the error."""
-        latency = self.clock() - t0
-        label = self.balancer.release(lease, error=err, latency=latency)
-        if result is not None:
-            tokens, cost = (result.input_tokens, result.output_tokens), float(result.cost)
+    def _after_failure(self, call: CallState, model: str, deployment: str, err: ProviderError) -> bool:
+        """Act on the failed attempt's kind: raise it, move to a larger model, bar the deployment, back
+        off. True when another deployment of ``model`` may still answer."""
+        kind = err.kind
+        if kind.final:
+            raise self._fail(err, str(err), call)
+        if kind.context_fallback:
+            self._to_larger_model(call, model, err)
+            return False
+        if kind.retry_same:
+            call.backoff_due = True
         else:
-            tokens = getattr(err, "tokens", (0, 0)) or (0, 0)
-            cost = self._price(dep, tokens)
-        self._charge(model, dep, tokens, cost, ok=err is None, call=call)
-        if self._tpm and dep.name in self._tpm:
-            self._tpm[dep.name].take(tokens[0] + tokens[1] - call.estimate)
-        call.attempts.append((dep.name, label))
-        if err is None and result is not None:
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s attempt %d on %s: ok (%.3f s)", model, call.made, dep.name, latency)
-            return result
-        perr = err if isinstance(err, ProviderError) else ProviderError(str(err), deployment=dep.name)
-        perr.deployment = perr.deployment or dep.name
-        call.last_error = perr
-        if isinstance(perr, AuthError):
-            log.warning("deployment %s is misconfigured (HTTP %s) and leaves rotation", dep.name, perr.status or 401)
-        log.debug("%s attempt %d on %s: %s (%.3f s): %s", model, call.made, dep.name, label, latency,
-                  self._redact(str(perr)))
-        raise perr
+            call.barred.add(deployment)
+        if not kind.other_deployment:
+            call.done_models.add(model)
+        return kind.other_deployment
+
+    def _from_cache(self, call: CallState, hit: Completion) -> list[Item]:
+        call.attempts.extend(hit.attempts)
+        call.answered = True
+        hit = replace(hit, attempts=tuple(call.attempts), latency=self.clock() - call.start)
+        return [hit.text, hit] if call.stream and hit.text else [hit]
+
+    async def _answered(self, call: CallState, model: str, deployment: str, final: Completion) -> Completion:
+        """The answer as the caller sees it (the request's totals), kept in the caches."""
+        call.answered = True
+        if call.use_cache:
+            await self.caches.store(call.request, model, self._deps[deployment], final)
+        return with_changes(final, deployment=deployment, attempts=tuple(call.attempts), input_tokens=call.tokens_in,
+                     output_tokens=call.tokens_out, cost=call.cost, latency=self.clock() - call.start)
 
     def _backoff(self, retry: int) -> float:
         p = self.config.retry
         return self._jitter.uniform(0.0, min(p.backoff_cap, p.backoff_base * 2 ** max(retry, 0)))
 
     # availability, limits, budgets -----------------------------------------------------------
-    def _rate_ok(self, name: str, call: _Call) -> bool:
-        rpm, tpm = self._rpm.get(name), self._tpm.get(name)
-        return (rpm is None or rpm.wait_time(1) == 0.0) and (tpm is None or tpm.wait_time(call.estimate) == 0.0)
-
-    def _local_wait(self, deps: tuple[str, ...], tried: set[str], call: _Call) -> float | None:
+    def _local_wait(self, deps: tuple[str, ...], call: CallState) -> float | None:
         """Seconds to wait when only local limits (rate, concurrency) block an otherwise usable deployment."""
         waits = []
         for n in deps:
-            if n in tried:
+            if n in call.tried or n in call.barred:
                 continue
             ok, reason, _ = self.balancer.status(n)
             if reason == AT_CAPACITY:
                 waits.append(0.005)
             elif ok:
-                w = max(self._rpm[n].wait_time(1) if n in self._rpm else 0.0,
-                        self._tpm[n].wait_time(call.estimate) if n in self._tpm else 0.0)
-                waits.append(max(w, 0.001))
+                waits.append(max(self._limits.wait(n, call.estimate), 0.001))
         return min(waits) if waits else None
 
-    def _within_budget(self, model: str, call: _Call) -> tuple[str, ...]:
+    def _within_budget(self, model: str, call: CallState) -> tuple[str, ...]:
         """The deployments of ``model`` that the budget still allows (empty when it is over budget)."""
         reason, deps = self.ledger.blocked(model, {n: self._deps[n].provider_kind for n in self._groups[model]})
         if reason is None:
@@ -496,9 +439,9 @@ class Gateway(GatewayOps):
                   for w in [self._context_window(m)] if w is not None and w > own]
         return [m for _, _, m in sorted(larger)]
 
-    def _earliest(self, chain: list[str], call: _Call) -> tuple[str, float] | None:
-        names = [n for m in chain if m not in call.done_models and m not in call.budget_blocked
-                 for n in self._groups[m]]
+    def _earliest(self, call: CallState) -> tuple[str, float] | None:
+        names = [n for m in call.chain if m not in call.done_models and m not in call.budget_blocked
+                 for n in self._groups[m] if n not in call.barred]
         return self.balancer.earliest_return(names)
 
     # errors and secrets ----------------------------------------------------------------------
@@ -508,35 +451,30 @@ class Gateway(GatewayOps):
                 text = text.replace(secret, "***")
         return text
 
-    def _fail(self, kind: ProviderError | type[ProviderError], message: str, call: _Call, *,
+    def _fail(self, kind: ProviderError | type[ProviderError], message: str, call: CallState, *,
               retry_after: float | None = None) -> ProviderError:
         """A clean exception for the caller: redacted, no chained SDK exception, with the request's charges."""
-        base = kind if isinstance(kind, ProviderError) else None
-        cls = type(base) if base is not None else kind
-        kw = dict(status=base.status if base else None, deployment=base.deployment if base else None,
-                  retry_after=retry_after if retry_after is not None else (base.retry_after if base else None),
-                  tokens=(call.tokens_in, call.tokens_out))
-        try:
-            exc = cls(self._redact(message), **kw)  # type: ignore[operator]
-        except TypeError:
-            exc = ProviderError(self._redact(message), **kw)  # type: ignore[arg-type]
-        exc.attempts = tuple(call.attempts)  # type: ignore[attr-defined]
-        exc.cost = call.cost  # type: ignore[attr-defined]
+        if isinstance(kind, ProviderError):
+            exc = kind.with_message(self._redact(message), tokens=(call.tokens_in, call.tokens_out))
+            if retry_after is not None:
+                exc.retry_after = retry_after
+        else:
+            exc = kind(self._redact(message), retry_after=retry_after, tokens=(call.tokens_in, call.tokens_out))
+        exc.attempts = tuple(call.attempts)
+        exc.cost = call.cost
         return exc
 
+    def _unavailable(self, call: CallState, earliest: tuple[str, float] | None) -> ProviderError:
+        chain = call.chain
+        if call.budget_blocked and all(m in call.done_models or m in call.budget_blocked for m in chain):
+            return self._fail(BudgetExceeded, f"{call.primary}: no model in the chain {' → '.join(chain)} is "
+                              f"within budget: {'; '.join(call.budget_blocked.values())}", call)
+        message, retry_after = self.diagnostics.unavailable_report(
+            call.primary, chain, skip=call.done_models, budget_blocked=call.budget_blocked, earliest=earliest,
+            last_error=call.last_error)
+        return self._fail(Unavailable, message, call, retry_after=retry_after)
+
     # accounting ------------------------------------------------------------------------------
-    def _price(self, dep: Deployment, tokens: tuple[int, int]) -> float:
-        if not (tokens[0] or tokens[1]) or dep.model not in self.catalog:
-            return 0.0
-        return float(self.catalog[dep.model].cost(tokens[0], tokens[1]))
-
-    def _charge(self, model: str, dep: Deployment, tokens: tuple[int, int], cost: float, *, ok: bool,
-                call: _Call) -> None:
-        self.ledger.charge(model, dep.provider_kind, dep.name, tokens, cost, ok=ok)
-        call.tokens_in += int(tokens[0])
-        call.tokens_out += int(tokens[1])
-        call.cost += cost
-
     def spend(self, by: str | tuple[str, ...] = ("model", "provider")) -> Any:
         """Spend so far: answers, attempts, failed attempts, tokens and USD, grouped ``by`` any of
         ``model``, ``provider``, ``deployment``. Cache hits cost nothing here (no call was made).
@@ -553,7 +491,15 @@ class Gateway(GatewayOps):
         """USD charged so far over every attempt."""
         return self.ledger.total
 
-    # reporting -------------------------------------------------------------------------------
+    # operations and reporting ----------------------------------------------------------------
+    async def warmup(self, timeout: float = 5.0) -> Any:
+        """Open a connection to every deployment (see :meth:`Diagnostics.warmup`); a DataFrame of who answered."""
+        return await self.diagnostics.warmup(timeout)
+
+    async def check_fallbacks(self, prompt: str = "Reply with the word OK.", max_tokens: int = 8) -> Any:
+        """One real request to every model of every chain (see :meth:`Diagnostics.check_fallbacks`)."""
+        return await self.diagnostics.check_fallbacks(prompt, max_tokens)
+
     def stats(self) -> Any:
         """The balancer's view, one row per deployment (state, calls, failures, rates, EWMA latency, ...)."""
         df = self.balancer.stats()
@@ -576,8 +522,7 @@ class Gateway(GatewayOps):
                     await closer()
                 except Exception:  # noqa: BLE001 - closing must not mask the caller's own error
                     pass
-        if self.cache is not None:
-            self.cache.close()
+        self.caches.close()
 
     async def __aenter__(self) -> Gateway:
         return self

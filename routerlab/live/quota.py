@@ -2,7 +2,7 @@
 
 Example::
 
-    >>> from routerlab.gateway_config import BudgetPolicy
+    >>> from routerlab.live.config import BudgetPolicy
     >>> ledger = SpendLedger(BudgetPolicy(per_model={"gpt-4o": 0.01}))
     >>> ledger.charge("gpt-4o", "openai", "east", (1000, 500), 0.0075, ok=True)
     >>> ledger.blocked("gpt-4o", {"east": "openai"})
@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import ConfigError, Unavailable
 from .config import BudgetPolicy
 
-__all__ = ["TokenBucket", "SpendLedger", "BudgetExceeded"]
+__all__ = ["TokenBucket", "DeploymentLimits", "SpendLedger", "BudgetExceeded"]
 
 
 class BudgetExceeded(Unavailable):
@@ -66,6 +66,50 @@ class TokenBucket:
         with self._lock:
             self._refill()
             self.tokens = min(self.capacity, self.tokens - float(n))
+
+
+class DeploymentLimits:
+    """Per-deployment request and token rate limits (``rpm``/``tpm`` of each deployment), as token buckets.
+
+    A call takes one request and its token estimate at admission; :meth:`settle` corrects the token
+    bucket by the difference between the actual and the estimated tokens.
+
+    Example::
+
+        >>> t = [0.0]
+        >>> limits = DeploymentLimits({"P1": (60, None)}, clock=lambda: t[0])
+        >>> limits.ok("P1", 100), limits.wait("P1", 100)
+        (True, 0.0)
+    """
+
+    def __init__(self, limits: Mapping[str, tuple[float | None, float | None]], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._rpm = {n: TokenBucket(r, clock=clock) for n, (r, _) in limits.items() if r}
+        self._tpm = {n: TokenBucket(t, clock=clock) for n, (_, t) in limits.items() if t}
+
+    def __bool__(self) -> bool:
+        return bool(self._rpm or self._tpm)
+
+    def wait(self, name: str, tokens: float) -> float:
+        """Seconds until ``name`` may take a call of ``tokens`` estimated tokens (0.0: now)."""
+        rpm, tpm = self._rpm.get(name), self._tpm.get(name)
+        return max(rpm.wait_time(1) if rpm is not None else 0.0, tpm.wait_time(tokens) if tpm is not None else 0.0)
+
+    def ok(self, name: str, tokens: float) -> bool:
+        """Whether ``name`` may take a call of ``tokens`` estimated tokens now."""
+        return self.wait(name, tokens) == 0.0
+
+    def take(self, name: str, tokens: float) -> None:
+        """Admit one call of ``tokens`` estimated tokens on ``name``."""
+        if name in self._rpm:
+            self._rpm[name].take(1)
+        if name in self._tpm:
+            self._tpm[name].take(tokens)
+
+    def settle(self, name: str, estimated: float, actual: float) -> None:
+        """Correct ``name``'s token bucket once the call's actual tokens are known."""
+        if name in self._tpm:
+            self._tpm[name].take(actual - estimated)
 
 
 class SpendLedger:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
@@ -15,11 +14,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, Strict, StrictBool, field_validator, model_validator
 
+from .._validation import Validated, validate
 from .http import _Handler, _HTTPServer, _last_user
 from ..catalog import Catalog, ModelSpec
 from ..errors import ConfigError
@@ -31,8 +31,12 @@ Answers = Callable[[str, list[dict[str, Any]]], "str | None"]
 """``(model, messages) -> answer text | None`` (``None``: not recorded, the server echoes)."""
 
 
-@dataclass(frozen=True)
-class Window:
+NonNegative = Annotated[float, Strict(), Field(ge=0)]
+Count = Annotated[int, Strict(), Field(ge=0)]
+Status = Annotated[int, Strict(), Field(ge=100, le=599)]
+
+
+class Window(Validated):
     """Fault overrides active from ``start`` to ``end`` seconds after the server's clock zero.
 
     Example::
@@ -42,19 +46,31 @@ class Window:
         (True, False)
     """
 
-    start: float
-    end: float
-    overrides: Mapping[str, Any] = field(default_factory=dict)
+    section = "window"
+    start: Annotated[float, Strict()]
+    end: Annotated[float, Strict(), Field(allow_inf_nan=True)]
+    overrides: Mapping[str, Any] = Field(default_factory=dict)
 
     def __init__(self, start: float, end: float, overrides: Mapping[str, Any] | None = None, **faults: Any) -> None:
-        merged = {**dict(overrides or {}), **faults}
-        unknown = set(merged) - _FAULT_FIELDS - {"windows"}
-        if unknown or "windows" in merged:
-            raise ConfigError(f"Window got unknown fault fields {sorted(unknown | ({'windows'} & set(merged)))}; "
-                              f"known: {sorted(_FAULT_FIELDS)}")
-        object.__setattr__(self, "start", float(start))
-        object.__setattr__(self, "end", float(end))
-        object.__setattr__(self, "overrides", merged)
+        super().__init__(start=start, end=end, overrides={**dict(overrides or {}), **faults})
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fault_fields(cls, data: Any) -> Any:  # {start, end, status: 503} from a file: the rest are overrides
+        if isinstance(data, Mapping) and "overrides" not in data:
+            data = {"start": data.get("start"), "end": data.get("end"),
+                    "overrides": {k: v for k, v in data.items() if k not in ("start", "end")}}
+        return data
+
+    @field_validator("overrides")
+    @classmethod
+    def _valid_faults(cls, value: Mapping[str, Any]) -> Mapping[str, Any]:
+        if "windows" in value:
+            raise ValueError("a window cannot hold windows")
+        checked = validate(Faults, dict(value))  # names and values, as Faults checks them
+        return {k: getattr(checked, k) for k in value}
 
     def active(self, t: float) -> bool:
         return self.start <= t < self.end
@@ -63,8 +79,7 @@ class Window:
         return {"start": self.start, "end": self.end, **self.overrides}
 
 
-@dataclass(frozen=True)
-class Faults:
+class Faults(Validated):
     """What a deployment does wrong. All off by default; ``windows`` override fields for a time span.
 
     - ``status``: answer every request with this HTTP status (500, 503, 429, 529, ...)
@@ -82,40 +97,33 @@ class Faults:
     - ``auth_fail``: 401 for every request
     - ``windows``: :class:`Window` schedules (relative to the server clock)
 
+    Invalid fields or values raise :class:`~routerlab.errors.ConfigError` naming them.
+
     Example::
 
         >>> Faults(error_rate=0.5, error_status=500).at(0.0).error_rate
         0.5
     """
 
-    status: int | None = None
-    error_rate: float = 0.0
-    error_status: int = 500
-    retry_after: float | None = None
-    retry_after_header: str = "both"
-    hang: float | bool | None = None
-    delay: float = 0.0
-    cut_after: int | None = None
-    malformed: bool | str = False
-    context_limit: int | None = None
-    context_marker: str | None = None
-    auth_fail: bool = False
+    section = "faults"
+    status: Status | None = None
+    error_rate: Annotated[float, Strict(), Field(ge=0, le=1)] = 0.0
+    error_status: Status = 500
+    retry_after: NonNegative | None = None
+    retry_after_header: Literal["both", "seconds", "ms"] = "both"
+    hang: StrictBool | NonNegative | None = None
+    delay: NonNegative = 0.0
+    cut_after: Count | None = None
+    malformed: StrictBool | Literal["text", "json"] = False
+    context_limit: Count | None = None
+    context_marker: Annotated[str, Strict(), Field(min_length=1)] | None = None
+    auth_fail: StrictBool = False
     windows: tuple[Window, ...] = ()
-
-    def __post_init__(self) -> None:
-        wins = tuple(w if isinstance(w, Window) else Window(**w) for w in self.windows)
-        object.__setattr__(self, "windows", wins)
-        if not 0.0 <= float(self.error_rate) <= 1.0:
-            raise ConfigError(f"error_rate must be within 0-1, got {self.error_rate}")
-        if self.retry_after_header not in ("both", "seconds", "ms"):
-            raise ConfigError("retry_after_header must be 'both', 'seconds' or 'ms'")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Faults:
-        unknown = set(data) - _FAULT_FIELDS - {"windows"}
-        if unknown:
-            raise ConfigError(f"unknown fault fields {sorted(unknown)}; known: {sorted(_FAULT_FIELDS | {'windows'})}")
-        return cls(**dict(data))
+        """Faults from plain data (a file, a ``--fault`` flag, an admin POST); errors name the field."""
+        return validate(cls, dict(data), prefix="faults")
 
     def at(self, t: float) -> Faults:
         """The faults in force at time ``t`` (windows applied in order; later ones win)."""
@@ -125,15 +133,15 @@ class Faults:
         merged: dict[str, Any] = {}
         for w in active:
             merged.update(w.overrides)
-        return dataclasses.replace(self, windows=(), **merged)
+        return self.model_copy(update={**merged, "windows": ()})  # overrides were validated with their window
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d = {name: getattr(self, name) for name in type(self).model_fields}
         d["windows"] = [w.to_dict() for w in self.windows]
         return d
 
 
-_FAULT_FIELDS = {f for f in Faults.__dataclass_fields__ if f != "windows"}
+_FAULT_FIELDS = set(Faults.model_fields) - {"windows"}
 
 
 def answers_from_dataset(ds: Any, catalog: Catalog | None = None) -> Answers:
@@ -315,9 +323,7 @@ class ProviderServer:
     def set_faults(self, deployment: str, faults: Faults | Mapping[str, Any] | None = None, **fields: Any) -> Faults:
         """Replace a deployment's faults (``"*"``: every deployment). ``set_faults("P1")`` clears them."""
         base = faults if isinstance(faults, Faults) else Faults.from_dict(dict(faults or {}))
-        if fields:
-            Faults.from_dict(fields)  # names and values checked before anything changes
-        new = dataclasses.replace(base, **fields) if fields else base
+        new = base.replace(**fields) if fields else base  # names and values checked before anything changes
         with self._lock:
             for d in self._targets(deployment):
                 d.faults = new
@@ -325,11 +331,11 @@ class ProviderServer:
 
     def update_faults(self, deployment: str, **fields: Any) -> Faults:
         """Change some fault fields of a deployment, keeping the others."""
-        Faults.from_dict(fields)
         with self._lock:
             targets = self._targets(deployment)
-            for d in targets:
-                d.faults = dataclasses.replace(d.faults, **fields)
+            new = [d.faults.replace(**fields) for d in targets]  # all checked before any changes
+            for d, f in zip(targets, new):
+                d.faults = f
             return targets[0].faults
 
     def clear_faults(self, deployment: str = "*") -> None:

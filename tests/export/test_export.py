@@ -316,3 +316,67 @@ def test_litellm_follows_exported_context_window_fallback(litellm, srv, tmp_path
         assert [(e["api"], e["model"], e["status"]) for e in srv.log("P3")] == [("anthropic", HAIKU, 200)]
     finally:
         srv.clear_faults()
+
+
+# --- exports retry and fail over where the Gateway does ----------------------------------------------
+STATUSES = (400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504, 529)
+
+
+def _gateway_behaviour(srv, status, monkeypatch):
+    """What the real Gateway does when a deployment answers ``status``: (fell back to the next model?,
+    retried the same deployment when it had nothing else to try?)."""
+    from routerlab.live import Gateway
+    from routerlab.errors import ProviderError
+    from routerlab.types import Request
+
+    monkeypatch.setenv("RL_EXPORT_KEY", "local-key-0001")
+    srv.clear_faults()
+    srv.clear_log()
+    srv.set_faults("P1", status=status)
+    gw = Gateway.from_config({
+        "retry": {"attempts": 3, "timeout": 5.0, "backoff_base": 0.0, "backoff_cap": 0.0},
+        "models": {"gpt-4o-mini": [{"name": "P1", "provider": "openai", "model": "gpt-4o-mini",
+                                    "base_url": srv.base_url("P1"), "api_key_env": "RL_EXPORT_KEY"}],
+                   "claude-3-haiku": [{"name": "Q1", "provider": "anthropic", "model": "claude-3-haiku",
+                                       "base_url": srv.base_url("P3", "anthropic"), "api_key_env": "RL_EXPORT_KEY"}]},
+        "fallbacks": {"gpt-4o-mini": ["claude-3-haiku"]}})
+    import asyncio
+
+    async def one(fallback):
+        try:
+            return (await gw.complete(Request.from_prompt("What is 2+2?"), "gpt-4o-mini", fallback=fallback)).deployment
+        except ProviderError:
+            return None
+
+    async def both():
+        answered_by = await one(True)
+        gw.restore("P1")  # a fresh breaker, back in rotation
+        srv.clear_log()
+        await one(False)
+        await gw.aclose()
+        return answered_by == "Q1", len(srv.log("P1")) > 1
+
+    return asyncio.run(both())
+
+
+def test_exports_fail_over_and_retry_on_the_statuses_the_gateway_does(srv, monkeypatch):
+    """Portkey's fallback and retry status codes and LiteLLM's retry policy come from the same table of
+    error kinds as the Gateway: checked against what the Gateway does with each status, through the real
+    SDKs (an Anthropic overload, 529, and a request timeout, 408, must fail over)."""
+    doc = table()
+    pk = export.to_portkey(doc)
+    fallback_codes = set(pk["targets"][0]["strategy"]["on_status_codes"])
+    retry_codes = set(pk["retry"]["on_status_codes"])
+    policy = export.to_litellm(doc)["router_settings"]["retry_policy"]
+    litellm_status = {"BadRequestError": 400, "AuthenticationError": 401, "NotFoundError": 404,
+                      "TimeoutError": 408, "RateLimitError": 429, "InternalServerError": 500,
+                      "ServiceUnavailableError": 503}
+    for status in STATUSES:
+        fell_back, retried = _gateway_behaviour(srv, status, monkeypatch)
+        assert (status in fallback_codes) == fell_back, status
+        assert (status in retry_codes) == retried, status
+        for name, s in litellm_status.items():
+            if s == status:
+                assert (policy[f"{name}Retries"] > 0) == retried, (name, status)
+    assert {408, 429, 500, 502, 503, 504, 529} <= fallback_codes and 400 not in fallback_codes
+    srv.clear_faults()

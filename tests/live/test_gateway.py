@@ -50,6 +50,12 @@ def _two_models(**extra: Any) -> dict[str, Any]:
     (lambda c: c["breaker"].update(failure_rate="half"), "breaker.failure_rate: must be a number"),
     (lambda c: c.update(budgets={"on_exceeded": "panic"}), "budgets.on_exceeded"),
     (lambda c: c.update(cache={"semantic": {"threshold": 2}}), "cache.semantic.threshold"),
+    (lambda c: c["models"][MODEL]["deployments"][1].update(colour="red"),
+     r"models.gpt-4o-mini.deployments\[1\]: unknown field\(s\) \['colour'\]; known fields: \['api_key_env', "
+     r"'base_url', 'max_concurrency', 'model', 'name', 'provider', 'rpm', 'timeout', 'tpm', 'weight'\]"),
+    (lambda c: c["retry"].update(atempts=2), r"retry: unknown field\(s\) \['atempts'\]; known fields: \['attempts'"),
+    (lambda c: c.update(seed="x"), "seed: must be a whole number, got 'x'"),
+    (lambda c: c["models"][MODEL].update(deployments=[]), r"models.gpt-4o-mini.deployments: must not be empty"),
 ])
 def test_config_errors_name_the_field(mutate: Any, message: str) -> None:
     cfg = three_deployments()
@@ -85,6 +91,28 @@ cache: {directory: cache, semantic: {threshold: 0.9}}
     bad.write_text("models:\n  m:\n    deployments:\n      - {name: a, provider: openai, model: m, weight: 0}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: models.m.deployments\[0\].weight"):
         GatewayConfig.from_file(bad)
+
+
+def test_every_problem_of_a_file_is_reported_at_once_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("models:\n  m:\n    deployments:\n      - {name: a, provider: openai, model: m, rpm: -1}\n"
+                    "retry: {attempts: 0}\nbreaker: {window: 5, minimum_calls: 10}\n")
+    with pytest.raises(ConfigError) as info:
+        GatewayConfig.from_file(path)
+    lines = str(info.value).splitlines()
+    assert sorted(lines) == [f"{path}: breaker.minimum_calls: must be between 1 and window (5), got 10",
+                             f"{path}: models.m.deployments[0].rpm: must be a positive number, got -1",
+                             f"{path}: retry.attempts: must be a positive number, got 0"]
+
+
+def test_config_objects_built_in_code_are_validated_too() -> None:
+    from routerlab.live.config import RetryPolicy
+
+    with pytest.raises(ConfigError, match=r"deployment.weight: must be a positive number, got 0"):
+        Deployment("P1", "openai", MODEL, weight=0)
+    with pytest.raises(ConfigError, match=r"retry.timeout: must be a finite number, got nan"):
+        RetryPolicy(timeout=float("nan"))
+    assert Deployment("P1", "openai", MODEL) == Deployment("P1", "openai", MODEL, weight=1.0)
 
 
 def test_deployment_model_must_be_in_the_catalog() -> None:
@@ -255,6 +283,40 @@ def test_wait_for_available_versus_fail_fast() -> None:
     assert c.attempts[-1][1] == "ok" and waited >= 5
 
 
+def test_a_local_wait_does_not_turn_into_wait_for_available() -> None:
+    """The per-call ``wait_for_available`` override shared its name with the local rate/concurrency wait
+    (a float, then None when nothing is left to wait for), so a request that had gone through a local wait
+    lost its override: asked to wait for a cooled-down deployment, it failed fast instead."""
+    def p1(t: float, i: int, r: Request) -> Any:
+        return RateLimited("HTTP 429", status=429, retry_after=5) if i == 1 else 1.0
+
+    def cfg() -> dict[str, Any]:
+        c = three_deployments()
+        c["models"] = {MODEL: {"deployments": [{"name": "P1", "provider": "openai", "model": MODEL,
+                                                "max_concurrency": 1}]}}
+        return c
+
+    async def two_requests(loop: Any, override: bool | None) -> Any:
+        gw, _ = fake_gateway(loop, {"P1": p1}, cfg())
+        first = asyncio.ensure_future(gw.complete(Request.from_prompt("a"), MODEL))
+        await asyncio.sleep(0.01)  # the second one finds P1 busy: a local wait, then P1 answers 429
+        t0 = loop.time()
+        try:
+            second: Any = await gw.complete(Request.from_prompt("b"), MODEL, wait_for_available=override)
+        except Unavailable as exc:
+            second = exc
+        return await first, second, loop.time() - t0
+
+    async def main(loop: Any) -> Any:
+        return await two_requests(loop, None), await two_requests(loop, True)
+
+    (first, failed, took), (_, waited, took2) = run_virtual(main)
+    assert first.text == "P1:a"
+    assert isinstance(failed, Unavailable) and "cooling down" in str(failed)  # the config says fail fast
+    assert took < 1.2  # 1 s waiting for the slot, then no waiting for the cooldown
+    assert isinstance(waited, Completion) and waited.text == "P1:b" and took2 >= 5  # asked to wait: it waits
+
+
 # caches, streams, operations ----------------------------------------------------------------------------
 def test_exact_cache_hits_skip_upstream_and_latency_stats(tmp_path: Path) -> None:
     async def main(loop: Any) -> Any:
@@ -323,10 +385,11 @@ def test_warmup_and_check_fallbacks() -> None:
         fakes["Q1"] = FakeProvider("Q1", lambda t, i, r: ServerError("HTTP 500", status=500))
         gw = Gateway.from_config(cfg, providers=fakes, clock=loop.time)
         warm = await gw.warmup()
-        report = await gw.check_fallbacks()
+        report = await gw.diagnostics.check_fallbacks()
         return gw, warm, report
 
     gw, warm, report = run_virtual(main)
+    assert Gateway.__mro__ == (Gateway, object)  # diagnostics are a composed object, not a mixin over its fields
     assert list(warm["ok"]) == [True, True, False, True] and gw.balancer.misconfigured() == {"P3": "HTTP 401 at warm-up"}
     assert list(report["model"]) == [MODEL, "claude-3-haiku"]
     assert list(report["ok"]) == [True, False] and not report["chain_ok"].any()

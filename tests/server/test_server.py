@@ -296,7 +296,7 @@ def test_runtime_fault_changes_are_thread_safe(srv):
 
 
 def test_fault_validation():
-    with pytest.raises(ConfigError, match="unknown fault"):
+    with pytest.raises(ConfigError, match=r"faults: unknown field\(s\) \['stauts'\]; known fields: \[.*'status'"):
         Faults.from_dict({"stauts": 500})
     with pytest.raises(ConfigError):
         Window(0, 1, nope=1)

@@ -1,0 +1,222 @@
+"""Layer 3 of the Gateway: one attempt on one deployment, and the state one request carries across attempts.
+
+:class:`Attempts` makes one upstream call through a deployment's provider under its deadline and
+settles it exactly once: the lease goes back to the load balancer (which reads the error's kind), the
+tokens and USD go to the spend ledger and the request's totals, the rate-limit buckets are corrected,
+and the attempt is recorded as ``(deployment, outcome)``. A failure is raised as a routerlab error; a
+stream cut after text went out becomes :class:`~routerlab.errors.StreamInterrupted`.
+
+Example::
+
+    >>> async for item in gateway._attempts.run(call, lease, "gpt-4o-mini"):   # doctest: +SKIP
+    ...     print(item)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from ..catalog import Catalog
+from ..errors import ProviderError, StreamInterrupted, Timeout
+from ..types import Completion, Request
+from .balancer import Lease, LoadBalancer
+from .config import Deployment, RetryPolicy
+from .quota import DeploymentLimits, SpendLedger
+
+__all__ = ["Attempts", "CallState", "Item"]
+
+log = logging.getLogger("routerlab.gateway")
+Item = str | Completion
+"""What the layers yield: text deltas, then one final Completion."""
+
+
+def with_changes(c: Completion, **changes: Any) -> Completion:
+    """``dataclasses.replace`` for the hot path (Completion has no __post_init__): a copy with changes."""
+    new = object.__new__(Completion)
+    new.__dict__.update(c.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+async def _one_shot(provider: Any, request: Request, model: str, timeout: float) -> AsyncIterator[Item]:
+    """A whole-answer call as a one-item stream, so both kinds of call share one attempt path."""
+    yield await provider.complete(request, model, timeout=timeout)
+
+
+class CallState:
+    """One request's state across the Gateway's three layers.
+
+    ``chain`` is the models to walk (it grows when a context fallback applies) and ``pos`` the position
+    of the next one; ``attempts``, ``tokens_in``/``tokens_out`` and ``cost`` (USD) are the request's
+    totals; ``made`` counts upstream calls against the retry budget; ``tried`` are the deployments tried
+    in the current pass, ``barred`` those whose error kind rules out another attempt, ``done_models`` the
+    models that cannot answer this request.
+    """
+
+    __slots__ = ("request", "stream", "use_cache", "wait", "primary", "chain", "pos", "attempts", "tokens_in",
+                 "tokens_out", "cost", "made", "last_error", "done_models", "tried", "barred", "backoff_due",
+                 "budget_blocked", "estimate", "start", "wait_deadline", "progressed", "answered")
+
+    def __init__(self, request: Request, chain: list[str], *, stream: bool, use_cache: bool, wait: bool,
+                 start: float, max_wait: float) -> None:
+        self.request, self.stream, self.use_cache, self.wait = request, stream, use_cache, wait
+        self.primary, self.chain, self.pos = chain[0], chain, 0
+        self.attempts: list[tuple[str, str]] = []
+        self.tokens_in = self.tokens_out = self.made = 0
+        self.cost = 0.0
+        self.last_error: ProviderError | None = None
+        self.done_models: set[str] = set()
+        self.tried: set[str] = set()
+        self.barred: set[str] = set()
+        self.backoff_due = self.progressed = self.answered = False
+        self.budget_blocked: dict[str, str] = {}
+        self.estimate = max(1, len(request.text) // 4) + int(request.max_tokens or 256)
+        self.start, self.wait_deadline = start, start + max_wait
+
+    def next_model(self) -> str | None:
+        """The next model of the chain this pass may still try (None at the end of the chain)."""
+        while self.pos < len(self.chain):
+            self.pos += 1
+            if self.chain[self.pos - 1] not in self.done_models:
+                return self.chain[self.pos - 1]
+        return None
+
+    def new_pass(self) -> None:
+        self.pos, self.progressed = 0, False
+        self.tried.clear()
+
+    def trail(self) -> str:
+        """The attempts so far as ``P1 server_error, P2 ok``."""
+        return ", ".join(f"{d} {o}" for d, o in self.attempts)
+
+
+class Attempts:
+    """One attempt at a time, settled once (the Gateway's layer 3).
+
+    ``deployments`` and ``providers`` map a deployment name to its config and provider; the balancer,
+    rate limits, ledger and catalog are the Gateway's; ``retry`` supplies the default per-attempt
+    deadline; ``redact`` scrubs key values from logged messages.
+    """
+
+    def __init__(self, *, deployments: Mapping[str, Deployment], providers: Mapping[str, Any],
+                 balancer: LoadBalancer, limits: DeploymentLimits, ledger: SpendLedger, catalog: Catalog,
+                 retry: RetryPolicy, clock: Callable[[], float], redact: Callable[[str], str]) -> None:
+        self.deployments, self.providers = deployments, providers
+        self.balancer, self.limits, self.ledger, self.catalog = balancer, limits, ledger, catalog
+        self.retry, self.clock, self._redact = retry, clock, redact
+
+    async def run(self, call: CallState, lease: Lease, model: str) -> AsyncIterator[Item]:
+        """One upstream call under its deadline: yields its deltas, then its Completion; on failure raises
+        the error (a stream cut after text went out as StreamInterrupted). Settled exactly once."""
+        dep = self.deployments[lease.deployment]
+        timeout = self._begin(dep, call)
+        t0 = self.clock()
+        parts: list[str] = []
+        result: Completion | None = None
+        failure: BaseException | None = None
+        provider = self.providers[dep.name]
+        try:
+            upstream = provider.stream(call.request, dep.model, timeout=timeout) if call.stream else \
+                _one_shot(provider, call.request, dep.model, timeout)
+            async for item in self._pull(upstream, t0 + timeout):
+                if isinstance(item, Completion):
+                    result = item
+                elif item:
+                    parts.append(item)
+                    yield item
+        except Exception as exc:  # noqa: BLE001 - normalised below: a provider bug must not escape as a foreign type
+            failure = exc
+        except BaseException as exc:  # cancelled, or the consumer stopped reading: nothing to learn
+            self.balancer.release(lease, error=exc, latency=self.clock() - t0)
+            raise
+        yield self._settle(call, lease, dep, model, t0, self._as_error(failure, dep, call, parts, result), result)
+
+    async def _pull(self, items: AsyncIterator[Item], deadline: float) -> AsyncIterator[Item]:
+        """``items``, each pull cut at ``deadline`` (clock time): the deadline covers the provider, never
+        the consumer's time between items."""
+        it = items.__aiter__()
+        try:
+            while True:
+                async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
+                    try:
+                        item = await it.__anext__()
+                    except StopAsyncIteration:
+                        return
+                yield item
+        finally:
+            closer = getattr(it, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    def _as_error(self, failure: BaseException | None, dep: Deployment, call: CallState, parts: list[str],
+                  result: Completion | None) -> ProviderError | None:
+        """The attempt's outcome as a routerlab error (None for an answer)."""
+        if failure is None:
+            if result is not None:
+                return None
+            return ProviderError(f"deployment {dep.name} stream ended without a final completion", deployment=dep.name)
+        if isinstance(failure, TimeoutError):
+            timeout = dep.timeout or self.retry.timeout
+            err: ProviderError = Timeout(f"deployment {dep.name} did not answer within {timeout:g} s",
+                                         deployment=dep.name)
+        elif isinstance(failure, ProviderError):
+            err = failure
+        else:
+            err = ProviderError(f"deployment {dep.name} failed: {type(failure).__name__}: {failure}",
+                                deployment=dep.name)
+        if parts and not isinstance(err, StreamInterrupted):  # text went out: a retry would emit it twice
+            n_out = max(err.tokens[1], sum(len(p) for p in parts) // 4 or 1)
+            n_in = err.tokens[0] or call.estimate - int(call.request.max_tokens or 256)
+            err = StreamInterrupted(f"deployment {dep.name} stream cut after {len(parts)} chunks: {err}",
+                                    status=err.status, deployment=dep.name, tokens=(n_in, n_out))
+        return err
+
+    def _begin(self, dep: Deployment, call: CallState) -> float:
+        """Admit the attempt: count it, take its rate-limit share; returns its deadline in seconds."""
+        call.made += 1
+        if self.limits:
+            self.limits.take(dep.name, call.estimate)
+        return dep.timeout or self.retry.timeout
+
+    def _settle(self, call: CallState, lease: Lease, dep: Deployment, model: str, t0: float,
+                err: ProviderError | None, result: Completion | None) -> Completion:
+        """Release the lease, charge the attempt once, record it; return the answer or raise the error."""
+        latency = self.clock() - t0
+        label = self.balancer.release(lease, error=err, latency=latency)
+        if result is not None:
+            tokens, cost = (result.input_tokens, result.output_tokens), float(result.cost)
+        else:
+            tokens = err.tokens if err is not None else (0, 0)
+            cost = self._price(dep, tokens)
+        self._charge(model, dep, tokens, cost, ok=err is None, call=call)
+        if self.limits:
+            self.limits.settle(dep.name, call.estimate, tokens[0] + tokens[1])
+        call.attempts.append((dep.name, label))
+        if err is None and result is not None:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s attempt %d on %s: ok (%.3f s)", model, call.made, dep.name, latency)
+            return result
+        assert err is not None  # _as_error returns an error whenever there is no result
+        err.deployment = err.deployment or dep.name
+        call.last_error = err
+        if err.kind.out_of_rotation:
+            log.warning("deployment %s is misconfigured (HTTP %s) and leaves rotation until gateway.restore(%r)",
+                        dep.name, err.status, dep.name)
+        log.debug("%s attempt %d on %s: %s (%.3f s): %s", model, call.made, dep.name, label, latency,
+                  self._redact(str(err)))
+        raise err
+
+    def _price(self, dep: Deployment, tokens: tuple[int, int]) -> float:
+        if not (tokens[0] or tokens[1]) or dep.model not in self.catalog:
+            return 0.0
+        return float(self.catalog[dep.model].cost(tokens[0], tokens[1]))
+
+    def _charge(self, model: str, dep: Deployment, tokens: tuple[int, int], cost: float, *, ok: bool,
+                call: CallState) -> None:
+        self.ledger.charge(model, dep.provider_kind, dep.name, tokens, cost, ok=ok)
+        call.tokens_in += int(tokens[0])
+        call.tokens_out += int(tokens[1])
+        call.cost += cost
