@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["params", "base", "baselines", "capability", "cascade", "context", "document", "ensemble", "judge",
-           "table", "task"]
+           "schema", "table", "task"]
 
 
 @pytest.mark.parametrize("name", MODULES)
