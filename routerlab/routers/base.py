@@ -42,17 +42,41 @@ EXPLAIN_COLUMNS = ["model", "score", "removed_by", "chosen"]
 
 @runtime_checkable
 class Router(Protocol):
-    """Anything that decides which model answers a request.
+    """Anything that decides which model answers a request (it calls no model).
 
-    ``prompt_only`` routers also have ``route_many(requests) -> np.ndarray`` (see :class:`BaseRouter`).
+    ``name`` labels its decisions. ``prompt_only`` is True when the decision depends only on the
+    request's content (prompt, system prompt, ``task``, ``prompt_id``, metadata); such routers also
+    have ``route_many(requests) -> np.ndarray`` (see :meth:`BaseRouter.route_many`), which lets a
+    replay be one vectorised join. Subclass :class:`BaseRouter` to get that, the params mechanism and
+    the input handling; :func:`check_router` checks a router keeps this contract.
     """
 
     name: str
     prompt_only: bool
 
-    def route(self, request: Request) -> Decision: ...
+    def route(self, request: Request) -> Decision:
+        """The model that should answer ``request``, and why.
 
-    def explain(self, request: Request) -> pd.DataFrame: ...
+        ``request``: a :class:`~routerlab.types.Request` (messages, sampling parameters, ``task`` and
+        ``prompt_id`` when known). Returns a :class:`~routerlab.types.Decision`: ``model`` (a catalog
+        name), ``reason`` (one readable line), ``scores`` (candidate -> score, higher is better; the
+        candidates a constraint removed are absent), ``task``, ``router`` (this router's ``name``) and,
+        when the router estimates them, ``estimated_cost`` (USD) and ``estimated_latency`` (seconds).
+        Deterministic: the same request gives the same decision.
+
+        Raises :class:`~routerlab.errors.NotFittedError` (a learned router before ``fit``),
+        :class:`~routerlab.errors.NoModelFitsError` (constraints removed every candidate; the message
+        names the constraint), :class:`~routerlab.errors.MissingOutcomeError` (the oracle, for a prompt
+        it has no outcomes of), :class:`~routerlab.errors.ConfigError` (a bad parameter, on first use).
+        """
+        ...
+
+    def explain(self, request: Request) -> pd.DataFrame:
+        """Every candidate for ``request``: one row per model with the columns :data:`EXPLAIN_COLUMNS`
+        (``model``; ``score``, NaN for a removed model; ``removed_by``, the constraint that removed it,
+        else None; ``chosen``, True on exactly the model :meth:`route` picks) plus router-specific
+        columns, the chosen model first. Raises what :meth:`route` raises."""
+        ...
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -249,26 +273,11 @@ class BaseRouter(Params):
 
     # -- deciding --------------------------------------------------------------------------------
     def route(self, request: Request) -> Decision:  # pragma: no cover - abstract
-        """The model that should answer ``request``, and why.
-
-        ``request``: a :class:`~routerlab.types.Request` (messages, sampling parameters, ``task`` and
-        ``prompt_id`` when known). Returns a :class:`~routerlab.types.Decision`: ``model`` (a catalog
-        name), ``reason`` (one readable line), ``scores`` (candidate -> score, higher is better; the
-        candidates a constraint removed are absent), ``task``, ``router`` (this router's ``name``) and,
-        when the router estimates them, ``estimated_cost`` (USD) and ``estimated_latency`` (seconds).
-        Deterministic: the same request gives the same decision. No model is called.
-
-        Raises :class:`~routerlab.errors.NotFittedError` (a learned router before ``fit``),
-        :class:`~routerlab.errors.NoModelFitsError` (constraints removed every candidate; the message
-        names the constraint), :class:`~routerlab.errors.ConfigError` (a bad parameter, on first use).
-        """
+        """The model that should answer ``request``, and why: see :meth:`Router.route`."""
         raise NotImplementedError
 
     def explain(self, request: Request) -> pd.DataFrame:  # pragma: no cover - abstract
-        """Every candidate for ``request``: a DataFrame with one row per model and the columns
-        :data:`EXPLAIN_COLUMNS` (``model``; ``score``, NaN for removed models; ``removed_by``, the
-        constraint that removed it, else None; ``chosen``, True on exactly the routed model) plus any
-        router-specific ones, the chosen model first. Raises what :meth:`route` raises."""
+        """Every candidate for ``request`` and what removed it: see :meth:`Router.explain`."""
         raise NotImplementedError
 
     def route_many(self, requests: Any) -> np.ndarray:
