@@ -7,8 +7,8 @@
 1. Every parameter is a named keyword of ``__init__`` (no ``*args`` / ``**kwargs``), stored unchanged
    under its own name. A ``@dataclass(eq=False, repr=False)`` gets this by construction; a hand-written
    ``__init__`` does ``self.x = x`` for each keyword. A parameter whose default is derived from another
-   one (a wrapper's ``name``) may be a property whose setter stores into ``self.__dict__[name]``: the
-   stored value (``None``) is the parameter, the property is what the rest of the code reads.
+   one (a wrapper's ``name``) is a :class:`DerivedDefault`: the stored ``None`` is the parameter, the
+   derived value is what reading the attribute gives.
 2. ``__init__`` does nothing else. Checks go in ``_validate()``, which the first use calls through
    :meth:`Params.validate` (and ``set_params`` re-arms), so ``set_params`` and ``clone`` always work.
 3. State learned by ``fit`` ends in ``_`` (``stages_``, ``routing_table_``) and exists only after ``fit``.
@@ -107,8 +107,9 @@ class Params:
         return [name for name, _ in _signature(cls)]
 
     def _param(self, name: str) -> Any:
-        # what __init__ stored; a property over a derived default stores into __dict__ (rule 1)
-        return self.__dict__[name] if name in self.__dict__ else getattr(self, name)
+        # what __init__ stored: a DerivedDefault keeps it in __dict__ and derives what getattr reads
+        stored = getattr(self, "__dict__", {})
+        return stored[name] if name in stored else getattr(self, name)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's keywords and their current values.
