@@ -51,12 +51,13 @@ ProgressHook = Callable[[str, pd.DataFrame], None]
 def fingerprint(obj: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -> Any:
     """A stable, JSON-able description of a strategy's configuration (for the config hash).
 
-    Uses ``get_params(deep=False)`` when the object has it (scikit-learn style), dataclass fields, or
-    simple attributes; nested objects are described the same way, anything else by its class name.
-    An object with parameters is described in full however deep it sits (a cascade's judge's model
-    counts), so changing any parameter changes the hash; plain attributes are followed four levels.
+    Configuration objects are described in full however deep they sit, so changing any part of one
+    changes the hash (a cascade's judge's model, a routing table's route, a catalog's price): objects
+    with ``get_params(deep=False)`` (scikit-learn style) by their parameters, dataclasses by their
+    compared fields. Data sets, frames and arrays are named by class; any other object is described
+    by its public attributes, four levels deep.
     """
-    params = _params_of(obj)
+    params = _config_of(obj)
     if params is not None and id(obj) not in _path:  # from depth 0: where it sits does not limit what counts
         inner = fingerprint(dict(params), 1, _path | {id(obj)})
         return {"class": type(obj).__qualname__, **inner}
@@ -72,14 +73,19 @@ def fingerprint(obj: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) 
         return {str(k): fingerprint(v, _depth + 1, _path) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (Dataset, pd.DataFrame, np.ndarray)):
         return type(obj).__qualname__
-    if is_dataclass(obj) and not isinstance(obj, type):
-        params = {f.name: getattr(obj, f.name) for f in fields(obj)}
-    if params is None:
-        params = {k: v for k, v in vars(obj).items() if not k.startswith("_") and not k.endswith("_")} \
-            if hasattr(obj, "__dict__") else {}
-    inner = fingerprint(dict(params), _depth + 1, _path)
-    return {"class": type(obj).__qualname__, **inner} if isinstance(inner, dict) else \
-        {"class": type(obj).__qualname__, "params": inner}
+    attrs = {k: v for k, v in vars(obj).items() if not k.startswith("_") and not k.endswith("_")} \
+        if hasattr(obj, "__dict__") else {}
+    inner = fingerprint(attrs, _depth + 1, _path)
+    return {"class": type(obj).__qualname__, **inner}
+
+
+def _config_of(obj: Any) -> Mapping[str, Any] | None:
+    """The parameters of a configuration object (see :func:`fingerprint`); None for anything else."""
+    if isinstance(obj, (type, Dataset, pd.DataFrame, np.ndarray)):
+        return None
+    if is_dataclass(obj) and not callable(getattr(obj, "get_params", None)):
+        return {f.name: getattr(obj, f.name) for f in fields(obj) if f.compare}
+    return _params_of(obj)
 
 
 def _params_of(obj: Any) -> Mapping[str, Any] | None:

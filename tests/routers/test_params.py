@@ -259,6 +259,25 @@ def test_config_hash_changes_with_a_nested_param_and_only_then(gsm_small):
     assert hash_of(wrapped) != hash_of(clone(wrapped).set_params(router__router__model="gpt-4o"))
 
 
+def test_config_hash_sees_a_routing_table_and_a_catalog_in_full(gsm_small):
+    """Configuration that is data (a dataclass) counts however deep: a route, a price."""
+    import yaml
+    from importlib import resources
+
+    def hash_of(strategy):
+        return Experiment(gsm_small, {"s": strategy}).config_hash("s")
+
+    table = RoutingTable(default="gpt-4o", routes={"math": "gpt-4o-mini"})
+    assert hash_of(TaskRouter(table)) == hash_of(TaskRouter(table.with_()))
+    assert hash_of(TaskRouter(table)) != hash_of(TaskRouter(table.with_(routes={"math": "gpt-4o"})))
+    raw = yaml.safe_load(resources.files("routerlab").joinpath("data/catalog.yaml").read_text(encoding="utf-8"))
+    same, dearer = Catalog.from_dict(raw), Catalog.from_dict(raw)  # both "<memory>": only the content differs
+    assert hash_of(CapabilityRouter(same)) == hash_of(CapabilityRouter(dearer))
+    raw["models"]["gpt-4o-mini"]["price"]["input"] *= 10
+    dearer = Catalog.from_dict(raw)
+    assert hash_of(CapabilityRouter(same)) != hash_of(CapabilityRouter(dearer))
+
+
 def test_a_bad_strategy_fails_when_the_experiment_is_built(gsm_small):
     with pytest.raises(ConfigError, match="strategy 'vote': Consensus needs at least two models"):
         Experiment(gsm_small, {"ok": FixedRouter("gpt-4o"), "vote": Consensus(["gpt-4o"])})
