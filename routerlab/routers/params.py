@@ -171,30 +171,44 @@ class Params:
 
 
 def _set_params(obj: Any, params: Mapping[str, Any], path: str) -> None:
-    if not params:
-        return
-    if not isinstance(obj, Params):  # a foreign estimator (scikit-learn) sets its own
+    """Check every key first (an error changes nothing), then set plain keys, then nested ones."""
+    nested = _split(obj, params, path)
+    for key, value in params.items():
+        if "__" not in key:
+            setattr(obj, key, value)
+    for head, sub in nested.items():
+        _apply(obj._param(head), sub, f"{path}{head}__")
+    obj._invalidate()
+
+
+def _apply(obj: Any, params: Mapping[str, Any], path: str) -> None:
+    if isinstance(obj, Params):
+        _set_params(obj, params, path)
+    else:  # a foreign estimator (scikit-learn) sets its own
         obj.set_params(**params)
-        return
+
+
+def _split(obj: Any, params: Mapping[str, Any], path: str) -> dict[str, dict[str, Any]]:
+    """The nested keys of ``params`` by parameter, after checking every key names a parameter of the
+    object it will reach (the new value of a parameter set in the same call, else the current one)."""
     names = obj._param_names()
     nested: dict[str, dict[str, Any]] = {}
-    for key, value in params.items():
+    for key in params:
         head, sep, rest = key.partition("__")
         if head not in names:
             raise ConfigError(f"set_params({path}{key}=...): {type(obj).__name__} has no parameter {head!r}; "
                               f"its parameters: {', '.join(names) or '(none)'}")
         if sep:
-            nested.setdefault(head, {})[rest] = value
-        else:
-            setattr(obj, head, value)
+            nested.setdefault(head, {})[rest] = params[key]
     for head, sub in nested.items():
-        child = obj._param(head)
+        child = params[head] if head in params else obj._param(head)
         if not _has_params(child):
             keys = ", ".join(f"{path}{head}__{k}" for k in sub)
             raise ConfigError(f"set_params({keys}=...): {type(obj).__name__}.{head} is a {type(child).__name__}, "
                               "which has no parameters of its own; set the whole value instead")
-        _set_params(child, sub, f"{path}{head}__")
-    obj._invalidate()
+        if isinstance(child, Params):
+            _split(child, sub, f"{path}{head}__")
+    return nested
 
 
 def _same(value: Any, default: Any) -> bool:

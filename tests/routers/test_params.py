@@ -116,6 +116,11 @@ def test_set_params_nested_keys_and_errors_that_name_the_path():
         c.set_params(signl=None)
     with pytest.raises(ConfigError, match=r"budget__x=.*float.*no parameters of its own"):
         c.set_params(budget__x=1)
+    # a bad key anywhere changes nothing, not even the keys before it
+    before = c.get_params(deep=True)
+    with pytest.raises(ConfigError, match="signal__judge__caller__seeed"):
+        c.set_params(name="renamed", signal__judge__model="gpt-4o", signal__judge__caller__seeed=1)
+    assert c.get_params(deep=True) == before
 
 
 def test_clone_gives_an_equal_unfitted_copy(small_split):
