@@ -250,15 +250,78 @@ class Answer:
 
 @runtime_checkable
 class Caller(Protocol):
-    """Turns (request, model) into a Completion: the replay caller and the live Gateway both are one."""
+    """Turns (request, model) into a Completion: the replay caller and the live Gateway both are one.
 
-    async def complete(self, request: Request, model: str) -> Completion: ...
+    A strategy only ever sees this protocol, so the same strategy replays recorded outcomes offline
+    and calls providers live. Implement it to plug in another source of answers.
+
+    Example::
+
+        >>> class Echo:
+        ...     async def complete(self, request: Request, model: str) -> Completion:
+        ...         return Completion(text=request.prompt, model=model, provider="echo")
+        >>> isinstance(Echo(), Caller)
+        True
+    """
+
+    async def complete(self, request: Request, model: str) -> Completion:
+        """Ask ``model`` to answer ``request``; awaitable, safe to run many at once.
+
+        ``request``: the messages, the sampling parameters (``max_tokens``, ``temperature``, ...), and
+        ``prompt_id`` / ``task`` / ``sample`` (the sample index; the replay caller reads the recorded
+        answer of that prompt, model and sample) and ``metadata``. ``model``: a catalog name or alias.
+
+        Returns a :class:`Completion`: ``text``; ``model``, the canonical name of the model that
+        answered (a fallback model when the Gateway fell back); ``input_tokens`` / ``output_tokens``
+        (tokens, including any failed attempt that consumed some); ``cost`` (USD, every attempt of
+        this call); ``latency`` and ``ttft`` (seconds the caller waited; drawn from a latency profile
+        when ``simulated_latency``); ``cached``; ``finish_reason``; live only, the ``deployment`` and
+        the ``attempts`` made.
+
+        Raises :class:`~routerlab.errors.MissingOutcomeError` (replay: no recorded answer for this
+        prompt and model), :class:`~routerlab.errors.UnknownModelError` (a model not in the catalog, or
+        live not configured in the Gateway),
+        and live a :class:`~routerlab.errors.ProviderError` once retries and fallbacks are exhausted:
+        ``RateLimited``, ``Timeout``, ``ConnectionFailed``, ``ServerError``, ``BadRequest`` /
+        ``ContextTooLong`` (never retried), ``AuthError``, ``MalformedResponse``, ``StreamInterrupted``,
+        ``Unavailable`` (with ``retry_after`` seconds; ``BudgetExceeded`` is one). A ProviderError's
+        ``tokens`` (input, output) and ``cost`` (USD) are what the failed call consumed, to be charged.
+        """
+        ...
 
 
 @runtime_checkable
 class Strategy(Protocol):
-    """Answers one request, calling one or more models through the caller it is given."""
+    """Answers one request, calling one or more models through the caller it is given.
+
+    ``name`` labels the strategy in answers. Routers become strategies through
+    :class:`routerlab.routers.RouterStrategy`; cascades and ensembles are strategies themselves
+    (:class:`routerlab.routers.BaseStrategy` gives a subclass the params mechanism and ``answer_sync``).
+
+    Example::
+
+        >>> class Cheapest:
+        ...     name = "cheapest"
+        ...     async def answer(self, request: Request, caller: Caller) -> Answer:
+        ...         return Answer.single(await caller.complete(request, "gemma-2-2b"))
+        >>> isinstance(Cheapest(), Strategy)
+        True
+    """
 
     name: str
 
-    async def answer(self, request: Request, caller: Caller) -> Answer: ...
+    async def answer(self, request: Request, caller: Caller) -> Answer:
+        """Answer ``request``, making every model call through ``caller`` (never a provider directly).
+
+        Returns an :class:`Answer`: the final ``text`` and ``model``; ``calls``, every Completion made
+        (judge calls and calls whose answer was not used included: ``Answer.cost`` in USD and the token
+        counts are summed over them); ``latency``, the seconds the user waited (sequential calls add
+        up, parallel ones count their slowest); ``info``, a JSON-able dict of what the strategy decided
+        (stage, votes, verdicts) that the results table keeps.
+
+        Raises what ``caller.complete`` raises when the strategy cannot answer without that call
+        (a cascade's last stage failing, every voter failing); a call that fails where another can
+        stand in (an earlier cascade stage, one voter) is counted in ``info`` instead. Raises
+        :class:`~routerlab.errors.ConfigError` for a bad parameter, on first use.
+        """
+        ...

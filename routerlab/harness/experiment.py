@@ -38,6 +38,7 @@ from .._aio import run_sync
 from ..datasets import Dataset
 from ..errors import ConfigError, RouterlabError
 from ..providers.replay import ReplayCaller
+from ..routers.params import Params
 from ..types import Answer, Caller, Request
 from . import schema, views
 from .results import Results
@@ -49,38 +50,58 @@ ProgressHook = Callable[[str, pd.DataFrame], None]
 log = logging.getLogger("routerlab.harness")
 
 
-def fingerprint(obj: Any, _depth: int = 0) -> Any:
+def fingerprint(obj: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -> Any:
     """A stable, JSON-able description of a strategy's configuration (for the config hash).
 
-    Uses ``get_params()`` when the object has it (scikit-learn style), dataclass fields, or simple
-    attributes; nested objects are described the same way, anything else by its class name.
+    Configuration objects are described in full however deep they sit, so changing any part of one
+    changes the hash (a cascade's judge's model, a routing table's route, a catalog's price): objects
+    with ``get_params(deep=False)`` (scikit-learn style) by their parameters, dataclasses by their
+    compared fields. Data sets, frames and arrays are named by class; any other object is described
+    by its public attributes, four levels deep.
     """
-    if _depth > 4:
+    params = _config_of(obj)
+    if params is not None and id(obj) not in _path:  # from depth 0: where it sits does not limit what counts
+        inner = fingerprint(dict(params), 1, _path | {id(obj)})
+        return {"class": type(obj).__qualname__, **inner}
+    if _depth > 4 or id(obj) in _path:
         return type(obj).__qualname__
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else str(obj)
     if isinstance(obj, (list, tuple)):
-        return [fingerprint(x, _depth + 1) for x in obj]
+        return [fingerprint(x, _depth + 1, _path) for x in obj]
     if isinstance(obj, Mapping):
-        return {str(k): fingerprint(v, _depth + 1) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): fingerprint(v, _depth + 1, _path) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (Dataset, pd.DataFrame, np.ndarray)):
         return type(obj).__qualname__
-    params: Mapping[str, Any] | None = None
-    if hasattr(obj, "get_params"):
+    attrs = {k: v for k, v in vars(obj).items() if not k.startswith("_") and not k.endswith("_")} \
+        if hasattr(obj, "__dict__") else {}
+    inner = fingerprint(attrs, _depth + 1, _path)
+    return {"class": type(obj).__qualname__, **inner}
+
+
+def _config_of(obj: Any) -> Mapping[str, Any] | None:
+    """The parameters of a configuration object (see :func:`fingerprint`); None for anything else."""
+    if isinstance(obj, (type, Dataset, pd.DataFrame, np.ndarray)):
+        return None
+    if is_dataclass(obj) and not callable(getattr(obj, "get_params", None)):
+        return {f.name: getattr(obj, f.name) for f in fields(obj) if f.compare}
+    return _params_of(obj)
+
+
+def _params_of(obj: Any) -> Mapping[str, Any] | None:
+    """``obj.get_params(deep=False)`` (its own parameters; nested ones are described under them)."""
+    get = getattr(obj, "get_params", None)
+    if not callable(get) or isinstance(obj, type):
+        return None
+    try:
         try:
-            params = obj.get_params()
-        except Exception:  # noqa: BLE001 - a broken get_params must not stop a run
-            params = None
-    if params is None and is_dataclass(obj) and not isinstance(obj, type):
-        params = {f.name: getattr(obj, f.name) for f in fields(obj)}
-    if params is None:
-        params = {k: v for k, v in vars(obj).items() if not k.startswith("_") and not k.endswith("_")} \
-            if hasattr(obj, "__dict__") else {}
-    inner = fingerprint(dict(params), _depth + 1)
-    return {"class": type(obj).__qualname__, **inner} if isinstance(inner, dict) else \
-        {"class": type(obj).__qualname__, "params": inner}
+            return get(deep=False)
+        except TypeError:  # a user's get_params() without the scikit-learn keyword
+            return get()
+    except Exception:  # noqa: BLE001 - a broken get_params must not stop a run
+        return None
 
 
 def _hash(obj: Any) -> str:
@@ -130,6 +151,12 @@ class Experiment:
         if not strategies:
             raise ConfigError("no strategies to run: pass strategies={name: router_or_strategy} or models=[...]")
         self.strategies = {str(k): v for k, v in strategies.items()}
+        for name, strategy in self.strategies.items():  # a bad parameter fails here, not once per prompt
+            if isinstance(strategy, Params):
+                try:
+                    strategy.validate()
+                except ConfigError as exc:
+                    raise ConfigError(f"strategy {name!r}: {exc}") from None
         self.caller = caller if caller is not None else ReplayCaller(dataset, seed=seed)
         self.scorer = scorer
         self.samples = samples

@@ -9,11 +9,16 @@
      ├── ContextWindowRouter      wraps any router: skips models whose window is too small
      ├── LearnedRouter            kNN over prompt embeddings: quality - lambda * cost
      └── FixedRouter, RandomRouter, OracleRouter   baselines
-    CascadeRouter                 a Strategy: cheap -> strong, accept on agreement or a judge's verdict
-    Consensus, BestOfN            ensembles: a vote over normalised answers, or a pairwise judge (ensemble)
+    BaseStrategy                  answer(request, caller) -> Answer, answer_sync
+     ├── CascadeRouter            cheap -> strong, accept on a Signal: Agreement or JudgeVerdict (cascade)
+     ├── Consensus, BestOfN       ensembles: a vote over normalised answers, or a pairwise judge (ensemble)
+     └── RouterStrategy           makes a one-call Strategy of any Router
     LLMJudge, SimulatedJudge      injection-safe judges, live or simulated offline (judge)
-    RouterStrategy                makes a one-call Strategy of any Router
-    check_router                  conformance checks for your own routers
+    Params, clone                 one params mechanism for all of the above: get_params / set_params
+                                  (nested a__b keys), clone, repr, validate (params)
+    check_router, check_params    conformance checks for your own routers and strategies
+
+Public names are declared in ``__init__.pyi`` and load on first use.
 
 Example::
 
@@ -22,38 +27,6 @@ Example::
     []
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "Router": "base", "BaseRouter": "base", "Batch": "base", "RouterStrategy": "base", "check_router": "base",
-    "EXPLAIN_COLUMNS": "base",
-    "FixedRouter": "baselines", "RandomRouter": "baselines", "OracleRouter": "baselines",
-    "RoutingTable": "table",
-    "TaskRouter": "task", "TaskMatcher": "task", "TaskMatch": "task", "DEFAULT_PATTERNS": "task",
-    "detect_task": "task",
-    "CapabilityRouter": "capability",
-    "ContextWindowRouter": "context",
-    "LearnedRouter": "learned",
-    "CascadeRouter": "cascade", "Agreement": "cascade", "JudgeVerdict": "cascade",
-    "builtin_strategies": "defaults",
-    "Consensus": "ensemble", "BestOfN": "ensemble",
-    "LLMJudge": "judge", "SimulatedJudge": "judge", "JudgeResult": "judge",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'routerlab.routers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -20,8 +20,8 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -30,8 +30,9 @@ import pandas as pd
 from ..errors import ConfigError, NotFittedError
 from ..tokens import MESSAGE_OVERHEAD_TOKENS, count_cached
 from ..types import Answer, Caller, Decision, Message, Request
+from .params import DerivedDefault, Params, check_params, clone
 
-__all__ = ["Router", "BaseRouter", "Batch", "RouterStrategy", "check_router", "EXPLAIN_COLUMNS",
+__all__ = ["Router", "BaseRouter", "BaseStrategy", "Batch", "RouterStrategy", "check_router", "EXPLAIN_COLUMNS",
            "explain_frame"]
 
 #: Columns every ``explain`` table has (routers may add more after them).
@@ -41,17 +42,41 @@ EXPLAIN_COLUMNS = ["model", "score", "removed_by", "chosen"]
 
 @runtime_checkable
 class Router(Protocol):
-    """Anything that decides which model answers a request.
+    """Anything that decides which model answers a request (it calls no model).
 
-    ``prompt_only`` routers also have ``route_many(requests) -> np.ndarray`` (see :class:`BaseRouter`).
+    ``name`` labels its decisions. ``prompt_only`` is True when the decision depends only on the
+    request's content (prompt, system prompt, ``task``, ``prompt_id``, metadata); such routers also
+    have ``route_many(requests) -> np.ndarray`` (see :meth:`BaseRouter.route_many`), which lets a
+    replay be one vectorised join. Subclass :class:`BaseRouter` to get that, the params mechanism and
+    the input handling; :func:`check_router` checks a router keeps this contract.
     """
 
     name: str
     prompt_only: bool
 
-    def route(self, request: Request) -> Decision: ...
+    def route(self, request: Request) -> Decision:
+        """The model that should answer ``request``, and why.
 
-    def explain(self, request: Request) -> pd.DataFrame: ...
+        ``request``: a :class:`~routerlab.types.Request` (messages, sampling parameters, ``task`` and
+        ``prompt_id`` when known). Returns a :class:`~routerlab.types.Decision`: ``model`` (a catalog
+        name), ``reason`` (one readable line), ``scores`` (candidate -> score, higher is better; the
+        candidates a constraint removed are absent), ``task``, ``router`` (this router's ``name``) and,
+        when the router estimates them, ``estimated_cost`` (USD) and ``estimated_latency`` (seconds).
+        Deterministic: the same request gives the same decision.
+
+        Raises :class:`~routerlab.errors.NotFittedError` (a learned router before ``fit``),
+        :class:`~routerlab.errors.NoModelFitsError` (constraints removed every candidate; the message
+        names the constraint), :class:`~routerlab.errors.MissingOutcomeError` (the oracle, for a prompt
+        it has no outcomes of), :class:`~routerlab.errors.ConfigError` (a bad parameter, on first use).
+        """
+        ...
+
+    def explain(self, request: Request) -> pd.DataFrame:
+        """Every candidate for ``request``: one row per model with the columns :data:`EXPLAIN_COLUMNS`
+        (``model``; ``score``, NaN for a removed model; ``removed_by``, the constraint that removed it,
+        else None; ``chosen``, True on exactly the model :meth:`route` picks) plus router-specific
+        columns, the chosen model first. Raises what :meth:`route` raises."""
+        ...
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -208,12 +233,39 @@ def request_field(request: Request, name: str) -> Any:
 # the base class
 
 
-class BaseRouter:
-    """Shared plumbing: scikit-learn style ``get_params``/``set_params``, ``route_many`` input handling,
-    a readable ``repr`` and an HTML view of ``explain``.
+class BaseRouter(Params):
+    """The base of routerlab's routers: the params mechanism (:class:`~routerlab.routers.params.Params`:
+    ``get_params``/``set_params``/``clone``/``repr``), ``route_many`` input handling and an HTML view
+    of ``explain``.
 
-    Subclasses implement ``route`` and ``explain``; prompt-only ones set ``prompt_only = True`` and
-    implement ``_route_batch(batch: Batch) -> np.ndarray``.
+    Subclasses declare their parameters as ``__init__`` keywords (see :mod:`routerlab.routers.params`),
+    set ``name`` and implement :meth:`route` and :meth:`explain`; prompt-only ones set
+    ``prompt_only = True`` and implement ``_route_batch(batch: Batch) -> np.ndarray`` (one model name
+    per row, agreeing with ``route``); learned ones implement ``fit(dataset) -> self`` and raise
+    :class:`~routerlab.errors.NotFittedError` before it. :func:`check_router` checks all of this.
+
+    Example::
+
+        >>> from dataclasses import dataclass
+        >>> @dataclass(eq=False, repr=False)
+        ... class ShortOrLong(BaseRouter):
+        ...     short: str = "gpt-4o-mini"
+        ...     long: str = "gpt-4o"
+        ...     limit: int = 200          # characters
+        ...     name: str = "short-or-long"
+        ...     prompt_only = True
+        ...     def route(self, request):
+        ...         model = self.short if len(request.prompt) <= self.limit else self.long
+        ...         return Decision(model, reason=f"{len(request.prompt)} characters", router=self.name)
+        ...     def explain(self, request):
+        ...         chosen = self.route(request).model
+        ...         return explain_frame([{"model": m, "score": float(m == chosen), "removed_by": None}
+        ...                               for m in (self.short, self.long)], chosen)
+        ...     def _route_batch(self, batch):
+        ...         short = np.array([len(p) <= self.limit for p in batch.prompts])
+        ...         return np.where(short, self.short, self.long).astype(object)
+        >>> check_router(ShortOrLong(limit=10))
+        []
     """
 
     name: str = "router"
@@ -222,50 +274,33 @@ class BaseRouter:
     #: results mark and never put on the Pareto frontier or recommend
     reads_answers: bool = False
 
-    # -- parameters (scikit-learn's contract: __init__ stores its keywords unchanged) ----------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-    def get_params(self, deep: bool = False) -> dict[str, Any]:
-        """The constructor's keywords and their current values."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> BaseRouter:
-        """Change constructor keywords; learned state (attributes ending in ``_``) is kept as is."""
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise ConfigError(f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}")
-            setattr(self, key, value)
-        self._invalidate()
-        return self
-
-    def _invalidate(self) -> None:
-        """Drop caches derived from parameters (compiled matchers, static arrays)."""
-        for key in [k for k in vars(self) if k.startswith("_cache")]:
-            delattr(self, key)
-
-    def __repr__(self) -> str:
-        shown = []
-        for key, value in self.get_params().items():
-            text = repr(value)
-            shown.append(f"{key}={text if len(text) < 60 else text[:57] + '...'}")
-        return f"{type(self).__name__}({', '.join(shown)})"
-
     # -- deciding --------------------------------------------------------------------------------
     def route(self, request: Request) -> Decision:  # pragma: no cover - abstract
+        """The model that should answer ``request``, and why: see :meth:`Router.route`."""
         raise NotImplementedError
 
     def explain(self, request: Request) -> pd.DataFrame:  # pragma: no cover - abstract
+        """Every candidate for ``request`` and what removed it: see :meth:`Router.explain`."""
         raise NotImplementedError
 
     def route_many(self, requests: Any) -> np.ndarray:
-        """The model for each request (a list of Requests or a prompts DataFrame), as a numpy array.
+        """The model for each of many requests: the batch form of :meth:`route` (prompt-only routers).
 
-        Only prompt-only routers have a batch form; it agrees with :meth:`route` on every prompt.
+        ``requests``: a list of Requests or prompt strings, a prompts DataFrame (a ``prompt`` column;
+        optional ``prompt_id``, ``task``, ``system``, ``max_tokens`` and metadata columns), a Dataset,
+        or a :class:`Batch`. Returns a numpy object array of model names, one per request in order
+        (length 0 for no requests), equal to ``route(r).model`` for every ``r``; vectorised, so a
+        million-row replay is a join, not a Python loop.
+
+        Raises ``TypeError`` when the router is not prompt-only (its decision depends on more than
+        the prompt), :class:`~routerlab.errors.ConfigError` for input of another shape (naming what
+        is missing), and what :meth:`route` raises.
+
+        Example::
+
+            >>> from routerlab.routers import FixedRouter
+            >>> FixedRouter("gpt-4o").route_many(pd.DataFrame({"prompt": ["a", "b"]})).tolist()
+            ['gpt-4o', 'gpt-4o']
         """
         if not self.prompt_only:
             raise TypeError(f"{type(self).__name__} is not prompt-only: route each request with route()")
@@ -300,11 +335,36 @@ def explain_frame(rows: Sequence[Mapping[str, Any]], chosen: str) -> pd.DataFram
 
 
 # ---------------------------------------------------------------------------------------------------
-# router → strategy
+# strategies
 
 
-class RouterStrategy:
+class BaseStrategy(Params):
+    """The base of routerlab's strategies (cascades, ensembles, the router wrapper): the params
+    mechanism plus :meth:`answer_sync`. Subclasses implement :meth:`answer`.
+
+    A strategy may call several models; it never knows whether its caller replays recorded answers
+    or goes live through a Gateway (see :class:`~routerlab.types.Strategy`).
+    """
+
+    name: str = "strategy"
+    prompt_only: bool = False
+
+    async def answer(self, request: Request, caller: Caller) -> Answer:  # pragma: no cover - abstract
+        """See :meth:`routerlab.types.Strategy.answer`."""
+        raise NotImplementedError
+
+    def answer_sync(self, request: Request, caller: Caller) -> Answer:
+        """:meth:`answer` from synchronous code (also inside Jupyter, where a loop is already running)."""
+        from .._aio import run_sync
+
+        return run_sync(self.answer(request, caller))
+
+
+@dataclass(eq=False, repr=False)
+class RouterStrategy(BaseStrategy):
     """A one-call Strategy made of a Router: route, then ask the chosen model through the caller.
+
+    ``name``: the strategy's label in answers (default: the router's ``name``).
 
     Example::
 
@@ -314,27 +374,32 @@ class RouterStrategy:
         ('fixed', True)
     """
 
-    def __init__(self, router: Any, *, name: str | None = None) -> None:
-        if not hasattr(router, "route"):
-            raise ConfigError(f"{router!r} has no route(request) method: it is not a Router")
-        self.router = router
-        self.name = name or getattr(router, "name", type(router).__name__)
-        self.prompt_only = bool(getattr(router, "prompt_only", False))
-        self.reads_answers = bool(getattr(router, "reads_answers", False))
+    router: Any
+    _: KW_ONLY
+    name: DerivedDefault = DerivedDefault(lambda self: str(getattr(self.router, "name", type(self.router).__name__)))
 
-    def get_params(self) -> dict[str, Any]:
-        return {"router": self.router, "name": self.name}
+    @property
+    def prompt_only(self) -> bool:  # type: ignore[override]
+        return bool(getattr(self.router, "prompt_only", False))
+
+    @property
+    def reads_answers(self) -> bool:
+        """Whether the wrapped router reads recorded answers (an oracle: a bound, never on the frontier)."""
+        return bool(getattr(self.router, "reads_answers", False))
+
+    def _validate(self) -> None:
+        if not callable(getattr(self.router, "route", None)):
+            raise ConfigError(f"RouterStrategy router={self.router!r} has no route(request) method: it is not a Router")
 
     def route_many(self, requests: Any) -> np.ndarray:
+        """The router's :meth:`BaseRouter.route_many`."""
         return self.router.route_many(requests)
 
     async def answer(self, request: Request, caller: Caller) -> Answer:
+        self.validate()
         decision = self.router.route(request)
         completion = await caller.complete(request, decision.model)
         return Answer.single(completion, router=self.name, reason=decision.reason, task=decision.task)
-
-    def __repr__(self) -> str:
-        return f"RouterStrategy({self.router!r})"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -364,8 +429,10 @@ def check_router(router: Any, requests: Any = None, *, raise_errors: bool = True
     scores when it reports any; ``explain`` lists every candidate with a score or the constraint that
     removed it and marks exactly the routed model as chosen; for prompt-only routers ``route_many`` over
     a list and over a DataFrame returns a numpy array equal to ``route`` on every request (and an empty
-    array for no requests); ``get_params``/``set_params`` round-trip and a clone built from the params
-    either routes the same or raises :class:`~routerlab.errors.NotFittedError` until fitted.
+    array for no requests); the params contract (:func:`~routerlab.routers.params.check_params`: parameters
+    are the ``__init__`` keywords stored unchanged, ``get_params(deep=True)``/``set_params`` round-trip,
+    an unknown key raises, ``repr`` is the parameters') and :func:`~routerlab.routers.params.clone` gives
+    a copy that routes the same or raises :class:`~routerlab.errors.NotFittedError` until fitted.
 
     Returns the list of failures (empty when all pass); raises ``AssertionError`` listing them unless
     ``raise_errors=False``.
@@ -470,32 +537,26 @@ def _check_batch(router: Any, reqs: list[Request], decisions: list[str | None], 
 
 
 def _check_params(router: Any, reqs: list[Request], decisions: list[str | None], fail: Any) -> None:
+    """The params contract (:func:`~routerlab.routers.params.check_params`) and: a clone routes the same,
+    or raises NotFittedError until fitted. Routers without ``get_params`` (a bare Protocol) skip this."""
     if not callable(getattr(router, "get_params", None)):
         return
-    params = router.get_params()
-    if not isinstance(params, dict):
-        fail("get_params() must return a dict")
-        return
-    if callable(getattr(router, "set_params", None)) and router.set_params(**params) is not router:
-        fail("set_params(**get_params()) must return the router itself")
-    try:
-        clone = type(router)(**params)
-    except Exception as exc:  # noqa: BLE001
-        fail(f"{type(router).__name__}(**get_params()) failed: {type(exc).__name__}: {exc}")
-        return
+    for failure in check_params(router):
+        fail(failure)
     if not reqs or decisions[0] is None:
         return
     try:
-        d = clone.route(reqs[0])
+        copy = clone(router)
+        d = copy.route(reqs[0])
     except NotFittedError:
         if not callable(getattr(router, "fit", None)):
             fail("the clone raised NotFittedError but the router has no fit()")
         return
     except Exception as exc:  # noqa: BLE001
-        fail(f"a clone from get_params() raised {type(exc).__name__} (expected a decision or NotFittedError): {exc}")
+        fail(f"clone(router).route raised {type(exc).__name__} (expected a decision or NotFittedError): {exc}")
         return
     if not callable(getattr(router, "fit", None)) and d.model != decisions[0]:
-        fail(f"a clone from get_params() routes {reqs[0].prompt_id!r} to {d.model!r}, the router to {decisions[0]!r}")
+        fail(f"clone(router) routes {reqs[0].prompt_id!r} to {d.model!r}, the router to {decisions[0]!r}")
 
 
 def _finish(router: Any, failures: list[str], raise_errors: bool) -> list[str]:

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ def stable_uniform(keys: Sequence[Any] | np.ndarray, seed: int, salt: str = "") 
     return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
 
 
+@dataclass(eq=False, repr=False)
 class FixedRouter(BaseRouter):
     """Always the same model: the single-model baseline.
 
@@ -54,11 +56,11 @@ class FixedRouter(BaseRouter):
         'gpt-4o-mini'
     """
 
-    prompt_only = True
+    model: str
+    _: KW_ONLY
+    name: str = "fixed"
 
-    def __init__(self, model: str, *, name: str | None = None) -> None:
-        self.model = model
-        self.name = name or "fixed"
+    prompt_only = True
 
     def route(self, request: Request) -> Decision:
         return Decision(self.model, reason="fixed model", scores={self.model: 1.0}, task=request.task,
@@ -71,6 +73,7 @@ class FixedRouter(BaseRouter):
         return np.full(len(batch), self.model, dtype=object)
 
 
+@dataclass(eq=False, repr=False)
 class RandomRouter(BaseRouter):
     """A seeded random mix of models, with optional weights.
 
@@ -86,14 +89,13 @@ class RandomRouter(BaseRouter):
         True
     """
 
-    prompt_only = True
+    models: Sequence[str]
+    _: KW_ONLY
+    weights: Sequence[float] | None = None
+    seed: int = 0
+    name: str = "random"
 
-    def __init__(self, models: Sequence[str], *, weights: Sequence[float] | None = None, seed: int = 0,
-                 name: str | None = None) -> None:
-        self.models = models
-        self.weights = weights
-        self.seed = seed
-        self.name = name or "random"
+    prompt_only = True
 
     def _setup(self) -> tuple[list[str], np.ndarray]:
         cached = getattr(self, "_cache_setup", None)
@@ -186,6 +188,7 @@ class _LazyTextIndex:
         return self._map.get(text)
 
 
+@dataclass(eq=False, repr=False)
 class OracleRouter(BaseRouter):
     """The cheapest model that answered correctly, read from recorded outcomes: the upper bound.
 
@@ -201,16 +204,15 @@ class OracleRouter(BaseRouter):
         'gemma-2-2b'
     """
 
-    prompt_only = True
-    reads_answers = True
+    data: Any = None
+    _: KW_ONLY
+    catalog: Catalog | None = None
+    candidates: Sequence[str] | None = None
+    threshold: float = 0.5
+    name: str = "oracle"
 
-    def __init__(self, data: Any = None, *, catalog: Catalog | None = None,
-                 candidates: Sequence[str] | None = None, threshold: float = 0.5, name: str | None = None) -> None:
-        self.data = data
-        self.catalog = catalog
-        self.candidates = candidates
-        self.threshold = threshold
-        self.name = name or "oracle"
+    prompt_only = True
+    reads_answers = True  # it decides from the recorded answers: an upper bound, never a strategy to ship
 
     def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, _LazyTextIndex]:
         cached = getattr(self, "_cache_tables", None)
@@ -238,9 +240,10 @@ class OracleRouter(BaseRouter):
 
     @property
     def _cache_rows(self) -> dict[str, int]:
-        rows = getattr(self, "_rows_by_id", None)
-        if rows is None:  # built on the first single-prompt call; route_many never needs it
-            rows = self._rows_by_id = {pid: i for i, pid in enumerate(self._tables()[0].index)}
+        # built on the first single-prompt call (route_many never needs it); set_params(data=...) drops it
+        rows = getattr(self, "_cache_rows_by_id", None)
+        if rows is None:
+            rows = self._cache_rows_by_id = {pid: i for i, pid in enumerate(self._tables()[0].index)}
         return rows
 
     def _pid(self, prompt_id: Any, prompt: str) -> str:

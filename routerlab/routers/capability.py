@@ -33,7 +33,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -101,6 +101,7 @@ def _rank_norm(x: np.ndarray) -> np.ndarray:
     return (rankdata(x, axis=1, method="average") - 1) / max(m - 1, 1)
 
 
+@dataclass(eq=False, repr=False)
 class CapabilityRouter(BaseRouter):
     """Strategy 1 over the catalog: hard constraints, then the best capability/cost/latency score.
 
@@ -121,28 +122,23 @@ class CapabilityRouter(BaseRouter):
         caps it).
     """
 
-    prompt_only = True
+    catalog: Catalog | None = None
+    _: KW_ONLY
+    candidates: Sequence[str] | None = None
+    required: Sequence[str] = ()
+    preferred: Mapping[str, float] | Sequence[str] | None = None
+    min_scores: Mapping[str, float] | None = None
+    max_cost: float | None = None
+    max_latency: float | None = None
+    min_context: int | None = None
+    cost_weight: float = 0.3
+    latency_weight: float = 0.0
+    cost_scale: str = "log"
+    expected_output_tokens: int = 500
+    present_at: float = 5.0
+    name: str = "capability"
 
-    def __init__(self, catalog: Catalog | None = None, *, candidates: Sequence[str] | None = None,
-                 required: Sequence[str] = (), preferred: Mapping[str, float] | Sequence[str] | None = None,
-                 min_scores: Mapping[str, float] | None = None, max_cost: float | None = None,
-                 max_latency: float | None = None, min_context: int | None = None, cost_weight: float = 0.3,
-                 latency_weight: float = 0.0, cost_scale: str = "log", expected_output_tokens: int = 500,
-                 present_at: float = 5.0, name: str | None = None) -> None:
-        self.catalog = catalog
-        self.candidates = candidates
-        self.required = required
-        self.preferred = preferred
-        self.min_scores = min_scores
-        self.max_cost = max_cost
-        self.max_latency = max_latency
-        self.min_context = min_context
-        self.cost_weight = cost_weight
-        self.latency_weight = latency_weight
-        self.cost_scale = cost_scale
-        self.expected_output_tokens = expected_output_tokens
-        self.present_at = present_at
-        self.name = name or "capability"
+    prompt_only = True
 
     # -- static part (computed once per parameter set) ----------------------------------------------
     def _static(self) -> _Static:

@@ -8,8 +8,8 @@ Two acceptance signals ship:
   :func:`routerlab.scoring.normalize_answer` for the request's task), so ``"$1,000"`` and ``1000.0``
   agree and two different texts with the same number agree. The answer returned is the earliest
   (cheapest) call holding the agreed answer.
-- :class:`JudgeVerdict` — a judge model (:class:`routerlab.judge.LLMJudge`; offline a
-  :class:`~routerlab.judge.SimulatedJudge`) grades the stage's answer; ``YES`` accepts, ``NO`` or an
+- :class:`JudgeVerdict` — a judge model (:class:`routerlab.routers.judge.LLMJudge`; offline a
+  :class:`~routerlab.routers.judge.SimulatedJudge`) grades the stage's answer; ``YES`` accepts, ``NO`` or an
   unparseable reply escalates. The judge's calls are charged.
 
 ``stages`` is a list of stages, each a model or a tuple of models called in parallel; the last stage
@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,9 +43,11 @@ import pandas as pd
 from ..catalog import Catalog
 from ..errors import ConfigError, NotFittedError, RouterlabError
 from ..types import Answer, Caller, Completion, Request
+from .base import BaseStrategy
 from .baselines import outcome_matrices
+from .params import Params
 
-__all__ = ["CascadeRouter", "Agreement", "JudgeVerdict", "Check", "answer_key"]
+__all__ = ["CascadeRouter", "Signal", "Agreement", "JudgeVerdict", "Check", "answer_key"]
 
 
 def answer_key(text: str, model: str | None, task: str | None) -> Hashable | None:
@@ -66,29 +68,46 @@ class Check:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class Agreement:
-    """Accept when at least ``min_votes`` of the answers so far agree (extracted + normalised).
+class Signal(Params):
+    """What decides, after a cascade stage, whether to accept its answer or escalate.
+
+    Subclasses set ``name`` (the ``accepted_by`` label) and implement :meth:`check`.
+    """
+
+    name = "signal"
+
+    async def check(self, request: Request, calls: list[Completion], stage: list[Completion],
+                    caller: Caller) -> Check:  # pragma: no cover - abstract
+        """Accept or escalate after a stage.
+
+        ``calls``: every completion so far, in call order; ``stage``: the ones of the stage just
+        finished; ``caller``: the strategy's caller (for signals that call a model themselves).
+        Returns a :class:`Check` (the accepted completion, any extra calls made, their latency in
+        seconds, and what to record in ``Answer.info["checks"]``).
+        """
+        raise NotImplementedError
+
+
+@dataclass(eq=False, repr=False)
+class Agreement(Signal):
+    """Accept when at least ``min_votes`` (>= 2) of the answers so far agree (extracted + normalised).
 
     Example::
 
-        >>> Agreement(min_votes=2).name
-        'agreement'
+        >>> Agreement(min_votes=3)
+        Agreement(min_votes=3)
     """
+
+    min_votes: int = 2
 
     name = "agreement"
 
-    def __init__(self, min_votes: int = 2) -> None:
-        if min_votes < 2:
-            raise ConfigError(f"Agreement min_votes must be >= 2, got {min_votes}")
-        self.min_votes = min_votes
-
-    def get_params(self) -> dict[str, Any]:
-        return {"min_votes": self.min_votes}
-
-    def __repr__(self) -> str:
-        return f"Agreement(min_votes={self.min_votes})"
+    def _validate(self) -> None:
+        if isinstance(self.min_votes, bool) or not isinstance(self.min_votes, int) or self.min_votes < 2:
+            raise ConfigError(f"Agreement min_votes must be an integer >= 2, got {self.min_votes!r}")
 
     async def check(self, request: Request, calls: list[Completion], stage: list[Completion], caller: Caller) -> Check:
+        self.validate()
         votes: dict[Hashable, list[Completion]] = {}
         for c in calls:
             key = answer_key(c.text, c.model, request.task)
@@ -102,28 +121,31 @@ class Agreement:
         return Check(False, info={"votes": len(holders)})
 
 
-class JudgeVerdict:
+@dataclass(eq=False, repr=False)
+class JudgeVerdict(Signal):
     """Accept a stage's answer when a judge grades it correct (``YES``); escalate on ``NO`` or missing.
+
+    ``judge``: an :class:`~routerlab.routers.judge.LLMJudge` (offline, with a
+    :class:`~routerlab.routers.judge.SimulatedJudge` as its caller).
 
     Example::
 
-        >>> from routerlab.judge import LLMJudge, SimulatedJudge
-        >>> JudgeVerdict(LLMJudge("gpt-4o-mini", caller=SimulatedJudge(error_rate=0.2))).name
-        'judge'
+        >>> from routerlab.routers.judge import LLMJudge, SimulatedJudge
+        >>> JudgeVerdict(LLMJudge("gpt-4o-mini", caller=SimulatedJudge(error_rate=0.1)))
+        JudgeVerdict(judge=LLMJudge(model='gpt-4o-mini', caller=SimulatedJudge(error_rate=0.1)))
     """
+
+    judge: Any
 
     name = "judge"
 
-    def __init__(self, judge: Any) -> None:
-        self.judge = judge
-
-    def get_params(self) -> dict[str, Any]:
-        return {"judge": self.judge}
-
-    def __repr__(self) -> str:
-        return f"JudgeVerdict({self.judge!r})"
+    def _validate(self) -> None:
+        if not callable(getattr(self.judge, "grade", None)):
+            raise ConfigError(f"JudgeVerdict judge={self.judge!r} has no grade(request, answer, caller) method: "
+                              "give it an LLMJudge")
 
     async def check(self, request: Request, calls: list[Completion], stage: list[Completion], caller: Caller) -> Check:
+        self.validate()
         if not stage:
             return Check(False, info={"verdict": None})
         candidate = stage[0]
@@ -145,42 +167,40 @@ def _as_stages(stages: Sequence[Any], where: str) -> list[tuple[str, ...]]:
     return out
 
 
-class CascadeRouter:
+@dataclass(eq=False, repr=False)
+class CascadeRouter(BaseStrategy):
     """Cheap → strong, stopping at the first stage whose answer the ``signal`` accepts (a Strategy).
 
     Parameters
     ----------
     stages: a list of stages (model or tuple of models called in parallel), or a mapping task →
         list of stages (``"*"``: every other task). ``None``: plan them with :meth:`fit`.
-    signal: :class:`Agreement` (default) or :class:`JudgeVerdict`.
-    candidates, finals, budget, max_chain: planning options for :meth:`fit`.
+    signal: a :class:`Signal`: :class:`Agreement` (``None``: ``Agreement()``) or :class:`JudgeVerdict`.
+    candidates, finals, budget, max_chain, catalog: planning options for :meth:`fit`.
+
+    Learned attributes (after :meth:`fit`): ``stages_`` (task → stages) and ``plan_`` (their train
+    quality and cost).
     """
 
-    prompt_only = False
+    stages: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None
+    signal: Signal | None = None
+    _: KW_ONLY
+    candidates: Sequence[str] | None = None
+    finals: Sequence[str] | None = None
+    budget: float = 0.2
+    max_chain: int = 3
+    catalog: Catalog | None = None
+    name: str = "cascade"
 
-    def __init__(self, stages: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None, signal: Any = None, *,
-                 candidates: Sequence[str] | None = None, finals: Sequence[str] | None = None, budget: float = 0.2,
-                 max_chain: int = 3, catalog: Catalog | None = None, name: str | None = None) -> None:
-        self.stages = stages
-        self.signal = signal
-        self.candidates = candidates
-        self.finals = finals
-        self.budget = budget
-        self.max_chain = max_chain
-        self.catalog = catalog
-        self.name = name or "cascade"
-        if stages is not None:
-            self._plan(stages)  # validate early
-
-    def get_params(self) -> dict[str, Any]:
-        return {"stages": self.stages, "signal": self.signal, "candidates": self.candidates, "finals": self.finals,
-                "budget": self.budget, "max_chain": self.max_chain, "catalog": self.catalog, "name": self.name}
-
-    def __repr__(self) -> str:
-        return f"CascadeRouter(stages={getattr(self, 'stages_', self.stages)!r}, signal={self._signal()!r})"
-
-    def _signal(self) -> Any:
+    def _signal(self) -> Signal:
         return self.signal if self.signal is not None else Agreement()
+
+    def _validate(self) -> None:
+        if self.stages is not None:
+            self._plan(self.stages)
+        if self.signal is not None and not callable(getattr(self.signal, "check", None)):
+            raise ConfigError(f"CascadeRouter signal={self.signal!r} is not a Signal: use Agreement() or "
+                              "JudgeVerdict(judge)")
 
     @staticmethod
     def _plan(stages: Sequence[Any] | Mapping[str, Sequence[Any]]) -> dict[str, list[tuple[str, ...]]]:
@@ -196,8 +216,9 @@ class CascadeRouter:
         if plan is None:
             if self.stages is None:
                 raise NotFittedError("CascadeRouter has no stages: pass stages=[...] or call fit(train_dataset)")
-            plan = self._plan(self.stages)
-            self._cache_plan = plan
+            plan = getattr(self, "_cache_plan", None)
+            if plan is None:
+                plan = self._cache_plan = self._plan(self.stages)
         if task is not None and task in plan:
             return plan[task]
         if "*" in plan:
@@ -206,6 +227,7 @@ class CascadeRouter:
 
     # -- answering -------------------------------------------------------------------------------
     async def answer(self, request: Request, caller: Caller) -> Answer:
+        self.validate()
         signal = self._signal()
         stages = self.stages_for(request.task)
         calls: list[Completion] = []
@@ -250,12 +272,6 @@ class CascadeRouter:
             info["judge_simulated"] = any(c.get("judge_simulated") for c in judged)
         return Answer(answering.text, answering.model, tuple(others + [answering]), latency, info)
 
-    def answer_sync(self, request: Request, caller: Caller) -> Answer:
-        """:meth:`answer` from synchronous code (also inside Jupyter)."""
-        from .._aio import run_sync
-
-        return run_sync(self.answer(request, caller))
-
     # -- planning ----------------------------------------------------------------------------------
     def fit(self, dataset: Any) -> CascadeRouter:
         """Plan an agreement cascade per task from ``dataset``'s recorded outcomes (a train split).
@@ -268,6 +284,7 @@ class CascadeRouter:
         at most ``budget`` × the cost of the best single model (exactly, by merging the tasks'
         Pareto fronts). Sets ``stages_`` and ``plan_`` (the chosen plans' train figures).
         """
+        self.validate()
         if not isinstance(self._signal(), Agreement):
             raise ConfigError("CascadeRouter.fit plans agreement cascades only; give a judge cascade its stages")
         catalog = self.catalog or Catalog.default()

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -29,24 +30,33 @@ from ..catalog import Catalog
 from ..errors import NoModelFitsError
 from ..types import Decision, Request
 from .base import Batch, BaseRouter, request_tokens
+from .params import DerivedDefault
 
 __all__ = ["ContextWindowRouter"]
 
 
+@dataclass(eq=False, repr=False)
 class ContextWindowRouter(BaseRouter):
     """Wraps ``router`` so it never picks a model whose context window is too small for the request.
 
     Prompt-only when the inner router is. In ``route_many`` the window check is vectorised; the rare
     rows that do not fit the inner choice go through ``route`` (so both always agree).
+
+    Parameters
+    ----------
+    router: the inner router.
+    catalog: model specs for the windows (default: the packaged catalog).
+    max_output_tokens: the output budget of requests without ``max_tokens`` (tokens).
+    fallbacks: models to try, in order, when no candidate of the inner decision fits.
+    name: default ``"<inner router's name>+context"``.
     """
 
-    def __init__(self, router: Any, catalog: Catalog | None = None, max_output_tokens: int = 1024, *,
-                 fallbacks: Sequence[str] = (), name: str | None = None) -> None:
-        self.router = router
-        self.catalog = catalog
-        self.max_output_tokens = max_output_tokens
-        self.fallbacks = fallbacks
-        self.name = name or f"{getattr(router, 'name', 'router')}+context"
+    router: Any
+    catalog: Catalog | None = None
+    max_output_tokens: int = 1024
+    _: KW_ONLY
+    fallbacks: Sequence[str] = ()
+    name: DerivedDefault = DerivedDefault(lambda self: f"{getattr(self.router, 'name', 'router')}+context")
 
     @property
     def prompt_only(self) -> bool:  # type: ignore[override]

@@ -13,12 +13,12 @@ calls that counted; latency is the slowest call awaited.
 candidates pairwise, each pair in both orders (A/B then B/A); a candidate replaces the incumbent only
 when both orders prefer it, so disagreement between orders is a tie and an unparseable verdict is
 recorded as missing (the incumbent stays: never a win for whichever came first in the prompt). The
-judge's calls are charged. See :mod:`routerlab.judge` for the injection-safe prompt.
+judge's calls are charged. See :mod:`routerlab.routers.judge` for the injection-safe prompt.
 
 Example::
 
-    >>> from routerlab.ensemble import Consensus, BestOfN
-    >>> from routerlab.judge import LLMJudge, SimulatedJudge
+    >>> from routerlab.routers.ensemble import Consensus, BestOfN
+    >>> from routerlab.routers.judge import LLMJudge, SimulatedJudge
     >>> vote = Consensus(["gpt-4o-mini", "gemini-1.5-flash", "llama-3.1-70b"], min_agreement=0.5)
     >>> best = BestOfN(["gpt-4o-mini", "llama-3.1-70b"], LLMJudge("gpt-4o-mini", caller=SimulatedJudge()))
     >>> vote.name, best.name
@@ -29,16 +29,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from ..errors import ConfigError, RouterlabError
-from .cascade import answer_key
 from ..types import Answer, Caller, Completion, Request
+from .base import BaseStrategy
+from .cascade import answer_key
 
 __all__ = ["Consensus", "BestOfN"]
 
 
-class Consensus:
+@dataclass(eq=False, repr=False)
+class Consensus(BaseStrategy):
     """Parallel calls, a weighted vote over normalised answers, early stop once decided (a Strategy).
 
     Parameters
@@ -51,42 +54,49 @@ class Consensus:
     early_stop: stop (and cancel the rest) once the outcome is decided.
     """
 
-    prompt_only = False
+    models: Sequence[str]
+    _: KW_ONLY
+    weights: Mapping[str, float] | None = None
+    min_agreement: float = 0.5
+    fallback: str | None = None
+    early_stop: bool = True
+    name: str = "consensus"
 
-    def __init__(self, models: Sequence[str], *, weights: Mapping[str, float] | None = None,
-                 min_agreement: float = 0.5, fallback: str | None = None, early_stop: bool = True,
-                 name: str | None = None) -> None:
-        if len(models) < 2:
-            raise ConfigError(f"Consensus needs at least two models, got {list(models)}")
+    def _validate(self) -> None:
+        models = self.models
+        if isinstance(models, str) or len(models) < 2:
+            raise ConfigError(f"Consensus needs at least two models, got {models!r}")
         if len(set(models)) != len(models):
             raise ConfigError(f"Consensus models must be distinct, got {list(models)}")
-        if not 0 < min_agreement <= 1:
-            raise ConfigError(f"Consensus min_agreement must be in (0, 1], got {min_agreement}")
-        w = {m: float((weights or {}).get(m, 1.0)) for m in models}
+        if not 0 < self.min_agreement <= 1:
+            raise ConfigError(f"Consensus min_agreement must be in (0, 1], got {self.min_agreement}")
+        w = {m: float((self.weights or {}).get(m, 1.0)) for m in models}
         if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
-            raise ConfigError(f"Consensus weights must be >= 0 with a positive total, got {weights}")
-        unknown = set(weights or {}) - set(models)
+            raise ConfigError(f"Consensus weights must be >= 0 with a positive total, got {self.weights}")
+        unknown = set(self.weights or {}) - set(models)
         if unknown:
             raise ConfigError(f"Consensus weights name models that do not vote: {sorted(unknown)}")
-        self.models = list(models)
-        self.weights = weights
-        self.min_agreement = min_agreement
-        self.fallback = fallback
-        self.early_stop = early_stop
-        self.name = name or "consensus"
-        self._w = w
 
-    def get_params(self) -> dict[str, Any]:
-        return {"models": self.models, "weights": self.weights, "min_agreement": self.min_agreement,
-                "fallback": self.fallback, "early_stop": self.early_stop, "name": self.name}
+    @property
+    def _w(self) -> dict[str, float]:
+        """model -> vote weight (computed once per parameter set)."""
+        w = self.__dict__.get("_cache_w")
+        if w is None:
+            w = self._cache_w = {m: float((self.weights or {}).get(m, 1.0)) for m in self.models}
+        return w
 
-    def __repr__(self) -> str:
-        return f"Consensus({self.models!r}, min_agreement={self.min_agreement}, fallback={self.fallback!r})"
+    @property
+    def _order(self) -> dict[str, int]:
+        """model -> its position in ``models`` (preference order)."""
+        order = self.__dict__.get("_cache_order")
+        if order is None:
+            order = self._cache_order = {m: i for i, m in enumerate(self.models)}
+        return order
 
     # -- the vote ----------------------------------------------------------------------------------
     def _tally(self, got: list[tuple[Completion, Hashable | None]]) -> list[tuple[Hashable, float, int]]:
         """(answer, weight, first voter's position) per answer, best first."""
-        order = {m: i for i, m in enumerate(self.models)}
+        order = self._order
         votes: dict[Hashable, list[float]] = {}
         for c, key in got:
             if key is None:
@@ -113,6 +123,7 @@ class Consensus:
         return False
 
     async def answer(self, request: Request, caller: Caller) -> Answer:
+        self.validate()
         tasks = {asyncio.ensure_future(caller.complete(request, m)): m for m in self.models}
         total = sum(self._w.values())
         arrived: list[Completion] = []
@@ -124,7 +135,7 @@ class Consensus:
             while True:
                 # answers are taken in the order they finished: by reported latency (in a replay they all
                 # arrive at once, so this is what makes the early stop behave as it would live)
-                arrived.sort(key=lambda c: (c.latency, self.models.index(c.model)))
+                arrived.sort(key=lambda c: (c.latency, self._order[c.model]))
                 left = total - sum(self._w[m] for m in failed)
                 counted: list[tuple[Completion, Hashable | None]] = []
                 decided = False
@@ -185,44 +196,40 @@ class Consensus:
         others = [c for c in calls if c is not answering]
         return Answer(answering.text, answering.model, tuple(others + [answering]), latency, info)
 
-    def answer_sync(self, request: Request, caller: Caller) -> Answer:
-        from .._aio import run_sync
 
-        return run_sync(self.answer(request, caller))
-
-
-class BestOfN:
+@dataclass(eq=False, repr=False)
+class BestOfN(BaseStrategy):
     """``n`` candidates, then a pairwise judge in both orders keeps the best (a Strategy).
 
     Parameters
     ----------
     models: the candidates' models, in preference order (the first is the first incumbent). With one
         model and ``n > 1`` it is sampled ``n`` times (sample indices 0..n-1; set a temperature).
-    judge: an :class:`~routerlab.judge.LLMJudge` (offline: with a :class:`~routerlab.judge.SimulatedJudge`).
+    judge: an :class:`~routerlab.routers.judge.LLMJudge` (offline: with a
+        :class:`~routerlab.routers.judge.SimulatedJudge` as its caller).
     n: candidates when ``models`` has one model.
     """
 
-    prompt_only = False
+    models: Sequence[str]
+    judge: Any
+    _: KW_ONLY
+    n: int | None = None
+    name: str = "best-of-n"
 
-    def __init__(self, models: Sequence[str], judge: Any, *, n: int | None = None, name: str | None = None) -> None:
-        if not models:
-            raise ConfigError("BestOfN needs at least one model")
+    def _validate(self) -> None:
+        models, n = self.models, self.n
+        if isinstance(models, str) or not models:
+            raise ConfigError(f"BestOfN needs a list of at least one model, got {models!r}")
         if n is not None and len(models) > 1 and n != len(models):
             raise ConfigError(f"BestOfN n={n} but {len(models)} models: give one model to sample n times, or omit n")
         if (n or len(models)) < 2:
             raise ConfigError("BestOfN needs at least two candidates")
-        self.models = list(models)
-        self.judge = judge
-        self.n = n
-        self.name = name or "best-of-n"
-
-    def get_params(self) -> dict[str, Any]:
-        return {"models": self.models, "judge": self.judge, "n": self.n, "name": self.name}
-
-    def __repr__(self) -> str:
-        return f"BestOfN({self.models!r}, judge={self.judge!r}, n={self.n})"
+        if not callable(getattr(self.judge, "compare", None)):
+            raise ConfigError(f"BestOfN judge={self.judge!r} has no compare(request, first, second, caller) method: "
+                              "give it an LLMJudge")
 
     async def answer(self, request: Request, caller: Caller) -> Answer:
+        self.validate()
         if len(self.models) == 1:
             reqs = [(request.with_(sample=request.sample * (self.n or 1) + i), self.models[0]) for i in range(self.n or 1)]
         else:
@@ -270,8 +277,3 @@ class BestOfN:
                 "judge": getattr(self.judge, "label", repr(self.judge)), "judge_simulated": simulated,
                 "missing_verdicts": sum(r["verdicts"].count(None) for r in rounds), "failed_calls": failures}
         return Answer(answering.text, answering.model, tuple(others + judge_calls + [answering]), latency, info)
-
-    def answer_sync(self, request: Request, caller: Caller) -> Answer:
-        from .._aio import run_sync
-
-        return run_sync(self.answer(request, caller))

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ _SIM_DECIMALS = 9      # similarities are rounded so a batch and a single query 
 _UTILITY_DECIMALS = 9  # utilities too, so ties (and BLAS rounding) break the same way in both paths
 
 
+@dataclass(eq=False, repr=False)
 class LearnedRouter(BaseRouter):
     """kNN success/cost predictor + utility ``p − λ·c`` (scikit-learn style: params in ``__init__``,
     learned attributes ending in ``_`` after :meth:`fit`).
@@ -59,20 +61,18 @@ class LearnedRouter(BaseRouter):
     ``cost_mean_``, ``lam_``, ``loo_curve_`` (for ``lam="auto"``).
     """
 
-    prompt_only = True
+    embedder: Embedder | None = None
+    _: KW_ONLY
+    k: int = 32
+    lam: float | str = "auto"
+    candidates: Sequence[str] | None = None
+    catalog: Catalog | None = None
+    prior: float = 2.0
+    lambdas: Sequence[float] = DEFAULT_LAMBDAS
+    budget: float = 0.2
+    name: str = "learned"
 
-    def __init__(self, embedder: Embedder | None = None, *, k: int = 32, lam: float | str = "auto",
-                 candidates: Sequence[str] | None = None, catalog: Catalog | None = None, prior: float = 2.0,
-                 lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, name: str | None = None) -> None:
-        self.embedder = embedder
-        self.k = k
-        self.lam = lam
-        self.candidates = candidates
-        self.catalog = catalog
-        self.prior = prior
-        self.lambdas = lambdas
-        self.budget = budget
-        self.name = name or "learned"
+    prompt_only = True
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, dataset: Any) -> LearnedRouter:

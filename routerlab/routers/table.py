@@ -3,7 +3,8 @@
 The table is plain data: it round-trips through ``to_dict``/``from_dict`` and JSON files, and its
 dictionary form uses the field names of routerlab's routing-table JSON Schema (``tasks``, ``routes``,
 ``default``, ``fallbacks``, ``context_window_fallbacks``, ``provenance``), so an export only adds the
-``format`` and ``models`` sections. Loading validates every field and names the bad one.
+``format`` and ``models`` sections. Loading validates every field with the schema's pydantic types
+(:mod:`routerlab.routers.schema`) and names the bad one by its path.
 
 Example::
 
@@ -16,7 +17,7 @@ Example::
     >>> RoutingTable.from_dict({"default": 3})
     Traceback (most recent call last):
     ...
-    routerlab.errors.ConfigError: routing table <dict>: field 'default' must be a model name (a non-empty string), got 3
+    routerlab.errors.ConfigError: routing table <dict>: default: must be a model name (a non-empty string), got 3
 
 Learnt from recorded outcomes (see :meth:`RoutingTable.learn`)::
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,47 +36,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from pydantic import ValidationError
+
+from .. import runtime
 from ..catalog import Catalog
 from ..errors import ConfigError, UnknownModelError
-from ..runtime import RoutingTableError
+from .schema import check_document, describe, document_adapter, format_path
 
 __all__ = ["RoutingTable"]
 
-_KEYS = ("version", "format", "tasks", "routes", "default", "fallbacks", "context_window_fallbacks", "provenance")
-#: Sections of the routing-table JSON Schema beyond the core ones, kept as plain data and validated
-#: against their part of ``routerlab/data/routing_table.schema.json`` (dict key -> field name).
+#: Sections of the routing-table document kept as plain data on the table (document key -> attribute).
 _EXTRA_FIELDS = {"name": "name", "router": "router", "default_task": "default_task", "models": "endpoints",
                  "output_reserve": "output_reserve", "cascade": "cascade", "learned": "learned",
                  "balancer": "balancer", "retry": "retry"}
-
-
-def _bad(source: str, where: str, message: str) -> ConfigError:
-    return ConfigError(f"routing table {source}: field {where!r} {message}")
-
-
-def _check_regexes(source: str, where: str, pats: Any) -> None:
-    """``pats`` must be a list of non-empty, compilable regexes; the error names ``where[i]``."""
-    if isinstance(pats, str) or not isinstance(pats, Sequence):
-        raise _bad(source, where, f"must be a list of regexes, got {pats!r}")
-    for i, p in enumerate(pats):
-        if not isinstance(p, str) or not p:
-            raise _bad(source, f"{where}[{i}]", f"must be a non-empty regex string, got {p!r}")
-        try:
-            re.compile(p)
-        except re.error as exc:
-            raise _bad(source, f"{where}[{i}]", f"is not a valid regex ({exc}): {p!r}") from None
-
-
-def _model_name(value: Any, source: str, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _bad(source, where, f"must be a model name (a non-empty string), got {value!r}")
-    return value
-
-
-def _model_list(value: Any, source: str, where: str) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise _bad(source, where, f"must be a list of model names, got {value!r}")
-    return [_model_name(v, source, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
 @dataclass
@@ -136,32 +108,50 @@ class RoutingTable:
 
     # -- validation ---------------------------------------------------------------------------------
     def validate(self, catalog: Catalog | None = None, *, source: str = "<table>") -> RoutingTable:
-        """Check every field (and, with a catalog, that every model exists); errors name the field."""
-        _check(self.default, self.routes, self.patterns, self.fallbacks, self.context_window_fallbacks,
-               self.provenance, catalog, source)
+        """Check every field against the routing-table schema (and, with a catalog, that every model
+        exists); returns ``self``. Raises :class:`~routerlab.errors.ConfigError` naming ``source`` and
+        the attribute path (``routing table <table>: patterns.math[0]: is not a valid regular ...``)."""
+        if not isinstance(self.patterns, Mapping):
+            raise ConfigError(f"routing table {source}: patterns: must be a mapping task -> list of regexes, "
+                              f"got {type(self.patterns).__name__}")
+        doc = self._document()
+        try:
+            document_adapter().validate_python(doc)
+        except ValidationError as exc:
+            raise ConfigError(f"routing table {source}: {describe(exc, doc, self._attribute_path)}") from None
+        try:
+            runtime.check_schema_rules(doc)
+        except runtime.RoutingTableError as exc:
+            raise ConfigError(f"routing table {source}: {exc}") from None
+        if catalog is not None:
+            _check_catalog(doc, catalog, source)
         return self
 
+    def _attribute_path(self, loc: tuple[str | int, ...]) -> str:
+        """A document path in this object's attribute names (``tasks[0].patterns[1]`` -> ``patterns.math[1]``)."""
+        if len(loc) > 1 and loc[0] == "tasks" and isinstance(loc[1], int):
+            task = list(self.patterns)[loc[1]]
+            return format_path(("patterns", str(task), *(loc[3:] if loc[2:3] == ("patterns",) else ())))
+        return format_path(("endpoints", *loc[1:]) if loc[:1] == ("models",) else loc)
+
     # -- (de)serialisation --------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict in the routing-table schema's field names (``tasks`` keeps pattern order)."""
+    def _document(self) -> dict[str, Any]:
+        """The table in the document's field names, values as they are (``to_dict`` makes them JSON)."""
         return {
             "version": self.VERSION,
-            "tasks": [{"task": t, "patterns": list(p), "flags": ["IGNORECASE"]} for t, p in self.patterns.items()],
-            "routes": dict(self.routes),
+            "tasks": [{"task": t, "patterns": p, "flags": ["IGNORECASE"]} for t, p in self.patterns.items()],
+            "routes": self.routes,
             "default": self.default,
-            "fallbacks": {m: list(a) for m, a in self.fallbacks.items()},
-            "context_window_fallbacks": {m: list(a) for m, a in self.context_window_fallbacks.items()},
+            "fallbacks": self.fallbacks,
+            "context_window_fallbacks": self.context_window_fallbacks,
             "provenance": json.loads(json.dumps(self.provenance, default=_jsonable)),
-            **self._extra_dict(),
+            **{key: getattr(self, attr) for key, attr in _EXTRA_FIELDS.items()
+               if getattr(self, attr) not in (None, {}, 0)},
         }
 
-    def _extra_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, attr in _EXTRA_FIELDS.items():
-            value = getattr(self, attr)
-            if value not in (None, {}, 0):
-                out[key] = json.loads(json.dumps(value, default=_jsonable))
-        return out
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict in the routing-table schema's field names (``tasks`` keeps pattern order)."""
+        return json.loads(json.dumps(self._document(), default=_jsonable))
 
     def to_document(self, **kwargs: Any) -> dict[str, Any]:
         """The complete, schema-valid routing-table document (``format``, ``models`` filled in from the
@@ -182,54 +172,29 @@ class RoutingTable:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, catalog: Catalog | None = None,
                   source: str = "<dict>") -> RoutingTable:
-        """Build and validate a table from :meth:`to_dict`'s form; the error names the bad field."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"routing table {source}: expected a JSON object, got {type(data).__name__}")
-        unknown = [k for k in data if k not in _KEYS and k not in _EXTRA_FIELDS]
-        if unknown:
-            known = ", ".join((*_KEYS, *_EXTRA_FIELDS))
-            raise _bad(source, unknown[0], f"is not a routing-table field; known fields: {known}")
-        version = data.get("version", cls.VERSION)
-        if version != cls.VERSION:
-            raise _bad(source, "version", f"is {version!r}; this routerlab reads version {cls.VERSION}")
-        if "default" not in data:
-            raise _bad(source, "default", "is missing: every table needs a default model")
-        patterns: dict[str, list[str]] = {}
-        tasks = data.get("tasks", [])
-        if not isinstance(tasks, Sequence) or isinstance(tasks, str):
-            raise _bad(source, "tasks", "must be a list of {task, patterns} objects in priority order")
-        for i, spec in enumerate(tasks):
-            if not isinstance(spec, Mapping) or not isinstance(spec.get("task"), str) or not spec.get("task"):
-                raise _bad(source, f"tasks[{i}].task", "must be a non-empty task name")
-            flags = spec.get("flags", ["IGNORECASE"])
-            if not isinstance(flags, Sequence) or isinstance(flags, str) or set(flags) - {"IGNORECASE"}:
-                raise _bad(source, f"tasks[{i}].flags", f"may only hold 'IGNORECASE' (routerlab matches "
-                           f"case-insensitively), got {flags!r}")
-            pats = spec.get("patterns")
-            _check_regexes(source, f"tasks[{i}].patterns", pats)
-            if spec["task"] in patterns:
-                raise _bad(source, f"tasks[{i}].task", f"repeats task {spec['task']!r}")
-            patterns[spec["task"]] = list(pats or ())
-        routes = data.get("routes", {})
-        for name in ("routes", "fallbacks", "context_window_fallbacks", "provenance"):
-            if name in data and not isinstance(data[name], Mapping):
-                raise _bad(source, name, f"must be a JSON object, got {type(data[name]).__name__}")
-        fallbacks = {m: _model_list(a, source, f"fallbacks.{m}") for m, a in data.get("fallbacks", {}).items()}
-        ctx = {m: _model_list(a, source, f"context_window_fallbacks.{m}")
-               for m, a in data.get("context_window_fallbacks", {}).items()}
-        _check(data["default"], dict(routes), patterns, fallbacks, ctx, data.get("provenance", {}), catalog, source)
-        extra = {}
-        for key, attr in _EXTRA_FIELDS.items():
-            if key in data:
-                _check_section(data[key], key, source)
-                extra[attr] = json.loads(json.dumps(data[key]))
-        if "format" in data or "models" in data:  # a complete exported document: the whole schema applies
-            from .document import validate_document
+        """Build a table from :meth:`to_dict`'s form or a complete exported document (with ``models``).
 
-            validate_document({"format": "routerlab.routing_table", "version": cls.VERSION, **data},
-                              source=f"routing table {source}")
-        return cls(default=data["default"], routes=dict(routes), patterns=patterns, fallbacks=fallbacks,
-                   context_window_fallbacks=ctx, provenance=dict(data.get("provenance", {})), **extra)
+        Validated with the routing-table schema's pydantic types (:mod:`routerlab.routers.schema`) and
+        the cross-field rules; a complete document must also have what the schema requires of one.
+        Raises :class:`~routerlab.errors.ConfigError` naming ``source`` and the field path in the
+        document (``routing table t.json: tasks[0].patterns[2]: ...``).
+        """
+        if isinstance(data, Mapping) and ("format" in data or "models" in data):
+            check_document({"format": runtime.FORMAT, "version": cls.VERSION, **data}, source=source, complete=True)
+        else:
+            check_document(data, source=source)
+        for i, spec in enumerate(data.get("tasks") or ()):
+            if set(spec.get("flags", ["IGNORECASE"])) - {"IGNORECASE"}:
+                raise ConfigError(f"routing table {source}: tasks[{i}].flags: may only hold 'IGNORECASE' (routerlab "
+                                  f"matches case-insensitively), got {spec['flags']!r}")
+        if catalog is not None:
+            _check_catalog(data, catalog, source)
+        plain = json.loads(json.dumps(dict(data)))  # our own copy: later changes to `data` do not leak in
+        return cls(default=plain["default"], routes=plain.get("routes", {}),
+                   patterns={spec["task"]: spec["patterns"] for spec in plain.get("tasks", [])},
+                   fallbacks=plain.get("fallbacks", {}), context_window_fallbacks=plain.get("context_window_fallbacks", {}),
+                   provenance=plain.get("provenance", {}),
+                   **{attr: plain[key] for key, attr in _EXTRA_FIELDS.items() if key in plain})
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -327,47 +292,17 @@ class RoutingTable:
         return pd.DataFrame(self.provenance.get("learned", {}).get("stats", []))
 
 
-def _check_section(value: Any, key: str, source: str) -> None:
-    """Validate one section against its part of the packaged JSON Schema (stdlib only; names the path)."""
-    from ..runtime._validate import _check as check_against, schema
-
-    try:
-        check_against(value, schema()["properties"][key], key)
-    except RoutingTableError as exc:
-        raise ConfigError(f"routing table {source}: {exc}") from None
-
-
-def _check(default: Any, routes: Any, patterns: Any, fallbacks: Any, ctx: Any, provenance: Any,
-           catalog: Catalog | None, source: str) -> None:
-    _model_name(default, source, "default")
-    if not isinstance(routes, Mapping):
-        raise _bad(source, "routes", f"must be a mapping task -> model, got {type(routes).__name__}")
-    for task, model in routes.items():
-        if not isinstance(task, str) or not task:
-            raise _bad(source, "routes", f"has a task name that is not a non-empty string: {task!r}")
-        _model_name(model, source, f"routes.{task}")
-    if not isinstance(patterns, Mapping):
-        raise _bad(source, "patterns", "must be a mapping task -> list of regexes")
-    for task, pats in patterns.items():
-        _check_regexes(source, f"patterns.{task}", pats)
-    models = [("default", default)] + [(f"routes.{t}", m) for t, m in routes.items()]
-    for name, value in (("fallbacks", fallbacks), ("context_window_fallbacks", ctx)):
-        if not isinstance(value, Mapping):
-            raise _bad(source, name, "must be a mapping model -> list of models")
-        for model, alts in value.items():
-            _model_name(model, source, name)
-            alts = _model_list(alts, source, f"{name}.{model}")
-            if model in alts:
-                raise _bad(source, f"{name}.{model}", f"lists {model!r} as its own fallback")
-            models += [(name, model)] + [(f"{name}.{model}[{i}]", a) for i, a in enumerate(alts)]
-    if not isinstance(provenance, Mapping):
-        raise _bad(source, "provenance", "must be a mapping")
-    if catalog is not None:
-        for where, model in models:
-            try:
-                catalog.canonical(model)
-            except UnknownModelError as exc:
-                raise _bad(source, where, str(exc)) from None
+def _check_catalog(doc: Mapping[str, Any], catalog: Catalog, source: str) -> None:
+    """Every model the table names is one of ``catalog`` (the error lists close matches)."""
+    named = [("default", doc["default"])] + [(f"routes.{t}", m) for t, m in (doc.get("routes") or {}).items()]
+    for section in ("fallbacks", "context_window_fallbacks"):
+        for model, alts in (doc.get(section) or {}).items():
+            named += [(f"{section}.{model}", model)] + [(f"{section}.{model}[{i}]", a) for i, a in enumerate(alts)]
+    for where, model in named:
+        try:
+            catalog.canonical(model)
+        except UnknownModelError as exc:
+            raise ConfigError(f"routing table {source}: {where}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -208,6 +209,7 @@ def detect_task(prompt: str) -> TaskMatch:
     return _default_matcher().detect(prompt)
 
 
+@dataclass(eq=False, repr=False)
 class TaskRouter(BaseRouter):
     """Strategy 2: task → model through a routing table; the table can be learnt from results.
 
@@ -231,23 +233,20 @@ class TaskRouter(BaseRouter):
         >>> TaskRouter().fit(train_dataset).routing_table_.routes               # doctest: +SKIP
     """
 
-    prompt_only = True
+    table: RoutingTable | None = None
+    _: KW_ONLY
+    patterns: Mapping[str, Sequence[str]] | None = None
+    task_field: str | None = None
+    default_task: str = DEFAULT_TASK
+    catalog: Catalog | None = None
+    candidates: Sequence[str] | None = None
+    tolerance: float = 0.02
+    confidence: float = 0.95
+    conservative: bool = False
+    engine: str = "auto"
+    name: str = "task"
 
-    def __init__(self, table: RoutingTable | None = None, *, patterns: Mapping[str, Sequence[str]] | None = None,
-                 task_field: str | None = None, default_task: str = DEFAULT_TASK, catalog: Catalog | None = None,
-                 candidates: Sequence[str] | None = None, tolerance: float = 0.02, confidence: float = 0.95,
-                 conservative: bool = False, engine: str = "auto", name: str | None = None) -> None:
-        self.table = table
-        self.patterns = patterns
-        self.task_field = task_field
-        self.default_task = default_task
-        self.catalog = catalog
-        self.candidates = candidates
-        self.tolerance = tolerance
-        self.confidence = confidence
-        self.conservative = conservative
-        self.engine = engine
-        self.name = name or "task"
+    prompt_only = True
 
     # -- state -------------------------------------------------------------------------------------
     @property

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._validate import FORMAT, SCHEMA_PATH, SCHEMA_VERSION, RoutingTableError, schema, validate
+from ._validate import FORMAT, SCHEMA_PATH, SCHEMA_VERSION, RoutingTableError, check_schema_rules, schema, validate
 
 
 class NoModelFitsError(LookupError):
@@ -44,8 +44,7 @@ class NoModelFitsError(LookupError):
     one of its ``context_window_fallbacks`` (the message says how many tokens were needed)."""
 
 __all__ = ["Router", "Route", "load", "read_table", "validate", "schema", "estimate_tokens", "RoutingTableError",
-           "NoModelFitsError", "SCHEMA_PATH", "SCHEMA_VERSION",
-           "FORMAT"]
+           "NoModelFitsError", "SCHEMA_PATH", "SCHEMA_VERSION", "FORMAT", "check_schema_rules"]
 
 _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "DOTALL": re.DOTALL, "VERBOSE": re.VERBOSE,
           "ASCII": re.ASCII}

@@ -110,12 +110,14 @@ def _check(value: Any, sch: Mapping[str, Any], path: str) -> None:
 
 
 def check_schema_rules(doc: Mapping[str, Any]) -> None:
-    """The rules a JSON Schema cannot express: names refer to defined models, patterns compile."""
-    models = doc["models"]
-    known = ", ".join(models)
+    """The rules a JSON Schema cannot express: names refer to defined models, patterns compile, no
+    model falls back to itself, no task appears twice. ``doc`` has passed the schema; without a
+    ``models`` section (a notebook table's own form) model names are not checked against it."""
+    models = doc.get("models")
+    known = ", ".join(models or ())
 
     def model_ref(path: str, name: str) -> None:
-        if name not in models:
+        if models is not None and name not in models:
             raise RoutingTableError(f"{path}: {name!r} is not a model of this table; models: {known}")
 
     model_ref("default", doc["default"])

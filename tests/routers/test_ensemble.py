@@ -38,10 +38,11 @@ def test_weights_and_min_agreement_and_fallback():
     caller = ScriptedCaller({**answers, "strong": '{"answer": "3"}'})
     ans = run_sync(fb.answer(Q, caller))
     assert ans.model == "strong" and ans.info["fallback"] and len(ans.calls) == 4
-    with pytest.raises(ConfigError):
-        Consensus(["a"])
-    with pytest.raises(ConfigError):
-        Consensus(["a", "b"], weights={"z": 1})
+    # scikit-learn's contract: __init__ stores, the first use (or validate()) checks
+    with pytest.raises(ConfigError, match="at least two models"):
+        run_sync(Consensus(["a"]).answer(Q, caller))
+    with pytest.raises(ConfigError, match="do not vote"):
+        Consensus(["a", "b"], weights={"z": 1}).validate()
 
 
 def test_early_stop_cancels_the_rest_live():

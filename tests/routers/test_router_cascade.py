@@ -70,16 +70,18 @@ def test_judge_cascade_with_a_simulated_judge_is_labelled_and_charged(zeroeval):
 
 
 def test_stages_validation_and_per_task_stages():
-    with pytest.raises(ConfigError):
-        CascadeRouter([])
+    with pytest.raises(ConfigError, match="non-empty list of stages"):
+        CascadeRouter([]).validate()
+    with pytest.raises(ConfigError, match="non-empty list of stages"):
+        run_sync(CascadeRouter([]).answer(Q, ScriptedCaller({"a": "x"})))
     with pytest.raises(NotFittedError):
         CascadeRouter().stages_for("gsm")
     c = CascadeRouter({"gsm": ["a", "b"], "*": [("a", "c"), "d"]})
     assert c.stages_for("gsm") == [("a",), ("b",)] and c.stages_for("other") == [("a", "c"), ("d",)]
     with pytest.raises(ConfigError, match="no stages for task"):
         CascadeRouter({"gsm": ["a"]}).stages_for("crux")
-    with pytest.raises(ConfigError):
-        Agreement(min_votes=1)
+    with pytest.raises(ConfigError, match="min_votes"):
+        CascadeRouter(["a", "b"], Agreement(min_votes=1)).validate()  # nested objects are validated too
 
 
 def test_fit_plans_within_budget_and_the_plan_replays_exactly(small_split):

@@ -28,28 +28,60 @@ def test_round_trip_dict_and_file(tmp_path):
 
 
 @pytest.mark.parametrize("change, field", [
-    ({"default": ""}, "'default'"),
-    ({"routes": {"math": 3}}, "'routes.math'"),
-    ({"tasks": [{"task": "math", "patterns": ["(unclosed"]}]}, "'tasks[0].patterns[0]'"),
-    ({"tasks": [{"task": "math", "patterns": "solve"}]}, "'tasks[0].patterns'"),
-    ({"tasks": [{"task": "math", "patterns": [], "flags": ["MULTILINE"]}]}, "'tasks[0].flags'"),
-    ({"fallbacks": {"gpt-4o": ["gpt-4o"]}}, "'fallbacks.gpt-4o'"),
-    ({"fallbacks": {"gpt-4o": "gpt-4o-mini"}}, "'fallbacks.gpt-4o'"),
-    ({"version": 2}, "'version'"),
-    ({"colour": "blue"}, "'colour'"),
+    ({"default": ""}, "default"),
+    ({"routes": {"math": 3}}, "routes.math"),
+    ({"tasks": [{"task": "math", "patterns": ["(unclosed"]}]}, "tasks[0].patterns[0]"),
+    ({"tasks": [{"task": "math", "patterns": [""]}]}, "tasks[0].patterns[0]"),  # would match every prompt
+    ({"tasks": [{"task": "math", "patterns": "solve"}]}, "tasks[0].patterns"),
+    ({"tasks": [{"task": "math", "patterns": [], "flags": ["MULTILINE"]}]}, "tasks[0].flags"),
+    ({"tasks": [{"task": "a", "patterns": []}, {"task": "a", "patterns": []}]}, "tasks[1].task"),
+    ({"fallbacks": {"gpt-4o": ["gpt-4o"]}}, "fallbacks.gpt-4o[0]"),
+    ({"fallbacks": {"gpt-4o": "gpt-4o-mini"}}, "fallbacks.gpt-4o"),
+    ({"version": 2}, "version"),
+    ({"colour": "blue"}, "colour"),
+    ({"retry": {"num_retries": -1}}, "retry.num_retries"),
+    ({"cascade": {"stages": [{"models": []}]}}, "cascade.stages[0].models"),
+    ({"models": {"gpt-4o": {"provider": "openai"}}}, "models.gpt-4o.api_name"),
+    ({"models": {"gpt-4o": {"provider": "openai", "api_name": "gpt-4o"}}}, "routes.math"),  # gpt-4o-mini undefined
 ])
-def test_validation_names_the_bad_field(change, field):
+def test_validation_names_the_source_and_the_field_path(change, field):
     data = {**T.to_dict(), **change}
-    with pytest.raises(ConfigError, match=re.escape(field.strip("'"))):
+    with pytest.raises(ConfigError, match=re.escape(f"routing table <dict>: {field}: ")):
         RoutingTable.from_dict(data)
-    with pytest.raises(ConfigError, match=re.escape("'patterns.math[0]'")):
-        RoutingTable(default="gpt-4o", patterns={"math": ["(unclosed"]})
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"default": 3}, "default"),
+    ({"patterns": {"math": ["(unclosed"]}}, "patterns.math[0]"),
+    ({"patterns": {"math": "solve"}}, "patterns.math"),
+    ({"patterns": ["solve"]}, "patterns"),
+    ({"routes": {"math": None}}, "routes.math"),
+    ({"fallbacks": {"gpt-4o": ["gpt-4o-mini", "gpt-4o"]}}, "fallbacks.gpt-4o[1]"),
+    ({"endpoints": {"gpt-4o": {"provider": "openai", "api_name": "gpt-4o", "context_window": 0}}},
+     "endpoints.gpt-4o.context_window"),
+    ({"retry": {"timeout": 0}}, "retry.timeout"),
+])
+def test_a_table_built_in_python_names_its_attribute(change, field):
+    with pytest.raises(ConfigError, match=re.escape(f"routing table <table>: {field}: ")):
+        RoutingTable(**{"default": "gpt-4o", **change})
+    with pytest.raises(ConfigError, match=re.escape(f"routing table <table>: {field}: ")):
+        RoutingTable(default="gpt-4o").with_(**change)
+
+
+def test_loading_keeps_the_data_as_written():
+    data = {**T.to_dict(), "retry": {"num_retries": 3, "timeout": 2}, "name": "t",
+            "provenance": {"metrics": {"quality": 0.8, "n": 3}, "note": "kept as is"}}
+    t = RoutingTable.from_dict(data)
+    assert t.retry == {"num_retries": 3, "timeout": 2} and isinstance(t.retry["timeout"], int)
+    assert t.provenance["note"] == "kept as is" and t.to_dict()["name"] == "t"
+    data["routes"]["math"] = "gpt-4o"  # the table holds its own copy
+    assert t.routes["math"] == "gpt-4o-mini"
 
 
 def test_unknown_models_are_caught_with_a_catalog(tmp_path):
     data = {**T.to_dict(), "routes": {"math": "gpt-4o-mni"}}
     (tmp_path / "t.json").write_text(json.dumps(data))
-    with pytest.raises(ConfigError, match=r"t\.json: field 'routes\.math'.*Did you mean 'gpt-4o-mini'"):
+    with pytest.raises(ConfigError, match=r"t\.json: routes\.math: unknown model 'gpt-4o-mni'.*Did you mean 'gpt-4o-mini'"):
         RoutingTable.load(tmp_path / "t.json", catalog=Catalog.default())
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
@@ -93,3 +125,15 @@ def test_learn_from_a_dataset_with_fallbacks(small_split):
     assert t.context_window_fallbacks.get("gemma-2-2b", []) == [] or \
         all(cat[a].context_window > cat["gemma-2-2b"].context_window for a in t.context_window_fallbacks["gemma-2-2b"])
     t.validate(cat)
+
+
+def test_a_key_pasted_into_a_key_field_is_not_echoed():
+    canary = "sk-canary-0123456789abcdef"
+    doc = {"default": "gpt-4o", "models": {"gpt-4o": {"provider": "openai", "api_name": "gpt-4o", "api_key_env": canary}}}
+    with pytest.raises(ConfigError, match=r"models\.gpt-4o\.api_key_env: does not match") as err:
+        RoutingTable.from_dict(doc)
+    assert canary not in str(err.value)
+    with pytest.raises(ConfigError, match=r"models\.gpt-4o\.api_key: unknown field; known fields: provider") as err:
+        RoutingTable.from_dict({**doc, "models": {"gpt-4o": {"provider": "openai", "api_name": "gpt-4o",
+                                                              "api_key": canary}}})
+    assert canary not in str(err.value)
