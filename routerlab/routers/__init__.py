@@ -7,9 +7,15 @@
      ├── CapabilityRouter         strategy 1: catalog capabilities, constraints, normalised cost
      ├── TaskRouter               strategy 2: task patterns / labels -> RoutingTable (learnable)
      ├── ContextWindowRouter      wraps any router: skips models whose window is too small
-     ├── LearnedRouter            kNN over prompt embeddings: quality - lambda * cost
+     ├── UtilityRouter            learned routers: predict every model's score and cost, argmax p - lambda * cost
+     │    ├── LearnedRouter       similarity-weighted kNN over prompt features (learned)
+     │    ├── MFRouter            RouteLLM's matrix factorisation, for N models (learners)
+     │    ├── ClusterRouter       k-means clusters with per-cluster quality / cost tables (learners)
+     │    ├── ClassifierRouter    a correctness classifier per model (learners)
+     │    └── CalibratedCapabilityRouter  abilities per model and task fitted from outcomes (learners)
      └── FixedRouter, RandomRouter, OracleRouter   baselines
     CascadeRouter                 a Strategy: cheap -> strong, accept on agreement or a judge's verdict
+    FrugalCascade                 a Strategy: cheap -> strong, a learned acceptance model per stage (FrugalGPT)
     Consensus, BestOfN            ensembles: a vote over normalised answers, or a pairwise judge (ensemble)
     LLMJudge, SimulatedJudge      injection-safe judges, live or simulated offline (judge)
     RouterStrategy                makes a one-call Strategy of any Router
@@ -37,6 +43,10 @@ _EXPORTS = {
     "CapabilityRouter": "capability",
     "ContextWindowRouter": "context",
     "LearnedRouter": "learned",
+    "UtilityRouter": "utility", "Sweep": "utility",
+    "MFRouter": "learners", "ClusterRouter": "learners", "ClassifierRouter": "learners",
+    "CalibratedCapabilityRouter": "learners",
+    "FrugalCascade": "frugal", "LearnedAcceptance": "frugal",
     "CascadeRouter": "cascade", "Agreement": "cascade", "JudgeVerdict": "cascade",
     "builtin_strategies": "defaults",
     "Consensus": "ensemble", "BestOfN": "ensemble",
