@@ -42,12 +42,13 @@ _METRICS = ("aiq", "apgr", "cpt50", "cpt80")
 def _metrics(q: np.ndarray, c: np.ndarray, qw: float, cw: float, qs: float, cs: float,
              c_min: float, c_max: float) -> list[float]:
     """The four metrics of one curve: q, c are (points,) mean quality and mean cost per prompt."""
-    out = [aiq(c, q, c_min=c_min, c_max=c_max)]
+    qs_list, cs_list = q.tolist(), c.tolist()
+    out = [aiq(cs_list, qs_list, c_min=c_min, c_max=c_max)]
     if qs == qw or cs == cw:
         return out + [np.nan, np.nan, np.nan]
-    share = np.clip((c - cw) / (cs - cw), 0.0, 1.0)
-    out.append(apgr(share, q, r_weak=qw, r_strong=qs))
-    out += [cpt(share, q, r_weak=qw, r_strong=qs, target=t) for t in (0.5, 0.8)]
+    share = np.clip((c - cw) / (cs - cw), 0.0, 1.0).tolist()
+    out.append(apgr(share, qs_list, r_weak=qw, r_strong=qs))
+    out += [cpt(share, qs_list, r_weak=qw, r_strong=qs, target=t) for t in (0.5, 0.8)]
     return out
 
 
