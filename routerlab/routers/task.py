@@ -7,8 +7,15 @@ and reports all patterns that match; the lowest pattern index wins, which keeps 
 priority of a loop over tasks. Without it (``engine="re"``) each task's patterns are one compiled
 Python alternation, tried in priority order. Both engines decide identically on the bundled data.
 
-Measured on the 2,840 zeroeval prompts (``benchmarks/bench_routers.py``): a loop of ``re.search``
-over the default patterns costs ~500 µs a prompt; the RE2 set ~5 µs.
+Batches (``match_many``) go faster with the optional ``hyperscan`` package (``pip install
+routerlab[fast]``; ``engine="auto"`` uses it when installed and every pattern compiles): all ASCII
+prompts, lower-cased and joined by newlines, are scanned in one native pass that stops at the first
+candidate; only a prompt holding a candidate is then decided exactly by the per-prompt engine, and
+the scan resumes at the next prompt. Anchors are compiled multi-line, so a candidate is a superset
+of the true matches and the decisions are exactly the per-prompt ones (non-ASCII prompts take the
+per-prompt path).
+
+Measured on the 2,840 zeroeval prompts (``benchmarks/bench_routers.py``): see ``benchmarks/README.md``.
 
 Example::
 
@@ -108,14 +115,16 @@ class TaskMatcher:
     """
 
     def __init__(self, patterns: Mapping[str, Sequence[str]], *, engine: str = "auto") -> None:
-        if engine not in ("auto", "re2", "re"):
-            raise ConfigError(f"engine must be 'auto', 're2' or 're', got {engine!r}")
+        if engine not in ("auto", "re2", "re", "hyperscan"):
+            raise ConfigError(f"engine must be 'auto', 're2', 're' or 'hyperscan', got {engine!r}")
         self.flat: list[tuple[str, str]] = [(t, p) for t, ps in patterns.items() for p in ps]
         self.tasks = np.array([t for t, _ in self.flat] + [None], dtype=object)
         self.pattern_of = np.array([p for _, p in self.flat] + [None], dtype=object)
-        self.engine = self._compile_re2(engine) if engine != "re" else "re"
+        self.engine = self._compile_re2("auto" if engine == "hyperscan" else engine) if engine != "re" else "re"
         if self.engine == "re":
             self._compile_re()
+        #: the batch engine: "hyperscan" when asked for (or "auto" and it is installed and compiles), else the above
+        self.batch_engine = self._compile_hyperscan(engine) if engine in ("auto", "hyperscan") else self.engine
 
     def _compile_re2(self, engine: str) -> str:
         if not re2_available():
@@ -139,6 +148,78 @@ class TaskMatcher:
         s.Compile()
         self._set = s
         return "re2"
+
+    def _compile_hyperscan(self, engine: str) -> str:
+        try:
+            import hyperscan
+        except ImportError:
+            if engine == "hyperscan":
+                raise ConfigError("engine='hyperscan' needs the hyperscan package: pip install hyperscan "
+                                  "(or pip install routerlab[fast]); or use engine='auto'") from None
+            return self.engine
+        if any(re.fullmatch(p, "") is not None for _, p in self.flat):  # matches nothing: decided per prompt
+            if engine == "hyperscan":
+                raise ConfigError("engine='hyperscan' cannot take a pattern that matches the empty string; "
+                                  "use engine='auto'")
+            return self.engine
+        base = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE
+        reduced = [_existence_form(p) for _, p in self.flat]
+        # a pattern that may match a newline may also span two prompts: ask for its start offsets
+        spans = [_may_match_newline(p) for p in reduced]
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        try:
+            db.compile(expressions=[p.encode("utf-8") for p in reduced], ids=list(range(len(reduced))),
+                       elements=len(reduced),
+                       flags=[base | (hyperscan.HS_FLAG_SOM_LEFTMOST if sp else 0) for sp in spans])
+        except Exception as exc:  # noqa: BLE001 - hyperscan.error: a construct it does not support
+            if engine == "hyperscan":
+                raise ConfigError(f"a pattern is not hyperscan syntax ({exc}); use engine='auto'") from None
+            return self.engine
+        self._hs, self._hs_spans = db, np.array(spans, dtype=bool)
+        # patterns whose candidates are confirmed one prompt at a time: anchors were compiled multi-line
+        # (a candidate may sit at a line start inside a prompt) and lookarounds may see the joint. Word
+        # boundaries need no confirmation: the newline joint is a non-word character, as a text's ends are.
+        self._hs_confirm = np.array([bool(re.search(r"(?<!\\)[\^$]|\\[AZ]|\(\?<?[=!]", p)) for _, p in self.flat])
+        self._hs_exact = [re.compile(p, re.IGNORECASE) for _, p in self.flat]
+        return "hyperscan"
+
+    def _match_hyperscan(self, texts: Sequence[str]) -> np.ndarray:
+        """``match`` for many texts in one native scan (see the module docstring)."""
+        n = len(texts)
+        won = np.full(n, -1, dtype=np.int64)
+        is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=n)
+        for i in np.flatnonzero(~is_ascii).tolist():  # the per-prompt path: case folding beyond ASCII
+            won[i] = self.match(texts[i])
+        at = np.flatnonzero(is_ascii)
+        if not len(at):
+            return won
+        chosen = [texts[i] for i in at.tolist()] if len(at) < n else list(texts)
+        starts = np.cumsum([0] + [len(t) + 1 for t in chosen])
+        found: list[tuple[int, int, int]] = []
+        keep = found.append
+
+        def hit(i: int, f: int, t: int, _flags: int, _ctx: Any) -> None:  # called once per match: kept minimal
+            keep((i, f, t))
+
+        self._hs.scan("\n".join(chosen).encode("ascii"), match_event_handler=hit)
+        if not found:
+            return won
+        ifte = np.array(found, dtype=np.int64)
+        pid = ifte[:, 0]
+        end_in = np.searchsorted(starts, ifte[:, 2] - 1, side="right") - 1
+        from_in = np.searchsorted(starts, ifte[:, 1], side="right") - 1
+        # a pattern that cannot match a newline matches inside one prompt; the others report their start
+        inside = ~self._hs_spans[pid] | (from_in == end_in)
+        sure = inside & ~self._hs_confirm[pid]
+        best = np.full(len(chosen), len(self.flat), dtype=np.int64)
+        np.minimum.at(best, end_in[sure], pid[sure])
+        # candidates that must be confirmed, and only where they would beat the sure winner
+        maybe = ~sure & (pid < best[end_in])
+        for k, i in sorted(set(zip(end_in[maybe].tolist(), pid[maybe].tolist())), key=lambda x: (x[0], x[1])):
+            if i < best[k] and self._hs_exact[i].search(chosen[k]):
+                best[k] = i
+        won[at] = np.where(best < len(self.flat), best, -1)
+        return won
 
     def _compile_re(self) -> None:
         by_task: dict[str, list[int]] = {}
@@ -171,7 +252,10 @@ class TaskMatcher:
         return -1
 
     def match_many(self, texts: Sequence[str] | np.ndarray) -> np.ndarray:
-        """``match`` for many texts (each distinct text scanned once)."""
+        """``match`` for many texts (each distinct text scanned once; with hyperscan all in one pass, where
+        finding the duplicates would cost more than scanning them)."""
+        if self.batch_engine == "hyperscan":
+            return self._match_hyperscan([t if isinstance(t, str) else str(t) for t in texts])
         codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
         if self.engine == "re2":
             m = self._set.Match
@@ -188,6 +272,55 @@ class TaskMatcher:
         tasks = self.tasks[self.match_many(texts)]
         tasks[tasks == None] = default  # noqa: E711 - elementwise on an object array
         return tasks
+
+
+def _existence_form(pattern: str) -> str:
+    """A pattern that matches somewhere in a text exactly when ``pattern`` does, with fewer match ends
+    for hyperscan to report: a trailing ``X+``/``X{n,}`` becomes ``X``/``X{n}``, a trailing optional
+    ``X?``/``X*``/``(...)?`` is dropped (X: one escape, class, character or group). Anything else is left
+    as is (a pattern with a top-level alternation is never changed)."""
+    for _ in range(8):
+        if _has_top_level_bar(pattern):
+            return pattern
+        m = _TRAILING_REPEAT.search(pattern)
+        if m is None:
+            return pattern
+        atom, op = m.group("atom"), m.group("op")
+        head = pattern[:m.start()]
+        if head.endswith("\\") or not head and op in ("?", "*"):  # an escaped "(" or "[", or nothing left
+            return pattern
+        pattern = head + (atom if op == "+" else atom + "{" + op[1:-2] + "}" if op.endswith(",}") else "")
+    return pattern
+
+
+_TRAILING_REPEAT = re.compile(r"(?P<atom>\\.|\[(?:\\.|[^\]\\])+\]|\((?:\\.|[^()\\])*\)|[^\\()\[\]|?*+{}])"
+                              r"(?P<op>[?*+]|\{\d+,\})$")
+
+
+def _has_top_level_bar(pattern: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def _may_match_newline(pattern: str) -> bool:
+    """Whether ``pattern`` might match a newline (then a match may span two joined prompts)."""
+    return bool(re.search(r"\\[sSWDnrvfhHV]|\\x0[aA]|\\0?12|\[\^|(?<!\\)\.|\n", pattern))
 
 
 @lru_cache(maxsize=4)
@@ -339,6 +472,12 @@ class TaskRouter(BaseRouter):
 
     def _route_batch(self, batch: Batch) -> np.ndarray:
         table = self.routing_table
+        if not self.task_field:  # by pattern alone: the winning pattern's model, one gather
+            cached = getattr(self, "_cache_pattern_models", None)
+            if cached is None or cached[0] is not table:
+                models = [table.model_for(t) for t in self.matcher.tasks[:-1]] + [table.model_for(self.default_task)]
+                cached = self._cache_pattern_models = (table, np.array(models, dtype=object))
+            return cached[1][self.matcher.match_many(batch.prompts)]
         tasks = pd.Series(self._tasks(batch), dtype=object)
         models = tasks.map(table.routes).to_numpy(dtype=object)
         models[pd.isna(models)] = table.default
