@@ -387,7 +387,7 @@ def one_blas_thread() -> Any:
     thread, 2.4 s on two with the other core busy)."""
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1, user_api="blas")
+    return threadpool_limits(limits=1)
 
 
 def _folds(prompt_ids: np.ndarray, k: int) -> np.ndarray:
