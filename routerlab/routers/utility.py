@@ -138,8 +138,8 @@ class UtilityRouter(BaseRouter):
     featurizer: a featuriser with ``fit``/``transform`` (default :func:`default_featurizer`) or an
         :class:`~routerlab.embeddings.Embedder`; fitted on the train prompts, computed once and shared.
     lam: λ ≥ 0, or ``"auto"``: the λ of ``lambdas`` with the best cross-validated train quality among
-        those costing at most ``budget`` × the best single model's train cost, preferring points above
-        the single models' cost-quality frontier (see ``_pick_lambda``).
+        those costing at most ``budget`` × the best single model's train cost, preferring points a
+        standard error above the single models' cost-quality frontier (see ``_pick_lambda``).
     candidates: models to choose from (default: every model recorded for the train prompts).
     task_field: a request field (``"task"`` or a metadata key) added to the features as a one-hot
         (unseen values: all zeros); ``None`` to use the text only.
@@ -280,15 +280,21 @@ class UtilityRouter(BaseRouter):
 
     def _pick_lambda(self, curve: pd.DataFrame) -> float:
         """Among the λ whose cross-validated point costs at most ``budget`` × the best single model's
-        train cost, the best quality among points above the single models' frontier (their
-        non-decreasing convex hull, RouterBench), else the best quality; the cheapest point when
-        nothing fits the budget."""
+        train cost: the best quality among points at least one standard error above the single models'
+        frontier (their non-decreasing convex hull, RouterBench); else among points above it at all;
+        else the best quality; the cheapest point when nothing fits the budget.
+
+        The one-standard-error margin (``sqrt(q(1-q)/n)``, an upper bound of a mean score's standard
+        error; the spirit of the one-standard-error rule of cross-validation, Hastie et al., *ESL* §7.10)
+        keeps a router from settling on a point that beats the single models only by train noise.
+        """
         single_q, single_c = self.single_points_["quality"].to_numpy(), self.single_points_["cost"].to_numpy()
         limit = self.budget * float(single_c[int(np.argmax(single_q))])
         q, cst = curve["quality"].to_numpy(), curve["cost"].to_numpy()
         hx, hy = nondecreasing_convex_hull(single_c, single_q)
-        above = np.round(q - np.interp(cst, hx, hy), 12) > 0  # below the cheapest model: compared with it
-        for ok in (above & (cst <= limit), cst <= limit):
+        gain = np.round(q - np.interp(cst, hx, hy), 12)  # below the cheapest model: compared with it
+        se = np.sqrt(np.clip(q * (1 - q), 0, None) / max(self.n_train_, 1))
+        for ok in ((gain > se) & (cst <= limit), (gain > 0) & (cst <= limit), cst <= limit):
             if ok.any():
                 order = np.lexsort((cst, -q, ~ok))  # best quality, then cheaper
                 return float(curve["lam"].iloc[order[0]])

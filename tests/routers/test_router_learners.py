@@ -179,3 +179,19 @@ def test_default_featuriser_is_tfidf_with_svd(small_split):
     x = f.transform(["What is 2+2?"])
     assert x.shape == (1, f.dim) and np.linalg.norm(x) == pytest.approx(1.0, abs=1e-5)
     assert Catalog.default() is not None
+
+
+def test_lambda_rule_by_hand():
+    """Within the budget, the best quality at least one standard error above the single models' hull."""
+    r = LearnedRouter(budget=1.0)
+    r.single_points_ = pd.DataFrame({"quality": [0.5, 0.8], "cost": [1.0, 10.0]}, index=["cheap", "dear"])
+    r.n_train_ = 100
+    curve = pd.DataFrame({"lam": [0.0, 1.0, 2.0, 3.0], "quality": [0.9, 0.81, 0.70, 0.66], "cost": [12, 9, 5, 2.0]})
+    # λ=0 costs 12 > 10; λ=1: hull(9) = 0.7667, gain 0.043 > se 0.039
+    assert r._pick_lambda(curve) == 1.0
+    curve.loc[1, "quality"] = 0.79  # gain 0.023 < se 0.041: λ=2 (gain 0.067 > se 0.046) instead
+    assert r._pick_lambda(curve) == 2.0
+    curve["quality"] = [0.9, 0.70, 0.60, 0.55]  # nothing above the hull: the best quality within the budget
+    assert r._pick_lambda(curve) == 1.0
+    curve["cost"] = [40.0, 30.0, 20.0, 11.0]  # nothing within the budget: the cheapest point
+    assert r._pick_lambda(curve) == 3.0
