@@ -191,7 +191,9 @@ def test_lambda_rule_by_hand():
     assert r._pick_lambda(curve) == 1.0
     curve.loc[1, "quality"] = 0.79  # gain 0.023 < se 0.041: λ=2 (gain 0.067 > se 0.046) instead
     assert r._pick_lambda(curve) == 2.0
-    curve["quality"] = [0.9, 0.70, 0.60, 0.55]  # nothing above the hull: the best quality within the budget
+    curve["quality"] = [0.9, 0.70, 0.60, 0.52]  # nothing above the hull: the best quality within the budget
     assert r._pick_lambda(curve) == 1.0
+    curve.loc[3, "quality"] = 0.55  # 0.017 above the hull at cost 2, under one standard error (0.050)
+    assert r._pick_lambda(curve) == 3.0
     curve["cost"] = [40.0, 30.0, 20.0, 11.0]  # nothing within the budget: the cheapest point
     assert r._pick_lambda(curve) == 3.0
