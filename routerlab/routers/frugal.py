@@ -150,8 +150,8 @@ class FrugalCascade(BaseRouter):
     budget: target cost as a share of the best single model's train cost.
     candidates: models the planner may use (default: all recorded).
     C: inverse L2 penalty of the acceptance models; ``cv``: folds for cross-fitting.
-    thresholds: the grid of ``threshold="auto"`` and of the curves (default: 0, 1.01 and 199 quantiles of
-        the cross-fitted acceptance probabilities, ``thresholds_``).
+    thresholds: the grid of ``threshold="auto"`` and of the curves (default: accept-all, accept-none and up
+        to 400 distinct cross-fitted acceptance scores, ``thresholds_``).
 
     Learned: ``stages_``, ``models_`` (call order), ``acceptors_`` (one per non-final stage),
     ``threshold_``, ``thresholds_``, ``cv_curve_`` (cross-fitted train curve of the chosen plan), ``plans_`` (every
@@ -329,13 +329,15 @@ class FrugalCascade(BaseRouter):
         return self
 
     def _taus(self, scores: list[np.ndarray]) -> np.ndarray:
-        """The threshold grid: ``thresholds`` if given, else -inf (accept all), +inf (accept none) and 199
-        quantiles of the cross-fitted scores (a fine grid exactly where the decisions change)."""
+        """The threshold grid: ``thresholds`` if given, else -inf (accept all), +inf (accept none) and up to
+        400 of the distinct cross-fitted scores, evenly spaced by rank (a fine grid exactly where the
+        decisions change, even where many prompts score alike)."""
         if self.thresholds is not None:
             return np.asarray(list(self.thresholds), dtype=float)
-        alls = np.concatenate(scores) if scores else np.zeros(0)
-        qs = np.quantile(alls, np.linspace(0, 1, 201)[1:-1]) if len(alls) else np.zeros(0)
-        return np.unique(np.round(np.concatenate([[-np.inf, np.inf], qs]), _DECIMALS))
+        distinct = np.unique(np.round(np.concatenate(scores), _DECIMALS)) if scores else np.zeros(0)
+        if len(distinct) > 400:
+            distinct = distinct[np.round(np.linspace(0, len(distinct) - 1, 400)).astype(int)]
+        return np.unique(np.concatenate([[-np.inf, np.inf], distinct]))
 
     def _set_order(self, order: list[str], models: list[str], quality: np.ndarray) -> None:
         """Index of each ladder model and its rank in a tie (0: the best on train, then call order)."""

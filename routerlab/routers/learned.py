@@ -51,17 +51,9 @@ class LearnedRouter(UtilityRouter):
                  lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
                  search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
                  name: str | None = None) -> None:
-        self.featurizer = featurizer
         self.k = k
         self.prior = prior
-        self.lam = lam
-        self.candidates = candidates
-        self.catalog = catalog
-        self.lambdas = lambdas
-        self.budget = budget
-        self.cv = cv
-        self.search = search
-        self.task_field = task_field
+        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
         self.name = name or "learned"
 
     def _check_params(self) -> None:

@@ -90,19 +90,11 @@ class MFRouter(_Common):
                  catalog: Catalog | None = None, lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2,
                  cv: int = 3, search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
                  name: str | None = None) -> None:
-        self.featurizer = featurizer
         self.dim = dim
         self.alpha = alpha
         self.max_iter = max_iter
         self.seed = seed
-        self.lam = lam
-        self.candidates = candidates
-        self.catalog = catalog
-        self.lambdas = lambdas
-        self.budget = budget
-        self.cv = cv
-        self.search = search
-        self.task_field = task_field
+        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
         self.name = name or "mf"
 
     def _check_params(self) -> None:
@@ -162,18 +154,10 @@ class ClusterRouter(_Common):
                  lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
                  search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
                  name: str | None = None) -> None:
-        self.featurizer = featurizer
         self.n_clusters = n_clusters
         self.prior = prior
         self.seed = seed
-        self.lam = lam
-        self.candidates = candidates
-        self.catalog = catalog
-        self.lambdas = lambdas
-        self.budget = budget
-        self.cv = cv
-        self.search = search
-        self.task_field = task_field
+        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
         self.name = name or "cluster"
 
     def _check_params(self) -> None:
@@ -230,17 +214,9 @@ class ClassifierRouter(_Common):
                  lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
                  search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
                  name: str | None = None) -> None:
-        self.featurizer = featurizer
         self.estimator = estimator
         self.C = C
-        self.lam = lam
-        self.candidates = candidates
-        self.catalog = catalog
-        self.lambdas = lambdas
-        self.budget = budget
-        self.cv = cv
-        self.search = search
-        self.task_field = task_field
+        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
         self.name = name or "classifier"
 
     def _check_params(self) -> None:
@@ -294,16 +270,8 @@ class CalibratedCapabilityRouter(_Common):
                  lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
                  search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
                  name: str | None = None) -> None:
-        self.featurizer = featurizer
         self.C = C
-        self.lam = lam
-        self.candidates = candidates
-        self.catalog = catalog
-        self.lambdas = lambdas
-        self.budget = budget
-        self.cv = cv
-        self.search = search
-        self.task_field = task_field
+        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
         self.name = name or "capability-fit"
 
     def _tasks_of(self, X: Any) -> np.ndarray:

@@ -162,6 +162,13 @@ class UtilityRouter(BaseRouter):
     task_field: str | None
 
     # -- parameters ----------------------------------------------------------------------------------
+    def _set_common(self, featurizer: Any, lam: float | str, candidates: Sequence[str] | None, catalog: Catalog | None,
+                    lambdas: Sequence[float], budget: float, cv: int, search: Mapping[str, Sequence[Any]] | None,
+                    task_field: str | None) -> None:
+        """Store the common constructor keywords unchanged (each subclass lists them in its signature)."""
+        self.featurizer, self.lam, self.candidates, self.catalog = featurizer, lam, candidates, catalog
+        self.lambdas, self.budget, self.cv, self.search, self.task_field = lambdas, budget, cv, search, task_field
+
     def _hp(self, name: str) -> Any:
         """A hyper-parameter: the value cross-validation chose, else the constructor's."""
         return getattr(self, "best_params_", {}).get(name, getattr(self, name))
