@@ -197,3 +197,20 @@ def test_lambda_rule_by_hand():
     assert r._pick_lambda(curve) == 3.0
     curve["cost"] = [40.0, 30.0, 20.0, 11.0]  # nothing within the budget: the cheapest point
     assert r._pick_lambda(curve) == 3.0
+
+
+def test_export_reduces_any_family_to_its_per_task_table(small_split):
+    from routerlab.routers import FrugalCascade
+    from routerlab.routers.document import document_from_router
+
+    train, test = small_split
+    r = ClassifierRouter(HashingEmbedder(dim=64), lam=0.5, search={}).fit(train)
+    doc = document_from_router(r, data=test)
+    assert doc["learned"]["exportable"] is False and doc["learned"]["thresholds"]["lam"] == 0.5
+    assert "ClassifierRouter over prompt features" in doc["learned"]["note"]
+    picks = r.route_many(test)
+    top = {t: max(set(picks[test.prompts["task"] == t]), key=list(picks[test.prompts["task"] == t]).count)
+           for t in test.tasks}
+    assert doc["routes"] == top
+    with pytest.raises(ConfigError, match="not exportable"):
+        document_from_router(FrugalCascade(stages=["gpt-4o-mini", "gpt-4o"]).fit(train))
