@@ -67,7 +67,9 @@ def main() -> int:
     args = ap.parse_args()
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         table, info = goal_table(name, args.seed)
-        learned = table[(table["kind"] == "strategy") & ~table["strategy"].str.startswith("oracle")]
+        # goal (a) is about the strategies that learn, cascade or ensemble: not the baselines (oracle, random)
+        # nor the typed-in capability router
+        learned = table[(table["kind"] == "strategy") & ~table["strategy"].isin(["oracle", "random", "capability"])]
         dominated = learned[learned["dominated_by"] != ""]
         best = learned[(learned["share_of_ref_cost"] <= 0.2) & (learned["p_noninferior"] < 0.05)]
         print(f"\n{name}: {info['test_prompts']} held-out prompts (seed {args.seed}); reference {info['reference']} "
@@ -77,7 +79,7 @@ def main() -> int:
                              share_of_ref_cost=table["share_of_ref_cost"].map("{:.1%}".format),
                              p_noninferior=table["p_noninferior"].map(lambda p: f"{p:.3g}"))
         print(shown.to_markdown(index=False) if args.markdown else shown.to_string(index=False))
-        print(f"(a) strategies dominated by a single model: {len(dominated)} "
+        print(f"(a) learned / cascade / ensemble strategies dominated by a single model: {len(dominated)} "
               f"({', '.join(f'{s} by {b}' for s, b in zip(dominated['strategy'], dominated['dominated_by'])) or 'none'})")
         print(f"(b) non-inferior to {info['reference']} (margin 1 point, alpha 0.05) at <= 20% of its cost: "
               f"{', '.join(best['strategy']) or 'none'}")
