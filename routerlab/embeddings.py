@@ -365,6 +365,7 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 _FITTED: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _FEATURES: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
 _MAX_FITTED, _MAX_FEATURES = 8, 32
+_MAX_FEATURE_BYTES = 1 << 30  # a million prompts x 128 float32 features is 0.5 GB: keep at most 1 GB
 
 
 def _digest(texts: Sequence[str]) -> str:
@@ -441,9 +442,16 @@ def _remember(key: tuple[Any, ...], featurizer: Any, x: Any) -> Any:
     if isinstance(x, np.ndarray):
         x.setflags(write=False)
     _FEATURES[key] = (featurizer, x)  # the featuriser is kept so an id() key is never reused
-    while len(_FEATURES) > _MAX_FEATURES:
-        _FEATURES.popitem(last=False)
+    while len(_FEATURES) > 1 and (len(_FEATURES) > _MAX_FEATURES or _feature_bytes() > _MAX_FEATURE_BYTES):
+        _FEATURES.popitem(last=False)  # the least recently used first; the newest always stays
     return x
+
+
+def _feature_bytes() -> int:
+    total = 0
+    for _, x in _FEATURES.values():
+        total += int(getattr(x, "nbytes", 0) or getattr(getattr(x, "data", None), "nbytes", 0))
+    return total
 
 
 def clear_feature_cache() -> None:

@@ -214,3 +214,17 @@ def test_export_reduces_any_family_to_its_per_task_table(small_split):
     assert doc["routes"] == top
     with pytest.raises(ConfigError, match="not exportable"):
         document_from_router(FrugalCascade(stages=["gpt-4o-mini", "gpt-4o"]).fit(train))
+
+
+def test_feature_cache_is_bounded_by_count_and_bytes(monkeypatch):
+    from routerlab import embeddings
+
+    embeddings.clear_feature_cache()
+    monkeypatch.setattr(embeddings, "_MAX_FEATURE_BYTES", 3 * 64 * 4 * 10)  # three 10-text matrices
+    e = HashingEmbedder(dim=64)
+    for i in range(5):
+        embeddings.features(e, [f"text {i} {j}" for j in range(10)])
+    assert len(embeddings._FEATURES) == 3  # the oldest two evicted
+    big = embeddings.features(e, [f"long {j}" for j in range(100)])  # alone over the bound: still kept
+    assert len(embeddings._FEATURES) == 1 and big.shape == (100, 64) and not big.flags.writeable
+    embeddings.clear_feature_cache()
