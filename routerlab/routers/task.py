@@ -151,76 +151,19 @@ class TaskMatcher:
 
     def _compile_hyperscan(self, engine: str) -> str:
         try:
-            import hyperscan
+            from ._hyperscan import Scanner
+
+            self._scanner = Scanner([p for _, p in self.flat])
         except ImportError:
             if engine == "hyperscan":
                 raise ConfigError("engine='hyperscan' needs the hyperscan package: pip install hyperscan "
                                   "(or pip install routerlab[fast]); or use engine='auto'") from None
             return self.engine
-        if any(re.fullmatch(p, "") is not None for _, p in self.flat):  # matches nothing: decided per prompt
+        except ValueError as exc:  # a construct hyperscan does not support, or a pattern matching ""
             if engine == "hyperscan":
-                raise ConfigError("engine='hyperscan' cannot take a pattern that matches the empty string; "
-                                  "use engine='auto'")
+                raise ConfigError(f"a pattern is not usable by hyperscan ({exc}); use engine='auto'") from None
             return self.engine
-        base = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE
-        reduced = [_existence_form(p) for _, p in self.flat]
-        # a pattern that may match a newline may also span two prompts: ask for its start offsets
-        spans = [_may_match_newline(p) for p in reduced]
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        try:
-            db.compile(expressions=[p.encode("utf-8") for p in reduced], ids=list(range(len(reduced))),
-                       elements=len(reduced),
-                       flags=[base | (hyperscan.HS_FLAG_SOM_LEFTMOST if sp else 0) for sp in spans])
-        except Exception as exc:  # noqa: BLE001 - hyperscan.error: a construct it does not support
-            if engine == "hyperscan":
-                raise ConfigError(f"a pattern is not hyperscan syntax ({exc}); use engine='auto'") from None
-            return self.engine
-        self._hs, self._hs_spans = db, np.array(spans, dtype=bool)
-        # patterns whose candidates are confirmed one prompt at a time: anchors were compiled multi-line
-        # (a candidate may sit at a line start inside a prompt) and lookarounds may see the joint. Word
-        # boundaries need no confirmation: the newline joint is a non-word character, as a text's ends are.
-        self._hs_confirm = np.array([bool(re.search(r"(?<!\\)[\^$]|\\[AZ]|\(\?<?[=!]", p)) for _, p in self.flat])
-        self._hs_exact = [re.compile(p, re.IGNORECASE) for _, p in self.flat]
         return "hyperscan"
-
-    def _match_hyperscan(self, texts: Sequence[str]) -> np.ndarray:
-        """``match`` for many texts in one native scan (see the module docstring)."""
-        n = len(texts)
-        won = np.full(n, -1, dtype=np.int64)
-        is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=n)
-        for i in np.flatnonzero(~is_ascii).tolist():  # the per-prompt path: case folding beyond ASCII
-            won[i] = self.match(texts[i])
-        at = np.flatnonzero(is_ascii)
-        if not len(at):
-            return won
-        chosen = [texts[i] for i in at.tolist()] if len(at) < n else list(texts)
-        starts = np.cumsum([0] + [len(t) + 1 for t in chosen])
-        found: list[int] = []
-        keep = found.extend
-
-        def hit(i: int, f: int, t: int, _flags: int, _ctx: Any) -> None:  # called once per match: kept minimal
-            keep((i, f, t))
-
-        # joined as bytes: one big str join + encode allocates two large buffers, measured slower here
-        self._hs.scan(b"\n".join([t.encode("ascii") for t in chosen]), match_event_handler=hit)
-        if not found:
-            return won
-        ifte = np.fromiter(found, dtype=np.int64, count=len(found)).reshape(-1, 3)
-        pid = ifte[:, 0]
-        end_in = np.searchsorted(starts, ifte[:, 2] - 1, side="right") - 1
-        from_in = np.searchsorted(starts, ifte[:, 1], side="right") - 1
-        # a pattern that cannot match a newline matches inside one prompt; the others report their start
-        inside = ~self._hs_spans[pid] | (from_in == end_in)
-        sure = inside & ~self._hs_confirm[pid]
-        best = np.full(len(chosen), len(self.flat), dtype=np.int64)
-        np.minimum.at(best, end_in[sure], pid[sure])
-        # candidates that must be confirmed, and only where they would beat the sure winner
-        maybe = ~sure & (pid < best[end_in])
-        for k, i in sorted(set(zip(end_in[maybe].tolist(), pid[maybe].tolist())), key=lambda x: (x[0], x[1])):
-            if i < best[k] and self._hs_exact[i].search(chosen[k]):
-                best[k] = i
-        won[at] = np.where(best < len(self.flat), best, -1)
-        return won
 
     def _compile_re(self) -> None:
         by_task: dict[str, list[int]] = {}
@@ -256,7 +199,7 @@ class TaskMatcher:
         """``match`` for many texts (each distinct text scanned once; with hyperscan all in one pass, where
         finding the duplicates would cost more than scanning them)."""
         if self.batch_engine == "hyperscan":
-            return self._match_hyperscan([t if isinstance(t, str) else str(t) for t in texts])
+            return self._scanner.match_texts([t if isinstance(t, str) else str(t) for t in texts], self.match)
         codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
         if self.engine == "re2":
             m = self._set.Match
@@ -264,6 +207,15 @@ class TaskMatcher:
         else:
             won = np.fromiter((self.match(t) for t in uniques), dtype=np.int64, count=len(uniques))
         return won[codes]
+
+    def match_column(self, column: Any) -> np.ndarray:
+        """:meth:`match_many` for a column of texts: a pandas Series backed by a pyarrow string array is
+        scanned in place by hyperscan when the patterns allow it (see :mod:`._hyperscan`)."""
+        if self.batch_engine == "hyperscan" and _arrow_backed(column):
+            won = self._scanner.match_arrow(column.array, self.match)
+            if won is not None:
+                return won
+        return self.match_many(column.to_numpy(dtype=object) if isinstance(column, pd.Series) else column)
 
     def detect(self, text: str, default: str = DEFAULT_TASK) -> TaskMatch:
         i = self.match(text)
@@ -275,53 +227,12 @@ class TaskMatcher:
         return tasks
 
 
-def _existence_form(pattern: str) -> str:
-    """A pattern that matches somewhere in a text exactly when ``pattern`` does, with fewer match ends
-    for hyperscan to report: a trailing ``X+``/``X{n,}`` becomes ``X``/``X{n}``, a trailing optional
-    ``X?``/``X*``/``(...)?`` is dropped (X: one escape, class, character or group). Anything else is left
-    as is (a pattern with a top-level alternation is never changed)."""
-    for _ in range(8):
-        if _has_top_level_bar(pattern):
-            return pattern
-        m = _TRAILING_REPEAT.search(pattern)
-        if m is None:
-            return pattern
-        atom, op = m.group("atom"), m.group("op")
-        head = pattern[:m.start()]
-        if head.endswith("\\") or not head and op in ("?", "*"):  # an escaped "(" or "[", or nothing left
-            return pattern
-        pattern = head + (atom if op == "+" else atom + "{" + op[1:-2] + "}" if op.endswith(",}") else "")
-    return pattern
-
-
-_TRAILING_REPEAT = re.compile(r"(?P<atom>\\.|\[(?:\\.|[^\]\\])+\]|\((?:\\.|[^()\\])*\)|[^\\()\[\]|?*+{}])"
-                              r"(?P<op>[?*+]|\{\d+,\})$")
-
-
-def _has_top_level_bar(pattern: str) -> bool:
-    depth, i, in_class = 0, 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            return True
-        i += 1
-    return False
-
-
-def _may_match_newline(pattern: str) -> bool:
-    """Whether ``pattern`` might match a newline (then a match may span two joined prompts)."""
-    return bool(re.search(r"\\[sSWDnrvfhHV]|\\x0[aA]|\\0?12|\[\^|(?<!\\)\.|\n", pattern))
+def _arrow_backed(column: Any) -> bool:
+    """Whether ``column`` is a pandas Series whose values live in a pyarrow array (readable in place)."""
+    if not isinstance(column, pd.Series):
+        return False
+    dtype = column.dtype
+    return isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow"
 
 
 @lru_cache(maxsize=4)
@@ -478,7 +389,9 @@ class TaskRouter(BaseRouter):
             if cached is None or cached[0] is not table:
                 models = [table.model_for(t) for t in self.matcher.tasks[:-1]] + [table.model_for(self.default_task)]
                 cached = self._cache_pattern_models = (table, np.array(models, dtype=object))
-            return cached[1][self.matcher.match_many(batch.prompts)]
+            frame = batch.frame
+            column = frame["prompt"] if frame is not None else batch.prompts
+            return cached[1][self.matcher.match_column(column)]
         tasks = pd.Series(self._tasks(batch), dtype=object)
         models = tasks.map(table.routes).to_numpy(dtype=object)
         models[pd.isna(models)] = table.default

@@ -136,7 +136,7 @@ def test_hyperscan_batches_decide_exactly_as_the_per_prompt_engines(patterns, te
 
 
 def test_existence_form_keeps_what_matches():
-    from routerlab.routers.task import _existence_form
+    from routerlab.routers._hyperscan import existence_form as _existence_form
 
     assert _existence_form(r"```\w+") == r"```\w"
     assert _existence_form(r"get (the |all )?") == "get "
@@ -157,3 +157,36 @@ def test_hyperscan_engine_refuses_what_it_cannot_compile_and_auto_falls_back():
     assert auto.batch_engine in ("re", "re2") and auto.match_many(["abab", "ab"]).tolist() == [0, -1]
     empty = TaskMatcher({"any": ["x*"]}, engine="auto")
     assert empty.batch_engine != "hyperscan" and empty.match_many(["", "y"]).tolist() == [0, 0]
+
+
+RAW_OK = {  # no assertion but a leading ^: the column is scanned in place, with no joint between texts
+    "qa": [r"^what (is|are)", r"^how"],
+    "code": [r"```\w+", r"implement", r"kelvin"],
+    "spans": [r"foo\s+bar", r"tl;?dr", r"x[^a]yz"],
+}
+RAW_TEXTS = ["What is this", "so what is it", "how?", "abc tl", "dr def", "foo", "bar", "foo \n bar",
+             "xyz", "x\nyz", "", "naïve implement", "\u212aelvin", "KELVIN", "```json {}", "nothing here"]
+
+
+@pytest.mark.parametrize("texts", [RAW_TEXTS, None])
+def test_raw_arrow_layout_decides_exactly_as_the_per_prompt_engine(texts, zeroeval):
+    import pandas as pd
+
+    from routerlab.routers.task import TaskMatcher
+
+    if texts is None:
+        texts = zeroeval.prompts["prompt"].tolist()[::5] + RAW_TEXTS
+    column = pd.Series(texts, dtype="string[pyarrow]")
+    fast = TaskMatcher(RAW_OK, engine="hyperscan")
+    from routerlab.routers.task import _arrow_backed
+
+    assert _arrow_backed(column) and _arrow_backed(zeroeval.prompts["prompt"]) and not _arrow_backed(texts)
+    assert fast._scanner.match_arrow(column.array, fast.match) is not None  # the raw layout applies
+    expected = [TaskMatcher(RAW_OK, engine="re").match(t) for t in texts]
+    assert fast.match_column(column).tolist() == expected
+    assert fast.match_column(column.iloc[3:]).tolist() == expected[3:]  # a slice: offsets into the buffer
+    assert fast.match_many(texts).tolist() == expected                 # the joined layout agrees
+    # patterns with word boundaries cannot be scanned without a joint: the joined layout answers
+    bounded = TaskMatcher(DEFAULT_PATTERNS, engine="hyperscan")
+    assert bounded._scanner.match_arrow(column.array, bounded.match) is None
+    assert bounded.match_column(column).tolist() == [TaskMatcher(DEFAULT_PATTERNS, engine="re").match(t) for t in texts]
