@@ -197,16 +197,20 @@ class UtilityRouter(BaseRouter):
 
     # -- features ------------------------------------------------------------------------------------
     def _design(self, texts: Sequence[str], tasks: np.ndarray) -> Any:
-        """Text features plus the task one-hot (rows of norm sqrt(2) when both are present)."""
+        """Text features plus the task one-hot (rows of norm sqrt(2) when both are present), float64.
+
+        Float64 because one request and a batch go through different BLAS kernels: in float32 their
+        products differ in the last bits often enough to flip a rounded tie; in float64 they agree to
+        ~1e-16, far inside the rounding every decision applies."""
         x = features(self.featurizer_, texts)
         if not len(self.task_levels_):
-            return x
-        onehot = (np.asarray(tasks, dtype=object)[:, None] == self.task_levels_[None, :]).astype(np.float32)
+            return np.asarray(x, dtype=np.float64) if isinstance(x, np.ndarray) else x.astype(np.float64)
+        onehot = (np.asarray(tasks, dtype=object)[:, None] == self.task_levels_[None, :]).astype(np.float64)
         if isinstance(x, np.ndarray):
-            return np.hstack([np.asarray(x, dtype=np.float32), onehot])
+            return np.hstack([np.asarray(x, dtype=np.float64), onehot])
         import scipy.sparse as sp
 
-        return sp.hstack([x, sp.csr_matrix(onehot)], format="csr")
+        return sp.hstack([x, sp.csr_matrix(onehot)], format="csr", dtype=np.float64)
 
     # -- fitting -------------------------------------------------------------------------------------
     def fit(self, dataset: Any) -> UtilityRouter:
