@@ -26,7 +26,9 @@ def _run_parser(sub: Any) -> None:
                        description="Replay a data set across routing strategies: quality, cost, cost per "
                                    "correct answer and latency per strategy, Pareto-optimal ones marked.")
     p.add_argument("--dataset", default="zeroeval", help="bundled name (zeroeval, routellm) or a path (default: zeroeval)")
-    p.add_argument("--strategies", help="comma-separated strategy names to run (default: all built-ins and every model)")
+    p.add_argument("--strategies", help="comma-separated strategy names or groups to run: 'default' (the built-ins "
+                   "that fit quickly, and every model), 'learners' (the routers that learn from prompt text and the "
+                   "learned cascade), 'all' (default: default)")
     p.add_argument("--tasks", help="comma-separated tasks to keep (default: all)")
     p.add_argument("--test-size", type=float, default=0.5,
                    help="share of prompts held out for evaluation; learned strategies fit on the rest (default 0.5)")
@@ -44,14 +46,15 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--by-task", action="store_true", help="also print the per-task breakdown")
 
 
-def build_strategies(train: Any, models: list[str], seed: int, evaluation: Any = None) -> dict[str, Any]:
-    """Every single model plus the built-in strategies fitted on ``train`` (the oracle reads
-    ``evaluation``'s outcomes)."""
+def build_strategies(train: Any, models: list[str], seed: int, evaluation: Any = None,
+                     groups: tuple[str, ...] = ("default",)) -> dict[str, Any]:
+    """Every single model plus the built-in strategies of ``groups`` fitted on ``train`` (the oracle
+    reads ``evaluation``'s outcomes)."""
     from .routers import FixedRouter
     from .routers.defaults import builtin_strategies
 
     strategies: dict[str, Any] = {m: FixedRouter(m) for m in models}
-    strategies.update(builtin_strategies(train, seed=seed, evaluation=evaluation))
+    strategies.update(builtin_strategies(train, seed=seed, evaluation=evaluation, groups=groups))
     return strategies
 
 
@@ -84,12 +87,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ds.outcomes is None and not (args.live or args.server):
         raise ConfigError(f"data set {ds.name!r} has no recorded outcomes to replay: use --server or --live")
     train, test = ds.split(args.test_size, seed=args.seed)
-    strategies = build_strategies(train, ds.models, args.seed, evaluation=test)
-    if args.strategies:
-        wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    from .routers.defaults import expand_groups
+
+    named = [s.strip() for s in (args.strategies or "").split(",") if s.strip()]
+    groups, wanted = expand_groups(named)
+    from .routers.defaults import GROUPS
+
+    build = [g for g in GROUPS if g in groups or set(GROUPS[g]) & set(wanted)] or ["default"]
+    strategies = build_strategies(train, ds.models, args.seed, evaluation=test, groups=tuple(build))
+    if named:
+        if "default" in groups:  # the default group stands for its strategies and every single model
+            wanted = list(dict.fromkeys([*ds.models, *wanted]))
         unknown = [s for s in wanted if s not in strategies]
         if unknown:
-            raise ConfigError(f"unknown strategies {unknown}; available: {', '.join(strategies)}")
+            raise ConfigError(f"unknown strategies {unknown}; available: {', '.join(strategies)} "
+                              "and the groups default, learners, all")
         strategies = {k: strategies[k] for k in wanted}
 
     caller, server = None, None
@@ -126,6 +138,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(_format_table(summary))
     if args.by_task:
         print("\nper task:\n" + results.summary(by="task")[["n", "quality", "cost"]].to_string())
+    if any(callable(getattr(s, "sweep", None)) for s in strategies.values()):
+        curves = results.with_curves(strategies, test, n_boot=200, seed=args.seed).curves
+        print(f"\nwhole cost-quality curves on the held-out prompts (APGR / CPT between {curves.weak} and "
+              f"{curves.strong}; CPT as a share of their cost gap; 95% bootstrap CIs):")
+        print(_format_curves(curves.metrics))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -136,10 +153,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .viz import save_frontier_png
 
         save_frontier_png(results, out / "frontier.png")
-        print(f"\nwrote {out}/results.parquet, summary.csv, summary.md, frontier.png")
+        if results.curves is not None:
+            results.curves.points.to_csv(out / "curves.csv", index=False)
+            results.curves.metrics.to_csv(out / "curve_metrics.csv")
+        print(f"\nwrote {out}/results.parquet, summary.csv, summary.md, frontier.png"
+              + (", curves.csv, curve_metrics.csv" if results.curves is not None else ""))
     if len(results.df) and (results.df["error_type"] != "").all():
         return EXIT_CALLS
     return EXIT_OK
+
+
+def _format_curves(metrics: Any) -> str:
+    import pandas as pd
+
+    cols = {}
+    for key, label in (("aiq", "AIQ"), ("apgr", "APGR"), ("cpt50", "CPT(50%)"), ("cpt80", "CPT(80%)")):
+        cols[label] = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if v == v else "—"
+                       for v, lo, hi in zip(metrics[key], metrics[f"{key}_lo"], metrics[f"{key}_hi"])]
+    return pd.DataFrame(cols, index=metrics.index).to_string()
 
 
 def _has_tabulate() -> bool:

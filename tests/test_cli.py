@@ -33,7 +33,7 @@ def default_run(tmp_path_factory):
 def test_default_run_prints_every_strategy_sorted_with_pareto(default_run):
     proc, out = default_run
     text = proc.stdout
-    for name in ("gpt-4o", "gpt-4o-mini", "oracle", "random", "task", "learned", "cascade-agreement",
+    for name in ("gpt-4o", "gpt-4o-mini", "oracle", "random", "task", "cascade-agreement",
                  "consensus", "best-of-n", "capability"):
         assert f" {name} " in text
     summary = pd.read_csv(out / "summary.csv")
@@ -109,3 +109,16 @@ def test_help_documents_flags():
     assert proc.returncode == 0
     for flag in ("--dataset", "--strategies", "--tasks", "--live", "--config", "--server", "--out", "--store"):
         assert flag in proc.stdout
+
+
+def test_learners_group_prints_whole_curves(tmp_path):
+    proc = run_cli("run", "--no-progress", "--tasks", "crux", "--strategies", "learners,gpt-4o,gpt-4o-mini",
+                   "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    for name in ("learned", "mf", "cluster", "classifier", "capability-fit", "cascade-frugal", "gpt-4o-mini"):
+        assert f" {name} " in proc.stdout or proc.stdout.splitlines().count(name)
+    assert "whole cost-quality curves" in proc.stdout and "CPT(50%)" in proc.stdout
+    metrics = pd.read_csv(tmp_path / "curve_metrics.csv", index_col="strategy")
+    assert set(metrics.index) == {"learned", "mf", "cluster", "classifier", "capability-fit", "cascade-frugal"}
+    assert metrics["aiq"].between(0, 1).all()
+    assert "oracle" not in pd.read_csv(tmp_path / "summary.csv")["strategy"].tolist()  # only what was asked

@@ -1,4 +1,5 @@
 from . import schema as schema
+from .curves import Curves as Curves, sweep_curves as sweep_curves
 from .experiment import Experiment as Experiment
 from .experiment import fingerprint as fingerprint
 from .experiment import replay_rows as replay_rows

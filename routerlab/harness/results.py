@@ -76,6 +76,9 @@ class Results:
 
     df: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the strategies' whole cost-quality curves (:class:`~routerlab.harness.curves.Curves`), once attached
+    #: by :meth:`with_curves`; not saved by ``to_parquet``/``to_csv``
+    curves: Any = None
 
     def __post_init__(self) -> None:
         self.df = schema.normalise(self.df)
@@ -238,9 +241,21 @@ class Results:
 
         return compare(self, a, b, metric=metric, **kwargs)
 
+    def with_curves(self, strategies: Any, dataset: Any, **kwargs: Any) -> Results:
+        """Attach the whole cost-quality curves (with AIQ, APGR, CPT and bootstrap CIs) of the strategies
+        that have one, on ``dataset`` (the held-out split these results replayed); returns self.
+
+        See :func:`routerlab.harness.curves.sweep_curves` for ``kwargs``; ``res.curves`` then holds them,
+        ``res.plot("curves")`` draws them and the dashboard shows them.
+        """
+        from .curves import sweep_curves
+
+        self.curves = sweep_curves(strategies, dataset, **kwargs)
+        return self
+
     def plot(self, kind: str = "frontier", **kwargs: Any) -> Any:
-        """Plot: ``frontier`` (cost vs quality), ``latency``, ``heatmap``, ``shares`` (a matplotlib
-        Figure; see :func:`routerlab.viz.plot`)."""
+        """Plot: ``frontier`` (cost vs quality), ``latency``, ``heatmap``, ``shares``, ``curves`` (after
+        :meth:`with_curves`) (a matplotlib Figure; see :func:`routerlab.viz.plot`)."""
         return views.get("plot")(self, kind, **kwargs)
 
     def dashboard(self, **kwargs: Any) -> Any:

@@ -7,10 +7,16 @@
      ├── CapabilityRouter         strategy 1: catalog capabilities, constraints, normalised cost
      ├── TaskRouter               strategy 2: task patterns / labels -> RoutingTable (learnable)
      ├── ContextWindowRouter      wraps any router: skips models whose window is too small
-     ├── LearnedRouter            kNN over prompt embeddings: quality - lambda * cost
+     ├── UtilityRouter            learned routers: predict every model's score and cost, argmax p - lambda * cost
+     │    ├── LearnedRouter       similarity-weighted kNN over prompt features (learned)
+     │    ├── MFRouter            RouteLLM's matrix factorisation, for N models (learners)
+     │    ├── ClusterRouter       k-means clusters with per-cluster quality / cost tables (learners)
+     │    ├── ClassifierRouter    a correctness classifier per model (learners)
+     │    └── CalibratedCapabilityRouter  abilities per model and task fitted from outcomes (learners)
      └── FixedRouter, RandomRouter, OracleRouter   baselines
     BaseStrategy                  answer(request, caller) -> Answer, answer_sync
      ├── CascadeRouter            cheap -> strong, accept on a Signal: Agreement or JudgeVerdict (cascade)
+     ├── FrugalCascade            cheap -> strong, a learned acceptance model per stage: FrugalGPT (frugal)
      ├── Consensus, BestOfN       ensembles: a vote over normalised answers, or a pairwise judge (ensemble)
      └── RouterStrategy           makes a one-call Strategy of any Router
     LLMJudge, SimulatedJudge      injection-safe judges, live or simulated offline (judge)

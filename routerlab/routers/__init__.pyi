@@ -17,7 +17,14 @@ from .context import ContextWindowRouter as ContextWindowRouter
 from .defaults import builtin_strategies as builtin_strategies
 from .ensemble import BestOfN as BestOfN, Consensus as Consensus
 from .judge import JudgeResult as JudgeResult, LLMJudge as LLMJudge, SimulatedJudge as SimulatedJudge
+from .frugal import FrugalCascade as FrugalCascade, LearnedAcceptance as LearnedAcceptance
 from .learned import LearnedRouter as LearnedRouter
+from .learners import (
+    CalibratedCapabilityRouter as CalibratedCapabilityRouter,
+    ClassifierRouter as ClassifierRouter,
+    ClusterRouter as ClusterRouter,
+    MFRouter as MFRouter,
+)
 from .params import DerivedDefault as DerivedDefault, Params as Params, check_params as check_params, clone as clone
 from .table import RoutingTable as RoutingTable
 from .task import (
@@ -27,3 +34,4 @@ from .task import (
     TaskRouter as TaskRouter,
     detect_task as detect_task,
 )
+from .utility import Sweep as Sweep, UtilityRouter as UtilityRouter

@@ -327,7 +327,9 @@ def _answer_keys(dataset: Any, models: list[str]) -> pd.DataFrame:
     df = dataset.outcomes.df
     df = df[df["model"].isin(models)].merge(dataset.prompts[["prompt_id", "task"]], on="prompt_id")
     if "answer" in df.columns:  # scored data sets carry the extracted answer already: normalise only
-        keys = [normalize_answer(a, task or "default") for a, task in zip(df["answer"], df["task"])]
+        # no extracted answer is stored as a missing value (NaN), never a key: as answer_key gives None
+        keys = [normalize_answer(a if isinstance(a, str) else None, task or "default")
+                for a, task in zip(df["answer"], df["task"])]
     else:
         keys = [answer_key(t, m, task) for t, m, task in zip(df["response"], df["model"], df["task"])]
     return pd.DataFrame({"prompt_id": df["prompt_id"].to_numpy(), "model": df["model"].to_numpy(),

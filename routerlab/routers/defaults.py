@@ -1,23 +1,61 @@
 """The built-in strategies of ``routerlab run``: every router and strategy, configured and fitted.
 
+Two groups (``routerlab run --strategies default,learners``; a group name expands to its members and
+can be mixed with single names):
+
+- ``default`` (what a plain ``routerlab run`` replays; quick to fit): ``oracle``, ``random``,
+  ``capability``, ``task``, ``cascade-agreement``, ``cascade-judge``, ``consensus``, ``best-of-n``;
+- ``learners`` (the routers that learn from prompt text, and the learned cascade; they import
+  scikit-learn and fit TF-IDF features, about 3-5 s together on 1,420 train prompts): ``learned``
+  (kNN), ``mf``, ``cluster``, ``classifier``, ``capability-fit``, ``cascade-frugal``.
+
 Example::
 
     >>> from routerlab import datasets                                           # doctest: +SKIP
     >>> train, test = datasets.load("zeroeval").split(test_size=0.5, seed=0)      # doctest: +SKIP
     >>> sorted(builtin_strategies(train, seed=0))                                # doctest: +SKIP
-    ['best-of-n', 'capability', 'cascade-agreement', 'cascade-judge', 'consensus', 'learned', 'oracle',
-     'random', 'task']
+    ['best-of-n', 'capability', 'cascade-agreement', 'cascade-judge', 'consensus', 'oracle', 'random', 'task']
+    >>> sorted(builtin_strategies(train, groups=["learners"]))                   # doctest: +SKIP
+    ['capability-fit', 'cascade-frugal', 'classifier', 'cluster', 'learned', 'mf']
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from ..catalog import Catalog
+from ..errors import ConfigError
 
-__all__ = ["builtin_strategies", "frontier_models"]
+__all__ = ["builtin_strategies", "frontier_models", "GROUPS", "expand_groups"]
+
+#: The strategy groups of ``routerlab run --strategies`` (see the module docstring).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "default": ("oracle", "random", "capability", "task", "cascade-agreement", "cascade-judge", "consensus",
+                "best-of-n"),
+    "learners": ("learned", "mf", "cluster", "classifier", "capability-fit", "cascade-frugal"),
+}
+
+
+def expand_groups(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(groups named, every strategy name they and the single names stand for, in order).
+
+    ``"all"`` is every group. Example::
+
+        >>> expand_groups(["default", "gpt-4o"])[0]
+        ['default']
+        >>> expand_groups(["all"])[1][-1]
+        'cascade-frugal'
+    """
+    groups, out = [], []
+    for n in names:
+        members = [g for g in GROUPS] if n == "all" else [n] if n in GROUPS else []
+        groups += [g for g in members if g not in groups]
+        out += [m for g in members for m in GROUPS[g]] if members else [n]
+    return groups, list(dict.fromkeys(out))
+
 
 #: Judge model and simulated error rate used offline by the judge-based strategies.
 JUDGE_MODEL = "gpt-4o-mini"
@@ -36,8 +74,9 @@ def frontier_models(train: Any, catalog: Catalog) -> pd.DataFrame:
 
 
 def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, seed: int = 0,
-                       evaluation: Any = None) -> dict[str, object]:
-    """Every built-in strategy, fitted on ``train`` (a train split with outcomes) where it learns.
+                       evaluation: Any = None, groups: Sequence[str] = ("default",)) -> dict[str, object]:
+    """The built-in strategies of ``groups`` (see :data:`GROUPS`; ``"all"`` for every one), fitted on
+    ``train`` (a train split with outcomes) where they learn. Nothing is fitted on ``evaluation``.
 
     Returned (name → Router or Strategy; single models are the harness's):
 
@@ -49,7 +88,12 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     - ``task``: :class:`TaskRouter` with its table learnt on ``train``; it routes by the request's
       ``task`` label when there is one (the bundled data sets label every prompt) and by the regex
       patterns otherwise.
-    - ``learned``: :class:`LearnedRouter` (kNN, k=32, hashing embeddings), λ chosen on ``train``.
+    - learners: ``learned`` (:class:`LearnedRouter`, similarity-weighted kNN), ``mf``
+      (:class:`MFRouter`), ``cluster`` (:class:`ClusterRouter`), ``classifier``
+      (:class:`ClassifierRouter`), ``capability-fit`` (:class:`CalibratedCapabilityRouter`): TF-IDF +
+      SVD features, λ and hyper-parameters by 3-fold CV on ``train`` within 20 % of the best single
+      model's train cost; ``cascade-frugal``: :class:`FrugalCascade` (learned acceptance, planned and
+      thresholded on ``train`` for 20 % of the best single model's train cost).
     - ``cascade-agreement``: an agreement cascade planned per task on ``train`` within 20 % of the
       best single model's train cost.
     - ``cascade-judge``: the train cost/quality frontier's models from 70 % of the best model's
@@ -61,15 +105,27 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     Without ``train`` only the strategies that learn nothing are returned (``random`` over the
     catalog, ``capability``, and fixed cascades/ensembles over catalog models).
     """
+    unknown = [g for g in groups if g not in GROUPS and g != "all"]
+    if unknown:
+        raise ConfigError(f"unknown strategy group(s) {unknown}; groups: {sorted(GROUPS)} or 'all'")
+    chosen = expand_groups(list(groups))[0]
+    catalog = catalog or Catalog.default()
+    out: dict[str, object] = {}
+    if "default" in chosen:
+        out.update(_default_group(train, catalog, seed, evaluation))
+    if train is not None and "learners" in chosen:
+        out.update(_learners(train, catalog))
+    return out
+
+
+def _default_group(train: Any, catalog: Catalog, seed: int, evaluation: Any) -> dict[str, object]:
     from .ensemble import BestOfN, Consensus
     from .judge import LLMJudge, SimulatedJudge
     from .baselines import OracleRouter, RandomRouter
     from .capability import CapabilityRouter
     from .cascade import Agreement, CascadeRouter, JudgeVerdict
-    from .learned import LearnedRouter
     from .task import TaskRouter
 
-    catalog = catalog or Catalog.default()
     judge = LLMJudge(JUDGE_MODEL, caller=SimulatedJudge(error_rate=JUDGE_ERROR_RATE, seed=seed, catalog=catalog),
                      seed=seed)
     out: dict[str, object] = {}
@@ -93,7 +149,6 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     out["capability"] = CapabilityRouter(catalog, candidates=models, preferred={"reasoning": 2, "coding": 1},
                                          cost_weight=0.4)
     out["task"] = TaskRouter(task_field="task", catalog=catalog).fit(train)
-    out["learned"] = LearnedRouter(k=32, lam="auto", catalog=catalog).fit(train)
     out["cascade-agreement"] = CascadeRouter(budget=0.2, catalog=catalog, name="cascade-agreement").fit(train)
     frontier = table[table["frontier"] & (table["quality"] >= 0.7 * table.loc[best, "quality"])].index.tolist()
     ladder = (frontier[:2] + [best]) if len(frontier) > 2 else frontier
@@ -103,4 +158,17 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     if len(voters) >= 2:
         out["consensus"] = Consensus(voters)
         out["best-of-n"] = BestOfN(voters[:2], judge)
+    return out
+
+
+def _learners(train: Any, catalog: Catalog) -> dict[str, object]:
+    """The ``learners`` group, fitted on ``train`` (features fitted once and shared)."""
+    from .frugal import FrugalCascade
+    from .learned import LearnedRouter
+    from .learners import CalibratedCapabilityRouter, ClassifierRouter, ClusterRouter, MFRouter
+
+    routers = {"learned": LearnedRouter, "mf": MFRouter, "cluster": ClusterRouter, "classifier": ClassifierRouter,
+               "capability-fit": CalibratedCapabilityRouter}
+    out: dict[str, object] = {name: cls(catalog=catalog).fit(train) for name, cls in routers.items()}
+    out["cascade-frugal"] = FrugalCascade(catalog=catalog).fit(train)
     return out

@@ -189,6 +189,9 @@ def _inner_document(router: Any, data: Any) -> dict[str, Any]:
     model = getattr(router, "model", None)
     if isinstance(model, str) and model:
         return {"name": getattr(router, "name", "fixed"), "router": "fixed", "default": model}
+    if hasattr(router, "acceptors_"):  # FrugalCascade
+        raise ConfigError(f"{type(router).__name__} is not exportable: its acceptance model reads the cheap answers; "
+                          "export its stages with CascadeRouter(cascade.stages_) (agreement acceptance) instead")
     if hasattr(router, "lam_") or hasattr(router, "models_"):
         return _learned_document(router, data)
     for attr in ("to_document", "to_table"):
@@ -230,7 +233,7 @@ def _learned_document(router: Any, data: Any) -> dict[str, Any]:
     if not hasattr(router, "models_"):
         raise ConfigError(f"{type(router).__name__} is not fitted: fit it before exporting")
     if data is None:
-        raise ConfigError(f"{type(router).__name__} (kNN over prompt embeddings) is not exportable as a table; "
+        raise ConfigError(f"{type(router).__name__} (a learned router) is not exportable as a table; "
                           "pass data=<Dataset> to export the per-task decision table it reduces to on that data")
     prompts = data.prompts
     picks = [str(m) for m in router.route_many(prompts)]
@@ -243,14 +246,15 @@ def _learned_document(router: Any, data: Any) -> dict[str, Any]:
     for model in picks:
         overall[model] = overall.get(model, 0) + 1
     agree = sum(routes[t] == m for t, m in zip(prompts["task"].astype(str), picks)) / max(len(picks), 1)
-    thresholds = {"lam": float(router.lam_), "k": float(router.k), "prior": float(router.prior),
-                  "cost_scale": float(getattr(router, "cost_scale_", 1.0))}
+    thresholds = {"lam": float(router.lam_), "cost_scale": float(getattr(router, "cost_scale_", 1.0))}
+    thresholds.update({key: float(getattr(router, key)) for key in ("k", "prior") if hasattr(router, key)})
+    what = "kNN over prompt embeddings" if hasattr(router, "k") else f"{type(router).__name__} over prompt features"
     return {
         "name": getattr(router, "name", "learned"), "router": "learned", "routes": routes,
         "default": max(overall, key=lambda m: (overall[m], m)),
         "learned": {"kind": type(router).__name__, "exportable": False, "thresholds": thresholds,
                     "params": {"candidates": [str(m) for m in router.models_]},
-                    "note": ("kNN over prompt embeddings: the exact decision needs the train embeddings, so the "
+                    "note": (f"{what}: the exact decision needs the fitted model, so the "
                              f"table holds the per-task decisions it reduces to on {getattr(data, 'name', 'the data')}"
                              f" (agreeing with the router on {agree:.1%} of those prompts); route with task=...")},
         "provenance": {"dataset": getattr(data, "name", None), "agreement": agree},

@@ -7,8 +7,15 @@ and reports all patterns that match; the lowest pattern index wins, which keeps 
 priority of a loop over tasks. Without it (``engine="re"``) each task's patterns are one compiled
 Python alternation, tried in priority order. Both engines decide identically on the bundled data.
 
-Measured on the 2,840 zeroeval prompts (``benchmarks/bench_routers.py``): a loop of ``re.search``
-over the default patterns costs ~500 µs a prompt; the RE2 set ~5 µs.
+Batches (``match_many``) go faster with the optional ``hyperscan`` package (``pip install
+routerlab[fast]``; ``engine="auto"`` uses it when installed and every pattern compiles): all ASCII
+prompts, lower-cased and joined by newlines, are scanned in one native pass that stops at the first
+candidate; only a prompt holding a candidate is then decided exactly by the per-prompt engine, and
+the scan resumes at the next prompt. Anchors are compiled multi-line, so a candidate is a superset
+of the true matches and the decisions are exactly the per-prompt ones (non-ASCII prompts take the
+per-prompt path).
+
+Measured on the 2,840 zeroeval prompts (``benchmarks/bench_routers.py``): see ``benchmarks/README.md``.
 
 Example::
 
@@ -109,14 +116,16 @@ class TaskMatcher:
     """
 
     def __init__(self, patterns: Mapping[str, Sequence[str]], *, engine: str = "auto") -> None:
-        if engine not in ("auto", "re2", "re"):
-            raise ConfigError(f"engine must be 'auto', 're2' or 're', got {engine!r}")
+        if engine not in ("auto", "re2", "re", "hyperscan"):
+            raise ConfigError(f"engine must be 'auto', 're2', 're' or 'hyperscan', got {engine!r}")
         self.flat: list[tuple[str, str]] = [(t, p) for t, ps in patterns.items() for p in ps]
         self.tasks = np.array([t for t, _ in self.flat] + [None], dtype=object)
         self.pattern_of = np.array([p for _, p in self.flat] + [None], dtype=object)
-        self.engine = self._compile_re2(engine) if engine != "re" else "re"
+        self.engine = self._compile_re2("auto" if engine == "hyperscan" else engine) if engine != "re" else "re"
         if self.engine == "re":
             self._compile_re()
+        #: the batch engine: "hyperscan" when asked for (or "auto" and it is installed and compiles), else the above
+        self.batch_engine = self._compile_hyperscan(engine) if engine in ("auto", "hyperscan") else self.engine
 
     def _compile_re2(self, engine: str) -> str:
         if not re2_available():
@@ -140,6 +149,22 @@ class TaskMatcher:
         s.Compile()
         self._set = s
         return "re2"
+
+    def _compile_hyperscan(self, engine: str) -> str:
+        try:
+            from ._hyperscan import Scanner
+
+            self._scanner = Scanner([p for _, p in self.flat])
+        except ImportError:
+            if engine == "hyperscan":
+                raise ConfigError("engine='hyperscan' needs the hyperscan package: pip install hyperscan "
+                                  "(or pip install routerlab[fast]); or use engine='auto'") from None
+            return self.engine
+        except ValueError as exc:  # a construct hyperscan does not support, or a pattern matching ""
+            if engine == "hyperscan":
+                raise ConfigError(f"a pattern is not usable by hyperscan ({exc}); use engine='auto'") from None
+            return self.engine
+        return "hyperscan"
 
     def _compile_re(self) -> None:
         by_task: dict[str, list[int]] = {}
@@ -172,7 +197,10 @@ class TaskMatcher:
         return -1
 
     def match_many(self, texts: Sequence[str] | np.ndarray) -> np.ndarray:
-        """``match`` for many texts (each distinct text scanned once)."""
+        """``match`` for many texts (each distinct text scanned once; with hyperscan all in one pass, where
+        finding the duplicates would cost more than scanning them)."""
+        if self.batch_engine == "hyperscan":
+            return self._scanner.match_texts([t if isinstance(t, str) else str(t) for t in texts], self.match)
         codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
         if self.engine == "re2":
             m = self._set.Match
@@ -180,6 +208,15 @@ class TaskMatcher:
         else:
             won = np.fromiter((self.match(t) for t in uniques), dtype=np.int64, count=len(uniques))
         return won[codes]
+
+    def match_column(self, column: Any) -> np.ndarray:
+        """:meth:`match_many` for a column of texts: a pandas Series backed by a pyarrow string array is
+        scanned in place by hyperscan when the patterns allow it (see :mod:`._hyperscan`)."""
+        if self.batch_engine == "hyperscan" and _arrow_backed(column):
+            won = self._scanner.match_arrow(column.array, self.match)
+            if won is not None:
+                return won
+        return self.match_many(column.to_numpy(dtype=object) if isinstance(column, pd.Series) else column)
 
     def detect(self, text: str, default: str = DEFAULT_TASK) -> TaskMatch:
         i = self.match(text)
@@ -189,6 +226,14 @@ class TaskMatcher:
         tasks = self.tasks[self.match_many(texts)]
         tasks[tasks == None] = default  # noqa: E711 - elementwise on an object array
         return tasks
+
+
+def _arrow_backed(column: Any) -> bool:
+    """Whether ``column`` is a pandas Series whose values live in a pyarrow array (readable in place)."""
+    if not isinstance(column, pd.Series):
+        return False
+    dtype = column.dtype
+    return isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow"
 
 
 @lru_cache(maxsize=4)
@@ -338,6 +383,14 @@ class TaskRouter(BaseRouter):
 
     def _route_batch(self, batch: Batch) -> np.ndarray:
         table = self.routing_table
+        if not self.task_field:  # by pattern alone: the winning pattern's model, one gather
+            cached = getattr(self, "_cache_pattern_models", None)
+            if cached is None or cached[0] is not table:
+                models = [table.model_for(t) for t in self.matcher.tasks[:-1]] + [table.model_for(self.default_task)]
+                cached = self._cache_pattern_models = (table, np.array(models, dtype=object))
+            frame = batch.frame
+            column = frame["prompt"] if frame is not None else batch.prompts
+            return cached[1][self.matcher.match_column(column)]
         tasks = pd.Series(self._tasks(batch), dtype=object)
         models = tasks.map(table.routes).to_numpy(dtype=object)
         models[pd.isna(models)] = table.default

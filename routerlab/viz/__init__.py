@@ -20,18 +20,20 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from ..harness import views
+from .curves import plot_curves
 from .plots import forest, frontier, heatmap, latency, oracle_point, shares
 
 __all__ = ["plot", "KINDS", "frontier", "latency", "heatmap", "shares", "forest", "oracle_point",
-           "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard"]
+           "plot_curves", "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard"]
 
-KINDS: dict[str, Callable[..., Figure]] = {"frontier": frontier, "latency": latency, "heatmap": heatmap, "shares": shares, "forest": forest}
+KINDS: dict[str, Callable[..., Figure]] = {"frontier": frontier, "latency": latency, "heatmap": heatmap, "shares": shares,
+                                           "forest": forest, "curves": plot_curves}
 _ALIASES = {"pareto": "frontier", "cost_quality": "frontier", "cdf": "latency", "tasks": "heatmap",
             "share": "shares", "models": "shares", "ab": "forest"}
 
 
 def plot(results: Any, kind: str = "frontier", **kwargs: Any) -> Figure:
-    """Draw one kind of plot: ``frontier``, ``latency``, ``heatmap``, ``shares`` or ``forest``.
+    """Draw one kind of plot: ``frontier``, ``latency``, ``heatmap``, ``shares``, ``forest`` or ``curves``.
 
     For ``forest`` pass the A/B table as ``results`` (or ``tests=`` with Results first).
     """

@@ -279,7 +279,33 @@ class Dashboard:
         sim = " (simulated)" if bool(s["simulated_latency"].any()) else ""
         head = ("<tr><th>strategy</th><th>quality</th><th>95% CI</th><th>$/1k prompts</th>"
                 f"<th>p50 s{sim}</th><th>p95 s{sim}</th><th>errors</th><th>Pareto</th><th>meets constraints</th></tr>")
-        return f"<table class='routerlab-table'>{head}{''.join(rows)}</table>"
+        return f"<table class='routerlab-table'>{head}{''.join(rows)}</table>{self.curves_html()}"
+
+    def curves_html(self) -> str:
+        """The learned strategies' whole curves (plot) and AIQ / APGR / CPT with 95% CIs, when the
+        results carry curves (:meth:`Results.with_curves`); empty otherwise. Drawn once."""
+        curves = getattr(self.results, "curves", None)
+        if curves is None:
+            return ""
+        cached = getattr(self, "_curves_html", None)
+        if cached is None:
+            from .curves import plot_curves
+
+            png = base64.b64encode(figure_png(plot_curves(curves, pyplot=False, figsize=(7.5, 4.2)))).decode()
+            m = curves.metrics
+            rows = "".join(
+                f"<tr><td style='text-align:left'>{escape(str(name))}</td>"
+                + "".join(f"<td>{r[k]:.3f} [{r[k + '_lo']:.3f}, {r[k + '_hi']:.3f}]</td>"
+                          for k in ("aiq", "apgr", "cpt50", "cpt80")) + "</tr>"
+                for name, r in m.iterrows())
+            cached = (f"<h4 style='margin:8px 0 4px'>Cost-quality curves on {curves.n} held-out prompts</h4>"
+                      f"<img src='data:image/png;base64,{png}' alt='cost-quality curves' style='max-width:760px'/>"
+                      f"<table class='routerlab-table'><tr><th>strategy</th><th>AIQ</th><th>APGR</th>"
+                      f"<th>CPT(50%)</th><th>CPT(80%)</th></tr>{rows}</table>"
+                      f"<p style='font-size:85%'>APGR / CPT between {escape(curves.weak)} (weak) and "
+                      f"{escape(curves.strong)} (strong); CPT as a share of their cost gap; 95% bootstrap CIs.</p>")
+            self._curves_html = cached
+        return cached
 
     def figure(self, pyplot: bool = False) -> Any:
         """The frontier plot of the shown strategies, the recommendation ringed, the budget drawn."""

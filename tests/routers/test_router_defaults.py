@@ -12,7 +12,7 @@ from routerlab.routers import builtin_strategies
 def test_every_builtin_strategy_is_a_router_or_a_strategy_and_runs(small_split):
     train, test = small_split
     strategies = builtin_strategies(train, seed=0, evaluation=test)
-    assert set(strategies) == {"oracle", "random", "capability", "task", "learned", "cascade-agreement",
+    assert set(strategies) == {"oracle", "random", "capability", "task", "cascade-agreement",
                                "cascade-judge", "consensus", "best-of-n"}
     caller = ReplayCaller(test)
     reqs = test.requests()[:6]
@@ -34,3 +34,22 @@ def test_every_builtin_strategy_is_a_router_or_a_strategy_and_runs(small_split):
 def test_without_train_only_unfitted_strategies():
     s = builtin_strategies(None)
     assert "oracle" not in s and "learned" not in s and {"random", "capability", "consensus"} <= set(s)
+
+
+def test_learners_group_fits_every_family_on_train(small_split):
+    from routerlab.routers.defaults import GROUPS, expand_groups
+
+    train, test = small_split
+    learners = builtin_strategies(train, groups=["learners"])
+    assert list(learners) == list(GROUPS["learners"])
+    for name, s in learners.items():
+        assert callable(getattr(s, "sweep", None)), name
+        pts = s.sweep(test).points
+        assert len(pts) > 10 and pts["quality"].between(0, 1).all()
+    assert set(builtin_strategies(train, groups=["all"])) == set(GROUPS["default"]) | set(GROUPS["learners"])
+    assert expand_groups(["learners", "gpt-4o"]) == (["learners"], [*GROUPS["learners"], "gpt-4o"])
+    import pytest
+    from routerlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown strategy group"):
+        builtin_strategies(train, groups=["fancy"])
