@@ -60,7 +60,14 @@ class ConfigError(RouterlabError, ValueError):
 
 
 class UnknownModelError(ConfigError, KeyError):
-    """A model name that is not in the catalog; the message lists the closest names."""
+    """A model name that is not in the catalog; the message lists the closest names.
+
+    ``model`` and ``field`` name the model and, when a feature needed one, the catalog field.
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.model, self.field = model, field
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
