@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["_common", "intervals", "bootstrap", "paired", "multiple", "power", "live"]
+MODULES = ["_common", "intervals", "bootstrap", "paired", "multiple", "power", "live", "signed_rank"]
 
 
 @pytest.mark.parametrize("name", MODULES)
