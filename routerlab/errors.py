@@ -80,20 +80,23 @@ class NotFittedError(ConfigError, AttributeError):
 class DatasetError(RouterlabError, ValueError):
     """A dataset or outcomes file is malformed.
 
-    ``path``, ``line`` and ``field`` say where; they are also part of the message.
+    ``path``, ``line`` (text files), ``row`` (Parquet, pickle, DataFrames), ``record`` (a sample of
+    a log, e.g. ``"sample 3, epoch 2"``) and ``field`` say where; they are also part of the message.
     """
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, row: int | None = None, record: str | None = None) -> None:
         where = ", ".join(
             part for part in (
                 f"file {path}" if path else "",
                 f"line {line}" if line is not None else "",
+                f"row {row}" if row is not None else "",
+                record or "",
                 f"field {field!r}" if field else "",
             ) if part
         )
         super().__init__(f"{where}: {message}" if where else message)
-        self.path, self.line, self.field = path, line, field
+        self.path, self.line, self.field, self.row, self.record = path, line, field, row, record
 
 
 class MissingOutcomeError(RouterlabError, KeyError):

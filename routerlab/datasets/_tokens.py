@@ -1,0 +1,61 @@
+"""Token counts of outcome rows: recorded where the data has them, cl100k estimates counted on first use.
+
+Counting every response of a large import up front (RouterBench: 36,000 prompts x 11 models) costs
+tens of seconds, and most imports record cost, not tokens; so each row is counted only when a
+replay, a price or a router first needs it, and kept.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..tokens import count_cached
+
+if TYPE_CHECKING:
+    from ._dataset import Dataset
+
+__all__ = ["TokenCounts", "recorded_counts"]
+
+
+def recorded_counts(column: pd.Series) -> np.ndarray:
+    """A nullable token column as int64 with -1 where nothing was recorded."""
+    return np.where(column.isna().to_numpy(), -1, column.fillna(0).to_numpy(dtype=np.int64))
+
+
+class TokenCounts:
+    """(input, output) counts per outcome row of one Dataset, filled lazily and memoised."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        assert dataset.outcomes is not None
+        df = dataset.outcomes.df
+        self.n = len(df)
+        self._in = recorded_counts(df["input_tokens"])
+        self._out = recorded_counts(df["output_tokens"])
+        self._prompt_ids = df["prompt_id"].to_numpy(dtype=object)
+        self._responses = df["response"].to_numpy(dtype=object)
+        prompts = dataset.prompts
+        text = prompts["prompt"].astype(str)
+        if "system" in prompts.columns:
+            system = prompts["system"].fillna("").astype(str)
+            text = text.where(system == "", system + "\n" + text)
+        self._prompt_text = dict(zip(prompts["prompt_id"], text))
+
+    def matches(self, n_rows: int) -> bool:
+        return n_rows == self.n
+
+    def get(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Counts for all rows, or for the rows at ``positions`` (int64 arrays)."""
+        idx = np.arange(self.n) if positions is None else np.asarray(positions, dtype=np.int64)
+        todo = idx[self._in[idx] < 0]
+        if todo.size:
+            ids = pd.unique(self._prompt_ids[todo])
+            counted = dict(zip(ids, count_cached([self._prompt_text.get(p, "") for p in ids])))
+            self._in[todo] = [counted[p] for p in self._prompt_ids[todo]]
+        todo = idx[self._out[idx] < 0]
+        if todo.size:
+            texts = [r if isinstance(r, str) else "" for r in self._responses[todo]]
+            self._out[todo] = count_cached(texts)
+        return self._in[idx], self._out[idx]
