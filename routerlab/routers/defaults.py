@@ -69,7 +69,7 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     from .learned import LearnedRouter
     from .task import TaskRouter
 
-    catalog = catalog or Catalog.default()
+    catalog = catalog or getattr(train, "catalog", None) or Catalog.default()
     judge = LLMJudge(JUDGE_MODEL, caller=SimulatedJudge(error_rate=JUDGE_ERROR_RATE, seed=seed, catalog=catalog),
                      seed=seed)
     out: dict[str, object] = {}

@@ -1,8 +1,8 @@
 """Ensembles: several models answer; a vote (Consensus) or a judge (BestOfN) picks the answer.
 
-**Consensus** calls its models in parallel and votes over their *extracted, normalised* answers
-(:func:`routerlab.scoring.extract_answer` + :func:`routerlab.scoring.normalize_answer` for the
-request's task; so ``"$18"`` and ``"18.0"`` are one vote), optionally weighted per model. The winner
+**Consensus** calls its models in parallel and votes over their *normalised* answers (what the
+task's scorer reads, :func:`routerlab.routers.cascade.answer_key`; under a numeric scorer ``"$18"``
+and ``"18.0"`` are one vote), optionally weighted per model. The winner
 needs at least ``min_agreement`` of the total weight, else the ``fallback`` model's answer is used
 (without one: the plurality answer, flagged ``consensus=False``). Calls are taken in the order they
 finish (their reported latency, so a replay behaves as a live run would) and the vote stops as soon as
@@ -32,7 +32,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError, RouterlabError
-from .cascade import answer_key
+from .cascade import answer_key, scorers_for
 from ..types import Answer, Caller, Completion, Request
 
 __all__ = ["Consensus", "BestOfN"]
@@ -49,13 +49,15 @@ class Consensus:
     fallback: model whose answer is used when no answer reaches ``min_agreement`` (one of ``models``,
         or another model, then called after the vote); ``None``: the plurality answer.
     early_stop: stop (and cancel the rest) once the outcome is decided.
+    scorers: the scorers that read the answers (a mapping task -> scorer or name, one scorer, or a
+        Dataset); default: those of the data set the caller replays, else exact match.
     """
 
     prompt_only = False
 
     def __init__(self, models: Sequence[str], *, weights: Mapping[str, float] | None = None,
                  min_agreement: float = 0.5, fallback: str | None = None, early_stop: bool = True,
-                 name: str | None = None) -> None:
+                 name: str | None = None, scorers: Any = None) -> None:
         if len(models) < 2:
             raise ConfigError(f"Consensus needs at least two models, got {list(models)}")
         if len(set(models)) != len(models):
@@ -74,11 +76,12 @@ class Consensus:
         self.fallback = fallback
         self.early_stop = early_stop
         self.name = name or "consensus"
+        self.scorers = scorers
         self._w = w
 
     def get_params(self) -> dict[str, Any]:
         return {"models": self.models, "weights": self.weights, "min_agreement": self.min_agreement,
-                "fallback": self.fallback, "early_stop": self.early_stop, "name": self.name}
+                "fallback": self.fallback, "early_stop": self.early_stop, "name": self.name, "scorers": self.scorers}
 
     def __repr__(self) -> str:
         return f"Consensus({self.models!r}, min_agreement={self.min_agreement}, fallback={self.fallback!r})"
@@ -120,6 +123,7 @@ class Consensus:
         failed: list[str] = []
         failures: list[BaseException] = []
         pending = set(tasks)
+        scorers = scorers_for(self.scorers, caller)
         try:
             while True:
                 # answers are taken in the order they finished: by reported latency (in a replay they all
@@ -130,7 +134,7 @@ class Consensus:
                 decided = False
                 for c in arrived:
                     if id(c) not in keys:
-                        keys[id(c)] = answer_key(c.text, c.model, request.task)
+                        keys[id(c)] = answer_key(c, request.task, scorers)
                     counted.append((c, keys[id(c)]))
                     left -= self._w[c.model]
                     if self.early_stop and self._decided(counted, left):

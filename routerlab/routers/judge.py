@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..catalog import Catalog
 from ..errors import ConfigError, MissingOutcomeError
 from ..types import Caller, Completion, Request
@@ -192,6 +194,14 @@ class LLMJudge:
         return f"LLMJudge({self.model!r}, caller={self.caller!r}, seed={self.seed})"
 
 
+def _scorer(references: Any, task: str | None) -> Any:
+    """The scorer of ``task`` in the references' data set (exact match when it names none)."""
+    from ..scoring import TaskScorers
+
+    scorers = getattr(references, "scorers", None)
+    return (scorers if isinstance(scorers, TaskScorers) else TaskScorers()).for_task(task)
+
+
 class SimulatedJudge:
     """A caller-side stand-in for a judge model, decided from reference answers (offline only).
 
@@ -277,8 +287,9 @@ class SimulatedJudge:
         if known is None:
             outcomes = getattr(self.references, "outcomes", None)
             df = getattr(outcomes, "df", None)
-            known = (dict(zip(df["response"].to_numpy(dtype=object), df["output_tokens"].to_numpy()))
-                     if df is not None else {})
+            known = ({r: int(n) for r, n in zip(df["response"].to_numpy(dtype=object),
+                                                df["output_tokens"].to_numpy(dtype=float, na_value=np.nan))
+                      if isinstance(r, str) and n == n} if df is not None else {})
             self._known = known
         total, rest = 0, text
         for c in candidates:
@@ -306,11 +317,9 @@ class SimulatedJudge:
 
     def verdict(self, meta: Mapping[str, Any]) -> str | None:
         """The (possibly wrong) verdict for a judge request's metadata; None when garbled."""
-        from ..scoring import scorer_for_task
-
         pid = meta.get("prompt_id")
         reference = self._reference(pid)
-        scorer = scorer_for_task(meta.get("task") or "default")
+        scorer = _scorer(self.references, meta.get("task"))
         models = list(meta.get("models") or [None] * len(meta["candidates"]))
         recorded = self._recorded_scores()
         correct = []
@@ -339,8 +348,8 @@ class SimulatedJudge:
         meta = json.loads(raw)
         v = self.verdict(meta)
         text = "I cannot tell." if v is None else f"verdict {meta['nonce']}: [[{v}]]"
-        catalog = self.catalog or Catalog.default()
-        spec = catalog[model]
+        catalog = self.catalog or getattr(self.references, "catalog", None) or Catalog.default()
+        spec = catalog.require(model, "price", "the simulated judge's cost and latency")
         from ..tokens import count_text
 
         tin = self._prompt_tokens(request.text, meta.get("candidates") or [], str(meta.get("nonce", ""))) + 7

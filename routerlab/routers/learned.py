@@ -89,8 +89,7 @@ class LearnedRouter(BaseRouter):
             raise ConfigError(f"LearnedRouter prior must be >= 0, got {self.prior!r}")
         if not (self.lam == "auto" or (isinstance(self.lam, (int, float)) and self.lam >= 0)):
             raise ConfigError(f"LearnedRouter lam must be a number >= 0 or 'auto', got {self.lam!r}")
-        catalog = self.catalog or Catalog.default()
-        scores, costs = outcome_matrices(dataset, catalog, self.candidates)
+        scores, costs = outcome_matrices(dataset, self.catalog, self.candidates)
         complete = scores.notna().all(axis=1) & costs.notna().all(axis=1)
         prompts = dataset.prompts.set_index("prompt_id")
         ids = [pid for pid in prompts.index if pid in complete.index and complete[pid]]
@@ -206,8 +205,7 @@ class LearnedRouter(BaseRouter):
         outcome for every model count. Never pass the train split: the curve would be optimistic.
         """
         self._check_fitted()
-        catalog = self.catalog or Catalog.default()
-        scores, costs = outcome_matrices(test_dataset, catalog, list(self.models_))
+        scores, costs = outcome_matrices(test_dataset, self.catalog, list(self.models_))
         scores, costs = scores[list(self.models_)], costs[list(self.models_)]
         ok = scores.notna().all(axis=1) & costs.notna().all(axis=1)
         prompts = test_dataset.prompts.set_index("prompt_id")
