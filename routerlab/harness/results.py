@@ -118,7 +118,11 @@ class Results:
     def summary(self, by: str | None = None, level: float = 0.95) -> pd.DataFrame:
         """Per strategy (and per ``by`` column, e.g. ``"task"``): n, quality with CI, cost, cost per
         correct answer, latency percentiles (cache hits and errors excluded), error rate, and the
-        share of answers per model. Sorted by quality, best first; ``pareto`` marks the frontier."""
+        share of answers per model. Sorted by quality, best first; ``pareto`` marks the frontier.
+
+        Missing is missing: answers without a score (``missing``) are left out of quality, never
+        counted as 0; a cost is NaN when any call's cost is unknown (a model the catalog does not
+        price, with no recorded cost)."""
         keys = ["strategy"] + ([by] if by else [])
         rows = []
         for key, g in self.df.groupby(keys, sort=False):
@@ -130,11 +134,13 @@ class Results:
             pct = np.percentile(lat, [50, 95, 99]) if len(lat) else [np.nan] * 3
             share = ok["final_model"].value_counts(normalize=True)
             correct = float(q.sum())
+            cost = float(g["cost"].sum(skipna=False))
             rows.append({
-                **dict(zip(keys, key)), "n": len(g), "quality": float(q.mean()) if len(q) else np.nan,
-                "quality_lo": lo, "quality_hi": hi, "cost": float(g["cost"].sum()),
-                "cost_per_1k": 1000 * float(g["cost"].sum()) / max(len(g), 1),
-                "cost_per_correct": float(g["cost"].sum()) / correct if correct else np.nan,
+                **dict(zip(keys, key)), "n": len(g), "missing": int(ok["score"].isna().sum()),
+                "quality": float(q.mean()) if len(q) else np.nan,
+                "quality_lo": lo, "quality_hi": hi, "cost": cost,
+                "cost_per_1k": 1000 * cost / max(len(g), 1),
+                "cost_per_correct": cost / correct if correct else np.nan,
                 "latency_p50": pct[0], "latency_p95": pct[1], "latency_p99": pct[2],
                 "simulated_latency": bool(ok["simulated_latency"].any()),
                 "error_rate": float((g["error_type"] != "").mean()),
@@ -182,8 +188,13 @@ class Results:
 
         ``strong`` and ``weak`` name the single-model strategies of the pair. The router family is
         ``strategies`` (default: every other strategy); each contributes one point: its share of
-        calls that went to the strong model and its quality (APGR/CPT), and its cost per prompt and
+        answers the strong model produced and its quality (APGR/CPT), and its cost per prompt and
         quality (AIQ, over the cost range of the weak and strong models).
+
+        Attribution: a prompt counts as a strong call when the final answer came from the strong
+        model (``final_model``). Judge and verification calls, even to the strong model, count as
+        cost only (they are in ``cost``, not in the share), as RouteLLM counts the calls whose
+        answer the user gets.
         """
         names = [s for s in (strategies or self.strategies) if s not in (strong, weak)]
         for s in (strong, weak, *names):
@@ -193,10 +204,10 @@ class Results:
         ids = q.dropna().index
         q = q.loc[ids]
         cost = self._matrix("cost").loc[ids]
-        called = self._matrix("models_called").loc[ids]
+        answered = self._matrix("final_model").loc[ids]
         strong_model = self.df.loc[self.df["strategy"] == strong, "final_model"].mode().iloc[0]
-        uses = called[names].apply(lambda col: col.str.split("|").apply(lambda ms: strong_model in ms)).astype(float)
-        Q, C, U = q[names].to_numpy(), cost[names].to_numpy(), uses.to_numpy()
+        uses = _m.strong_share_matrix(answered[names].to_numpy(dtype=object), strong_model)
+        Q, C, U = q[names].to_numpy(), cost[names].to_numpy(), uses
         qs, qw = q[strong].to_numpy(), q[weak].to_numpy()
         cs, cw = cost[strong].to_numpy(), cost[weak].to_numpy()
 
