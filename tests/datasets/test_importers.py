@@ -82,6 +82,12 @@ def test_routerbench_replay_uses_recorded_cost_for_unknown_models(tmp_path):
     known = caller.complete_sync(ds.request("arc-challenge.dev.0"), "gpt-4-1106-preview")
     assert known.cost == pytest.approx(0.001)  # recorded, not the list price x tokens
     assert known.simulated_latency and known.latency > 0
+    from routerlab.harness import Experiment
+
+    res = Experiment(ds, models=["claude-v2"]).run(progress=False)
+    row = res.summary().loc["claude-v2"]
+    assert row["missing"] == 1 and row["quality"] == pytest.approx(2 / 3)  # missing is excluded, never 0
+    assert row["cost"] == pytest.approx(4 * 0.002)
 
 
 def test_wide_table_with_models_named_and_plain_score_columns(tmp_path):
