@@ -12,7 +12,7 @@
 - Building blocks: :func:`wilson_interval`, :func:`newcombe_paired_ci`,
   :func:`newcombe_unpaired_ci`, :func:`mcnemar_exact`, :func:`cluster_robust_se`,
   :func:`paired_bootstrap`, :func:`holm`, :func:`benjamini_hochberg`, :func:`srm_check`,
-  :func:`msprt_pvalue`, :func:`always_valid_pvalues`, :func:`wilcoxon_signed_rank` (R's rules).
+  :func:`msprt_pvalue`, :func:`always_valid_pvalues`.
 
 Example::
 
@@ -45,7 +45,6 @@ from .multiple import adjust_pvalues, benjamini_hochberg, bradley_terry, compare
 from .paired import ABResult, compare
 from .planning import PowerPlan, plan
 from .power import mde_paired, n_paired, power_paired
-from .signed_rank import wilcoxon_signed_rank
 
 __all__ = [
     "ABResult",
@@ -76,6 +75,5 @@ __all__ = [
     "power_paired",
     "sequential_pvalues",
     "srm_check",
-    "wilcoxon_signed_rank",
     "wilson_interval",
 ]

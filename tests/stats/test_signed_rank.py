@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from routerlab.stats import compare, wilcoxon_signed_rank
+from routerlab.stats import compare
+from routerlab.stats.signed_rank import wilcoxon_signed_rank
 
 i = np.arange
 CASES = {
@@ -76,3 +77,12 @@ def test_compare_reports_r_value():
     r = compare(df, "a", "b", "quality", n_boot=200)
     # B − A = 0.2 d: the same ranks, the same signs, so R's p-value for d
     assert r.alt_tests["Wilcoxon signed-rank"] == pytest.approx(R["n200", "two-sided"], rel=1e-9)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import routerlab.stats.signed_rank as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 2 and result.failed == 0

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["_common", "intervals", "bootstrap", "paired", "multiple", "power", "live", "signed_rank"]
+MODULES = ["_common", "intervals", "bootstrap", "paired", "multiple", "power", "live"]
 
 
 @pytest.mark.parametrize("name", MODULES)
