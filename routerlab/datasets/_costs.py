@@ -25,26 +25,31 @@ def resolve_costs(df: pd.DataFrame, catalog: Catalog,
     when cl100k had to count them (``token_counts(positions)``). Anything else stays NaN,
     ``unknown``: a model the catalog does not know, with no recorded cost.
     """
-    out = df.copy()
-    source = np.full(len(out), "unknown", dtype=object)
-    recorded_src = out["cost_source"].to_numpy(dtype=object) if "cost_source" in out.columns else None
-    cost = out["cost"].to_numpy(dtype=float, na_value=np.nan).copy()
+    source = np.full(len(df), "unknown", dtype=object)
+    cost = df["cost"].to_numpy(dtype=float, na_value=np.nan).copy()
     recorded = ~np.isnan(cost)
-    if recorded_src is not None:  # re-pricing: only costs the data itself recorded stay
-        recorded &= recorded_src == "recorded"
+    if "cost_source" in df.columns:  # re-pricing: only costs the data itself recorded stay
+        recorded &= df["cost_source"].to_numpy(dtype=object) == "recorded"
         cost[~recorded] = np.nan
     source[recorded] = "recorded"
-    models = out["model"].to_numpy(dtype=object)
-    tokens_known = (out["input_tokens"].notna() & out["output_tokens"].notna()).to_numpy()
-    cached = (out["cached_tokens"].fillna(0).to_numpy(dtype=float) if "cached_tokens" in out.columns
-              else np.zeros(len(out)))
-    for model in pd.unique(models[~recorded]):
+    codes, models = pd.factorize(df["model"])
+    n_in, n_out = (df[c].to_numpy(dtype=float, na_value=np.nan) for c in ("input_tokens", "output_tokens"))
+    tokens_known = ~np.isnan(n_in) & ~np.isnan(n_out)
+    cached = (df["cached_tokens"].to_numpy(dtype=float, na_value=0.0) if "cached_tokens" in df.columns
+              else np.zeros(len(df)))
+    todo = ~recorded
+    for k, model in enumerate(models):
         if model not in catalog:
             continue
-        rows = np.flatnonzero(~recorded & (models == model))
-        n_in, n_out = token_counts(rows)
-        cost[rows] = catalog[str(model)].cost(n_in, n_out, cached_tokens=cached[rows])
-        source[rows] = np.where(tokens_known[rows], "catalog", "catalog, estimated tokens")
-    out["cost"] = cost
-    out["cost_source"] = pd.Categorical(source, categories=list(COST_SOURCES))
-    return out
+        rows = np.flatnonzero(todo & (codes == k))
+        if not rows.size:
+            continue
+        spec = catalog[str(model)]
+        known = tokens_known[rows]
+        if known.all():  # recorded counts: no counting, no lookup
+            c_in, c_out = n_in[rows], n_out[rows]
+        else:
+            c_in, c_out = token_counts(rows)
+        cost[rows] = spec.cost(c_in, c_out, cached_tokens=cached[rows])
+        source[rows] = np.where(known, "catalog", "catalog, estimated tokens")
+    return df.assign(cost=cost, cost_source=pd.Categorical(source, categories=list(COST_SOURCES)))

@@ -24,6 +24,7 @@ from ._tokens import TokenCounts
 __all__ = ["Dataset", "Outcomes", "bundled", "data_dir"]
 
 PROMPT_COLUMNS = ("prompt_id", "task", "prompt", "reference")
+_TEXT_COLUMNS = frozenset({"answer", "normalized", "response", "prediction", "generator"})
 
 
 def data_dir() -> Path:
@@ -123,6 +124,14 @@ class Outcomes:
             raise MissingOutcomeError(self._missing(prompt_id, model, sample))
         return i
 
+    def value(self, column: str, i: int) -> Any:
+        """One cell of the row at position ``i`` (text columns: None where nothing was recorded)."""
+        cols = self._lookup()[1]
+        if column not in cols:
+            return None
+        v = cols[column][i]
+        return v if isinstance(v, str) or column not in _TEXT_COLUMNS else None
+
     def record(self, prompt_id: str, model: str, sample: int = 0) -> dict[str, Any]:
         """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
         i = self.position(prompt_id, model, sample)
@@ -201,9 +210,15 @@ class Outcomes:
         return rows.pivot(index="prompt_id", columns="model", values=column)
 
     def with_df(self, df: pd.DataFrame) -> Outcomes:
-        """The same outcomes with more columns (``df`` has the same rows, in the same order)."""
-        out = Outcomes(df)
-        object.__setattr__(out, "_priced_with", self._priced_with)
+        """The same outcomes with more or other columns: ``df`` has the same rows (prompt, model,
+        sample), in the same order, so the position arrays are reused, not rebuilt."""
+        if len(df) != len(self.df):
+            raise ValueError("with_df needs the same rows in the same order")
+        out = object.__new__(Outcomes)
+        for name in ("_prompt_index", "_model_index", "_matrix", "_row_prompt", "_row_model", "_priced_with"):
+            object.__setattr__(out, name, getattr(self, name))
+        object.__setattr__(out, "df", df)
+        object.__setattr__(out, "_scalar", None)
         return out
 
     def subset(self, prompt_ids: Iterable[str] | None = None, models: Iterable[str] | None = None) -> Outcomes:
@@ -244,7 +259,7 @@ class Dataset:
             df = out.df
             unpriced = "cost_source" not in df.columns or bool(df["cost_source"].isna().any())
             if unpriced or out._priced_with is not self.catalog:
-                out = Outcomes(resolve_costs(df, self.catalog, self.token_counts))
+                out = out.with_df(resolve_costs(df, self.catalog, self.token_counts))
                 object.__setattr__(out, "_priced_with", self.catalog)
                 object.__setattr__(self, "outcomes", out)
 
@@ -276,6 +291,38 @@ class Dataset:
         if out is not None:
             out = out.with_df(score_outcomes(self.prompts, out.df, table))
         return Dataset(self.name, self.prompts, out, self._public_info(), self.catalog, table)
+
+    def answers(self, rows: np.ndarray | None = None) -> pd.Series:
+        """The normalised answer of every outcome row (or of the rows at ``rows``): what agreement
+        strategies compare; None where the response holds none. Answers of recorded-score outcomes are
+        read on first use, by each task's scorer, and kept; reading all of them also writes them into
+        ``outcomes.df`` (``answer``, ``normalized``, ``answer_read``)."""
+        reader = self._answer_reader()
+        reader.fill(rows)
+        if rows is None:
+            assert self.outcomes is not None
+            if not self.outcomes.df["answer_read"].all() if "answer_read" in self.outcomes.df else False:
+                df = self.outcomes.df.assign(answer=pd.Series(reader.raw, dtype=object),
+                                             normalized=pd.Series(reader.norm, dtype=object), answer_read=True)
+                object.__setattr__(self, "outcomes", self.outcomes.with_df(df))
+            return pd.Series(reader.norm, dtype=object)
+        idx = np.asarray(rows, dtype=np.int64)
+        return pd.Series(reader.norm[idx], index=idx, dtype=object)
+
+    def answer_of(self, position: int) -> tuple[str | None, str | None]:
+        """(raw answer, normalised answer) of the outcome row at ``position``, read now if it was not yet."""
+        return self._answer_reader().one(position)
+
+    def _answer_reader(self) -> Any:
+        from ._scores import AnswerReader
+
+        if self.outcomes is None:
+            raise DatasetError(f"data set {self.name!r} has no outcomes")
+        reader = self.info.get("_answers")
+        if reader is None or reader.n != len(self.outcomes.df):
+            reader = AnswerReader(self.prompts, self.outcomes.df, self.scorers)
+            self.info["_answers"] = reader
+        return reader
 
     def scorer_for(self, task: str | None) -> Scorer:
         """The scorer of ``task`` in this data set (exact match when none is named; logged)."""
@@ -369,17 +416,24 @@ class Dataset:
     def token_counts(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(input, output) token counts of outcome rows (all rows, or ``positions``), int64.
 
-        Recorded counts as recorded; where the data records none, cl100k counts of the prompt (system
-        prompt included, with chat overhead) and of the response, counted on first use and kept
+        Recorded counts as recorded; where the data records none, cl100k counts of the prompt (its
+        system prompt and prompt text) and of the response, counted on first use and kept
         (``token_estimated`` says which). Missing responses count 0 output tokens.
         """
+        return self._token_counter().get(positions)
+
+    def token_count(self, position: int) -> tuple[int, int]:
+        """(input, output) tokens of the outcome row at ``position`` (see :meth:`token_counts`)."""
+        return self._token_counter().one(position)
+
+    def _token_counter(self) -> TokenCounts:
         if self.outcomes is None:
             raise DatasetError(f"data set {self.name!r} has no outcomes to count tokens of")
         counts = self.info.get("_tokens")
         if counts is None or not counts.matches(len(self.outcomes.df)):
             counts = TokenCounts(self)
             self.info["_tokens"] = counts
-        return counts.get(positions)
+        return counts
 
     def token_estimated(self) -> np.ndarray:
         """Per outcome row: True where the input or output count is a cl100k estimate (not recorded)."""
@@ -408,7 +462,8 @@ class Dataset:
                 lambda s: ", ".join(f"{k}: {v}" for k, v in s.value_counts().items() if v)),
         })
         if "normalized" in df.columns:
-            out["answers_found"] = g["normalized"].apply(lambda s: int(s.notna().sum()))
+            found = self.answers().notna().to_numpy()
+            out["answers_found"] = pd.Series(found).groupby(df["model"].to_numpy()).sum()
         out["samples"] = g["sample"].max() + 1
         return out
 

@@ -215,22 +215,29 @@ class ReplayCaller:
             latency, ttft, simulated = np.zeros(len(pos)), np.full(len(pos), np.nan), np.zeros(len(pos), dtype=bool)
         out["latency"], out["ttft"], out["simulated_latency"] = latency, ttft, simulated
         df = self.outcomes.df
-        for col in (*columns, "score", "answer", "normalized"):
+        for col in (*columns, "score"):
             if col in df.columns:
                 out[col] = df[col].take(pos).to_numpy()
+        if "answer" in df.columns and hasattr(self.dataset, "answers"):
+            reader = self.dataset._answer_reader()  # answers of recorded-score rows are read on first replay
+            reader.fill(pos)
+            out["answer"], out["normalized"] = reader.raw[pos], reader.norm[pos]
         return out
 
     def recorded(self, prompt_id: str, model: str, sample: int = 0) -> dict[str, Any]:
         """The recorded outcome (response, tokens, score, extracted answer) as a dict."""
-        return self.outcomes.record(prompt_id, model, sample)
+        rec = self.outcomes.record(prompt_id, model, sample)
+        if rec.get("answer_read") is False:
+            rec["answer"], rec["normalized"] = self.dataset.answer_of(self.outcomes.position(prompt_id, model, sample))
+        return rec
 
     async def complete(self, request: Request, model: str) -> Completion:
         model = self.catalog.canonical(model, strict=False)
         pid = self._prompt_id(request)
-        i = self.outcomes.position(pid, model, request.sample)
-        row = self.outcomes.record(pid, model, request.sample)
+        o = self.outcomes
+        i = o.position(pid, model, request.sample)
         t = self._tables()
-        n_in, n_out = (int(v[0]) for v in self.dataset.token_counts(np.array([i])))
+        n_in, n_out = self.dataset.token_count(i)
         latency, ttft, simulated = float(t["latency"][i]), None, False
         m = int(t["row_model"][i])
         if self.simulate_latency is False:
@@ -243,11 +250,11 @@ class ReplayCaller:
             ttft0 = t["ttft_p50"][m] * e1
             latency = float((ttft0 + n_out / (t["tps_p50"][m] * e2)) * self.latency_scale)
             ttft, simulated = float(ttft0 * self.latency_scale), True
-        response = row["response"]
+        response = o.value("response", i)
         return Completion(
             text="" if response is None else str(response), model=model, provider=self.provider,
             input_tokens=n_in, output_tokens=n_out, cost=float(t["cost"][i]), latency=latency, ttft=ttft,
-            simulated_latency=simulated, deployment="replay", answer=row.get("normalized"),
+            simulated_latency=simulated, deployment="replay", answer=self.dataset.answer_of(i)[1],
         )
 
     def complete_sync(self, request: Request, model: str) -> Completion:

@@ -351,11 +351,13 @@ def _answer_keys(dataset: Any, models: list[str], scorers: TaskScorers) -> pd.Da
     Raises DatasetError when a task has no answer at all for the candidates: agreement would then
     never accept, and the plan would silently be one model per task.
     """
-    df = dataset.outcomes.df
-    df = df[df["model"].isin(models) & (df["sample"] == 0)].merge(dataset.prompts[["prompt_id", "task"]],
-                                                                   on="prompt_id")
-    if "normalized" in df.columns:  # scored data sets carry each answer already
-        keys = df["normalized"].to_numpy(dtype=object, na_value=None)
+    full = dataset.outcomes.df
+    wanted = np.flatnonzero((full["model"].isin(models) & (full["sample"] == 0)).to_numpy())
+    if hasattr(dataset, "answers") and "normalized" in full.columns:  # read by the data set's scorers, once
+        normalized = dataset.answers(wanted).to_numpy(dtype=object)
+    df = full.iloc[wanted].merge(dataset.prompts[["prompt_id", "task"]], on="prompt_id")
+    if "normalized" in full.columns:
+        keys = np.array([k if isinstance(k, str) else None for k in normalized], dtype=object)
     else:
         keys = np.array([answer_key(Completion(text=t if isinstance(t, str) else "", model=m), task, scorers)
                          for t, m, task in zip(df["response"], df["model"], df["task"])], dtype=object)

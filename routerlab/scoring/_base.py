@@ -200,7 +200,7 @@ def normalize_text(text: str, *, case_sensitive: bool = False) -> str:
         >>> normalize_text("  The  Answer. ")
         'the answer'
     """
-    text = _WS.sub(" ", str(text)).strip()
+    text = " ".join(str(text).split())  # str.split and re's \s agree on whitespace (str.isspace), split is faster
     if text.endswith("."):
         text = text[:-1].rstrip()
     return text if case_sensitive else text.casefold()

@@ -84,7 +84,12 @@ def test_routerbench_replay_uses_recorded_cost_for_unknown_models(tmp_path):
     assert known.simulated_latency and known.latency > 0
     from routerlab.harness import Experiment
 
+    # answers of recorded-score outcomes are read when first needed, by the data set's scorer
+    assert not ds.outcomes.df["answer_read"].any()
+    assert c.answer == "b) co2"  # exact match (no scorer named): the normalised text
     res = Experiment(ds, models=["claude-v2"]).run(progress=False)
+    assert res.df["answer"].notna().all()
+    assert ds.answers().notna().all() and ds.outcomes.df["answer_read"].all()  # all read, and kept
     row = res.summary().loc["claude-v2"]
     assert row["missing"] == 1 and row["quality"] == pytest.approx(2 / 3)  # missing is excluded, never 0
     assert row["cost"] == pytest.approx(4 * 0.002)
