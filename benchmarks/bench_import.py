@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -67,11 +66,12 @@ def routerbench_like(n_prompts: int, seed: int = 0) -> pd.DataFrame:
     }
     difficulty = rng.normal(0, 1, n_prompts)
     letters = np.array(list("ABCD"))
+    gold = rng.integers(4, size=n_prompts)  # each multiple-choice prompt's right letter
     for j, m in enumerate(MODELS):
         right = rng.random(n_prompts) < 1 / (1 + np.exp(-(4 * (skill[j] - 0.5) - difficulty)))
         score = right.astype(float)
         responses = []
-        for i, e in enumerate(evals):
+        for i, e in enumerate(evals):  # answers agree with the correctness column
             if e in ("grade-school-math",):
                 responses.append(_text(rng, int(rng.integers(40, 140))) + f" #### {int(rng.integers(1, 500))}")
             elif e == "mbpp":
@@ -79,7 +79,8 @@ def routerbench_like(n_prompts: int, seed: int = 0) -> pd.DataFrame:
             elif e in ("mt-bench", "consensus_summary"):
                 responses.append(_text(rng, int(rng.integers(60, 200))))
             else:
-                responses.append(f"The answer is {letters[rng.integers(4)]}. " + _text(rng, int(rng.integers(0, 25))))
+                letter = letters[gold[i] if right[i] else (gold[i] + 1 + rng.integers(3)) % 4]
+                responses.append(f"The answer is {letter}. " + _text(rng, int(rng.integers(0, 25))))
         table[m] = score
         table[f"{m}|model_response"] = responses
         table[f"{m}|total_cost"] = price[j] * rng.uniform(0.5, 1.5, n_prompts)

@@ -95,6 +95,11 @@ def load(source: str | os.PathLike[str] | pd.DataFrame = "zeroeval", *, format: 
     path = _resolve(source)
     fmt = _format(format) or _detect(path)
     log.info("loading %s as %s", path, fmt)
+    if options and fmt not in _IMPORTERS:
+        raise DatasetError(f"unexpected options {sorted(options)} for format {fmt!r} (they are importer options)",
+                           path=str(path))
+    if models is not None and fmt not in ("table", "wide"):
+        raise DatasetError(f"models= names the model columns of a wide table; format {fmt!r} has none", path=str(path))
     extra_scorers: ScorerSpec = None
     if fmt == "directory":
         prompts, outcomes, notes = _from_directory(path)
@@ -105,8 +110,6 @@ def load(source: str | os.PathLike[str] | pd.DataFrame = "zeroeval", *, format: 
     else:
         long, notes = _importer(fmt)(path, catalog=catalog, **options)
         prompts, outcomes = prompts_from_long(long, notes.pop("prompt_columns", ())), long
-    if options and fmt not in _IMPORTERS:
-        raise DatasetError(f"unexpected options {sorted(options)} for format {fmt!r}", path=str(path))
     spec = TaskScorers(extra_scorers).merged(scorers) if extra_scorers is not None else scorers
     ds = _finish(name or path.name if path.is_dir() else (name or path.stem), prompts, outcomes,
                  {**notes, "source": str(path), "format": fmt}, catalog, spec, score, path if fmt == "directory" else None)

@@ -283,3 +283,11 @@ def test_unknown_format_and_unreadable_things(tmp_path):
     assert err.value.path == str(bad)
     with pytest.raises(DatasetError, match="no bundled data set or file"):
         datasets.load(tmp_path / "nothing-here.csv")
+
+
+def test_options_that_do_not_apply_are_errors(tmp_path):
+    path = write(LONG, tmp_path / "a.csv")
+    with pytest.raises(DatasetError, match="unexpected options \\['metric'\\]"):
+        datasets.load(path, metric="acc")
+    with pytest.raises(DatasetError, match="models= names the model columns of a wide table"):
+        datasets.load(tmp_path, format="directory", models=["x"])
