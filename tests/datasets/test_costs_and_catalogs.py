@@ -72,8 +72,15 @@ def test_features_that_need_catalog_fields_name_the_model_and_the_field():
         OracleRouter(ds).route(ds.request("p0"))
     assert err.value.model == "acme-2" and err.value.field == "price" and "'price'" in str(err.value)
     assert OracleRouter(ds, candidates=["gpt-4o", "acme-1"]).route(ds.request("p0")).model in ("gpt-4o", "acme-1")
-    with pytest.raises(UnknownModelError, match="acme-1"):
+    with pytest.raises(UnknownModelError) as err:
         CapabilityRouter(ds.catalog, candidates=["gpt-4o", "acme-1"]).route(ds.request("p0"))
+    assert err.value.model == "acme-1" and err.value.field == "capabilities"
+    from routerlab import export
+
+    res = Experiment(ds, models=["acme-1"]).run(progress=False)
+    with pytest.raises(UnknownModelError) as err:
+        export.document_from_results(res, "acme-1", catalog=ds.catalog)
+    assert err.value.model == "acme-1" and "exporting a routing table" in str(err.value)
 
 
 def _catalog_file(tmp_path, names):
