@@ -133,8 +133,10 @@ class ReplayCaller:
 
     def fingerprint(self) -> dict[str, Any]:
         """What determines the replayed numbers (for experiment config hashes)."""
-        return {"kind": "replay", "seed": self.seed, "simulate_latency": self.simulate_latency,
-                "latency_scale": self.latency_scale}
+        simulate = self.simulate_latency
+        if simulate is None and all(m in self.catalog for m in self.outcomes.models):
+            simulate = True  # every model has a profile: the same numbers as True (and the same hash as before)
+        return {"kind": "replay", "seed": self.seed, "simulate_latency": simulate, "latency_scale": self.latency_scale}
 
     def _prompt_id(self, request: Request) -> str:
         pid = request.prompt_id or self.dataset.find_prompt(request.prompt)

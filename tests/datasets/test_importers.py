@@ -147,6 +147,15 @@ def test_llmrouterbench_result_files(tmp_path):
     assert ds.prompts.set_index("prompt_id").loc["aime/test/1", "origin_query"] == "Q1?"
 
 
+def test_one_index_with_two_prompts_across_result_files_is_an_error(tmp_path):
+    _bench_file(tmp_path, "a", "20250101_100000", [_record(0, "1", 1.0, 0.0)])
+    other = _record(0, "1", 1.0, 0.0) | {"prompt": "Solve: something else?"}
+    f = _bench_file(tmp_path, "b", "20250101_100000", [other])
+    with pytest.raises(DatasetError, match="different prompt") as err:
+        datasets.load(tmp_path / "results")
+    assert err.value.path == str(f) and err.value.field == "prompt" and "record 0" in str(err.value)
+
+
 def test_llmrouterbench_bad_record_names_file_and_record(tmp_path):
     f = _bench_file(tmp_path, "m", "20250101_100000", [_record(0, "1", 2.0, 0.0)])
     with pytest.raises(DatasetError) as err:
