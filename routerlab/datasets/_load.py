@@ -88,6 +88,8 @@ def load(source: str | os.PathLike[str] | pd.DataFrame = "zeroeval", *, format: 
     """
     catalog = catalog or Catalog.default()
     if isinstance(source, pd.DataFrame):
+        if options:
+            raise DatasetError(f"unexpected options {sorted(options)} for a DataFrame (they are importer options)")
         fmt = _format(format) or "table"
         table = Located(source, name or "<DataFrame>", None, "row")
         prompts, outcomes, notes = _from_table(table, fmt, name or "data", models)

@@ -291,3 +291,5 @@ def test_options_that_do_not_apply_are_errors(tmp_path):
         datasets.load(path, metric="acc")
     with pytest.raises(DatasetError, match="models= names the model columns of a wide table"):
         datasets.load(tmp_path, format="directory", models=["x"])
+    with pytest.raises(DatasetError, match="for a DataFrame"):
+        datasets.load(pd.DataFrame(LONG), filter="strict-match")
