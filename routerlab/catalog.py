@@ -3,6 +3,13 @@
 The packaged catalog (``routerlab/data/catalog.yaml``) covers every model of the bundled data. Load
 your own with ``Catalog.from_file(path)`` or extend the default with ``catalog.merge(other)``.
 
+A catalog file is validated by pydantic models (:class:`Price`, :class:`LatencyProfile`,
+:class:`ModelSpec`): every bad value raises :class:`~routerlab.errors.ConfigError` naming the file
+and the field path (``models.gpt-4o.price.input``), all problems at once. Prices are USD per
+million tokens (``>= 0``; ``cached_input`` / ``cache_write`` optional, ``None`` = not published);
+``context`` is a positive whole number of tokens, also written ``128k`` (= 128,000: k is 1,000, as
+providers quote windows) or ``1M`` (= 1,000,000); token rates and times to first token are ``> 0``.
+
 Model names are never hard-coded in your code: ``ROUTERLAB_MODEL_<NAME>`` (for example
 ``ROUTERLAB_MODEL_GPT_4O=gpt-4o-2024-11-20``) swaps the provider model a catalog name points at, or
 points the name at another catalog entry, without touching code.
@@ -24,14 +31,16 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 from .errors import ConfigError, UnknownModelError
 
@@ -58,29 +67,98 @@ class ModelDeprecationWarning(UserWarning):
     """A model past (or near) its provider's retirement date was used."""
 
 
-@dataclass(frozen=True)
+# ---------------------------------------------------------------------------------------------------
+# field types: one rule each, shared by every model below
+
+def _no_bool(value: Any) -> Any:
+    # YAML reads `yes`/`no` as booleans; a price of `yes` is a typo, not 1.0
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _date_text(value: Any) -> Any:
+    # YAML reads 2024-08-06 as a date; the catalog keeps the text
+    return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+def _iso_date(value: str | None) -> str | None:
+    if value is not None:
+        _dt.date.fromisoformat(value)  # ValueError names the bad text
+    return value
+
+
+_SUFFIX = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kKmM])\s*")
+
+
+def _tokens(value: Any) -> Any:
+    """``128k`` -> 128,000 and ``1M`` -> 1,000,000 (k = 1,000, as providers quote windows)."""
+    value = _no_bool(value)
+    if isinstance(value, str):
+        match = _SUFFIX.fullmatch(value)
+        if match:
+            scaled = float(match.group(1)) * (1_000 if match.group(2) in "kK" else 1_000_000)
+            if scaled != int(scaled):
+                raise ValueError(f"{value!r} is not a whole number of tokens")
+            return int(scaled)
+    return value
+
+
+def _capabilities(value: Mapping[str, float]) -> Mapping[str, float]:
+    unknown = sorted(set(value) - set(CAPABILITIES))
+    if unknown:
+        raise ValueError(f"unknown capabilities {unknown}; known: {list(CAPABILITIES)}")
+    return value
+
+
+_Config = ConfigDict(extra="forbid", allow_inf_nan=False)
+UsdPerMillion = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
+Positive = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
+NonNegative = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
+TokenCount = Annotated[int, BeforeValidator(_tokens), Field(gt=0)]
+Text = Annotated[str, BeforeValidator(_date_text)]
+IsoDate = Annotated[str | None, BeforeValidator(_date_text), AfterValidator(_iso_date)]
+Scores = Annotated[dict[str, Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=10)]],
+                   AfterValidator(_capabilities)]
+
+
+@dataclass(frozen=True, config=_Config)
 class Price:
-    """USD per million input and output tokens, with when and where the price was read."""
+    """USD per million tokens, with when and where the price was read.
 
-    input: float
-    output: float
-    as_of: str = ""
-    source: str = ""
-    estimated: bool = False
+    ``input`` / ``output``: list prices (>= 0). ``cached_input``: the price of input tokens read
+    from the provider's prompt cache, ``cache_write``: of input tokens written to it; ``None`` when
+    the provider publishes none (then the input price applies). ``estimated``: no first-party API
+    publishes this price (an assumed cost).
 
+    Example::
 
-@dataclass(frozen=True)
-class LatencyProfile:
-    """Log-normal time to first token and output token rate.
-
-    ``latency = ttft + output_tokens / tokens_per_second``; both factors are log-normal around their
-    medians with the given log-sd. ``basis`` names the measurements behind it (or ``estimate``).
+        >>> Price(2.5, 10.0, cached_input=1.25).cached_input
+        1.25
     """
 
-    ttft_p50: float
-    ttft_sigma: float
-    tps_p50: float
-    tps_sigma: float
+    input: UsdPerMillion
+    output: UsdPerMillion
+    as_of: Text = ""
+    source: str = ""
+    estimated: bool = False
+    cached_input: UsdPerMillion | None = None
+    cache_write: UsdPerMillion | None = None
+
+
+@dataclass(frozen=True, config=_Config)
+class LatencyProfile:
+    """Log-normal time to first token (seconds) and output token rate (tokens per second).
+
+    ``latency = ttft + output_tokens / tokens_per_second``; both factors are log-normal around their
+    medians (``ttft_p50`` > 0 s, ``tps_p50`` > 0 tokens/s) with the given log-sd (>= 0). ``basis``
+    names the measurements behind it (or ``estimate``).
+    """
+
+    ttft_p50: Positive
+    ttft_sigma: NonNegative
+    tps_p50: Positive
+    tps_sigma: NonNegative
     basis: str = "estimate"
     estimated: bool = True
 
@@ -96,26 +174,45 @@ class LatencyProfile:
         return ttft, ttft + out / tps
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_Config)
 class ModelSpec:
-    """One model as a provider serves it."""
+    """One model as a provider serves it: ``context_window`` and ``max_output`` in tokens, prices in
+    USD per million tokens, capability scores 0-10, a latency profile, and its retirement date."""
 
     name: str
-    provider: str
+    provider: Annotated[str, Field(min_length=1)]
     api_name: str
-    context_window: int
-    max_output: int
+    context_window: TokenCount
+    max_output: TokenCount
     price: Price
-    capabilities: Mapping[str, float]
+    capabilities: Scores
     latency: LatencyProfile
     aliases: tuple[str, ...] = ()
-    deprecated: str | None = None
+    deprecated: IsoDate = None
     replacement: str | None = None
 
-    def cost(self, input_tokens: Any, output_tokens: Any) -> Any:
-        """USD for the given token counts (scalars or numpy arrays)."""
-        value = (np.asarray(input_tokens, dtype=float) * self.price.input
-                 + np.asarray(output_tokens, dtype=float) * self.price.output) / 1e6
+    def cost(self, input_tokens: Any, output_tokens: Any, *, cached_tokens: Any = 0,
+             cache_write_tokens: Any = 0) -> Any:
+        """USD for the given token counts (scalars or numpy arrays).
+
+        ``cached_tokens`` (read from the prompt cache) and ``cache_write_tokens`` (written to it) are
+        counted *inside* ``input_tokens`` (OpenAI's convention; Anthropic reports them apart, so add
+        them in first): they are charged at ``price.cached_input`` / ``price.cache_write`` where
+        published, else at the input price.
+
+        Example::
+
+            >>> Catalog.default()["gpt-4o"].cost(1_000, 500)
+            0.0075
+        """
+        p = self.price
+        n_in = np.asarray(input_tokens, dtype=float)
+        cached = np.asarray(cached_tokens, dtype=float)
+        written = np.asarray(cache_write_tokens, dtype=float)
+        value = ((n_in - cached - written) * p.input
+                 + cached * (p.input if p.cached_input is None else p.cached_input)
+                 + written * (p.input if p.cache_write is None else p.cache_write)
+                 + np.asarray(output_tokens, dtype=float) * p.output) / 1e6
         return float(value) if np.ndim(value) == 0 else value
 
     def score(self, capability: str | Capability) -> float:
@@ -127,46 +224,62 @@ class ModelSpec:
         return _dt.date.fromisoformat(self.deprecated) <= (today or _dt.date.today())
 
 
-def _spec_from_dict(name: str, raw: Mapping[str, Any], where: str) -> ModelSpec:
-    def need(key: str) -> Any:
-        if key not in raw:
-            raise ConfigError(f"{where}: model {name!r} has no {key!r} field; add it (see the packaged catalog.yaml)")
-        return raw[key]
+class _Entry(BaseModel):
+    """One model in a catalog file: :class:`ModelSpec`'s fields, the window under the key ``context``."""
 
-    try:
-        price = Price(**{k: (str(v) if k in ("as_of", "source") else v) for k, v in need("price").items()})
-        latency = LatencyProfile(**need("latency"))
-    except TypeError as exc:
-        raise ConfigError(f"{where}: model {name!r}: {exc}") from None
-    caps = dict(need("capabilities"))
-    unknown = set(caps) - set(CAPABILITIES)
-    if unknown:
-        raise ConfigError(f"{where}: model {name!r} has unknown capabilities {sorted(unknown)}; "
-                          f"known: {list(CAPABILITIES)}")
-    for cap, value in caps.items():
-        if not 0 <= float(value) <= 10:
-            raise ConfigError(f"{where}: model {name!r} capability {cap!r}={value} is outside 0-10")
-    deprecated = raw.get("deprecated")
-    return ModelSpec(
-        name=name,
-        provider=str(need("provider")),
-        api_name=str(raw.get("api_name", name)),
-        context_window=int(need("context")),
-        max_output=int(raw.get("max_output", 4096)),
-        price=price,
-        capabilities=caps,
-        latency=latency,
-        aliases=tuple(str(a) for a in raw.get("aliases", ())),
-        deprecated=None if deprecated is None else str(deprecated),
-        replacement=raw.get("replacement"),
-    )
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    provider: Annotated[str, Field(min_length=1)]
+    api_name: str | None = None
+    aliases: tuple[str, ...] = ()
+    context: TokenCount
+    max_output: TokenCount = 4096
+    price: Price
+    capabilities: Scores
+    latency: LatencyProfile
+    deprecated: IsoDate = None
+    replacement: str | None = None
+
+    def spec(self, name: str) -> ModelSpec:
+        return ModelSpec(name=name, provider=self.provider, api_name=self.api_name or name,
+                         context_window=self.context, max_output=self.max_output, price=self.price,
+                         capabilities=self.capabilities, latency=self.latency, aliases=self.aliases,
+                         deprecated=self.deprecated, replacement=self.replacement)
+
+
+class _File(BaseModel):
+    """A catalog file: ``version`` and a non-empty ``models`` mapping of name -> entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    models: Annotated[dict[str, _Entry], Field(min_length=1)]
+
+
+def _config_error(source: str, exc: ValidationError, limit: int = 10) -> ConfigError:
+    """A ConfigError listing each bad field as ``file: dotted.path: problem (got value)``."""
+    lines = []
+    for err in exc.errors()[:limit]:
+        path = ".".join(str(p) for p in err["loc"] if p != "[key]")
+        got = err.get("input")
+        shown = "" if isinstance(got, Mapping) or got is None else f" (got {got!r})"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = f"required field {str(err['loc'][-1])!r} is missing; add it (see the packaged catalog.yaml)"
+        elif err["type"] == "extra_forbidden":
+            msg = f"unknown field {str(err['loc'][-1])!r} (a typo?)"
+        lines.append(f"{source}: {path or '<top level>'}: {msg}{shown}")
+    more = exc.error_count() - limit
+    if more > 0:
+        lines.append(f"... and {more} more")
+    return ConfigError("\n".join(lines))
 
 
 def _env_key(name: str) -> str:
     return "ROUTERLAB_MODEL_" + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Catalog:
     """An immutable set of ModelSpecs looked up by name or alias.
 
@@ -189,10 +302,15 @@ class Catalog:
     # construction -----------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<memory>") -> Catalog:
-        models = data.get("models") if isinstance(data, Mapping) else None
-        if not isinstance(models, Mapping) or not models:
+        """A catalog from parsed file data (``{"models": {name: fields}}``); ``source`` names the file
+        in error messages. Raises :class:`ConfigError` naming each bad field's path."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("models"), Mapping) or not data["models"]:
             raise ConfigError(f"{source}: a catalog needs a top-level 'models:' mapping of name -> fields")
-        return cls({str(n): _spec_from_dict(str(n), raw, source) for n, raw in models.items()}, source)
+        try:
+            parsed = _File.model_validate(data)
+        except ValidationError as exc:
+            raise _config_error(source, exc) from None
+        return cls({str(n): e.spec(str(n)) for n, e in parsed.models.items()}, source)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Catalog:
@@ -221,10 +339,16 @@ class Catalog:
         return Catalog({(s := self[n]).name: s for n in names}, self.source)
 
     # lookup ----------------------------------------------------------------------------------
-    def canonical(self, name: str) -> str:
-        """The catalog name for ``name`` (an alias, an API name, or any letter case)."""
+    def canonical(self, name: str, *, strict: bool = True) -> str:
+        """The catalog name for ``name`` (an alias, an API name, or any letter case).
+
+        Unknown names raise :class:`UnknownModelError` with the closest names; with ``strict=False``
+        they are returned unchanged (data may hold models the catalog does not know).
+        """
         found = self._alias.get(name) or self._alias.get(name.lower())
         if found is None:
+            if not strict:
+                return name
             close = difflib.get_close_matches(name.lower(), sorted(set(self._alias)), n=4, cutoff=0.5)
             close = list(dict.fromkeys(self._alias[c] for c in close))
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -233,6 +357,25 @@ class Catalog:
                 f"Known models: {', '.join(self.models)}. Add it with Catalog.from_file(...) and catalog.merge(...)."
             )
         return found
+
+    def require(self, model: str, field: str, purpose: str) -> ModelSpec:
+        """The spec of ``model`` for a feature that needs its catalog ``field`` (``price``, ``latency``,
+        ``capabilities``, ``context``); a model the catalog lacks raises :class:`UnknownModelError`
+        naming the model, the field and the feature.
+
+        Example::
+
+            >>> Catalog.default().require("acme-1", "latency", "simulated latency")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            routerlab.errors.UnknownModelError: simulated latency needs the catalog field 'latency' of model 'acme-1', ...
+        """
+        if model in self:
+            return self[model]
+        raise UnknownModelError(
+            f"{purpose} needs the catalog field {field!r} of model {model!r}, which catalog {self.source} does "
+            f"not know: add the model (Catalog.from_file(path) and catalog.merge(...), then pass catalog=) "
+            f"or leave {purpose} out", model=model, field=field)
 
     def __getitem__(self, name: str) -> ModelSpec:
         spec = self.models[self.canonical(name)]

@@ -196,7 +196,14 @@ class ConfigError(RouterlabError, ValueError):
 
 
 class UnknownModelError(ConfigError, KeyError):
-    """A model name that is not in the catalog; the message lists the closest names."""
+    """A model name that is not in the catalog; the message lists the closest names.
+
+    ``model`` and ``field`` name the model and, when a feature needed one, the catalog field.
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.model, self.field = model, field
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
@@ -209,20 +216,23 @@ class NotFittedError(ConfigError, AttributeError):
 class DatasetError(RouterlabError, ValueError):
     """A dataset or outcomes file is malformed.
 
-    ``path``, ``line`` and ``field`` say where; they are also part of the message.
+    ``path``, ``line`` (text files), ``row`` (Parquet, pickle, DataFrames), ``record`` (a sample of
+    a log, e.g. ``"sample 3, epoch 2"``) and ``field`` say where; they are also part of the message.
     """
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, row: int | None = None, record: str | None = None) -> None:
         where = ", ".join(
             part for part in (
                 f"file {path}" if path else "",
                 f"line {line}" if line is not None else "",
+                f"row {row}" if row is not None else "",
+                record or "",
                 f"field {field!r}" if field else "",
             ) if part
         )
         super().__init__(f"{where}: {message}" if where else message)
-        self.path, self.line, self.field = path, line, field
+        self.path, self.line, self.field, self.row, self.record = path, line, field, row, record
 
 
 class MissingOutcomeError(RouterlabError, KeyError):

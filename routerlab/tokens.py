@@ -32,11 +32,19 @@ def encoding() -> Any:
 
 
 def count_tokens(texts: Sequence[str]) -> list[int]:
-    """Token counts for many texts at once (batched in tiktoken's native threads)."""
+    """Token counts for many texts at once (two threads: tiktoken's encoder releases the GIL)."""
     enc = encoding()
-    if len(texts) < 64:  # tiktoken's thread pool costs more than it saves on a few texts
+    if len(texts) < 64:  # a thread costs more than it saves on a few texts
         return [len(enc.encode_ordinary(str(x))) for x in texts]
-    return [len(t) for t in enc.encode_ordinary_batch([str(x) for x in texts], num_threads=2)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # two chunks, not tiktoken's encode_ordinary_batch: that submits one future per text, which costs
+    # more than counting a short answer (18,000 one-line answers: 0.79 s batched, 0.39 s in two chunks)
+    half = len(texts) // 2
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(lambda chunk: [len(enc.encode_ordinary(str(x))) for x in chunk],
+                              (texts[:half], texts[half:])))
+    return parts[0] + parts[1]
 
 
 def count_text(text: str) -> int:

@@ -128,6 +128,8 @@ class Completion:
     ``latency`` and ``ttft`` are seconds; ``simulated_latency`` is True when they were drawn from a
     latency profile rather than measured. ``cached`` answers are excluded from latency statistics.
     ``attempts`` records each deployment tried (live path only), as ``(deployment, outcome)``.
+    ``answer``: the normalised answer a replayed outcome recorded (what its data set's scorer read,
+    or another tool's prediction); None when strategies must read it from ``text``.
     """
 
     text: str
@@ -143,6 +145,7 @@ class Completion:
     finish_reason: str | None = "stop"
     deployment: str | None = None
     attempts: tuple[tuple[str, str], ...] = ()
+    answer: str | None = None
 
     @property
     def usage(self) -> Usage:
@@ -228,8 +231,17 @@ class Answer:
         return int(sum(c.output_tokens for c in self.calls))
 
     @property
+    def final_call(self) -> Completion | None:
+        """The call that produced the answer (the last one with this model and text). Calls are in
+        the order they were made, so it need not be the last: a judge may have spoken after it."""
+        for c in reversed(self.calls):
+            if c.model == self.model and c.text == self.text:
+                return c
+        return self.calls[-1] if self.calls else None
+
+    @property
     def ttft(self) -> float | None:
-        final = self.calls[-1] if self.calls else None
+        final = self.final_call
         return None if final is None or final.ttft is None else final.ttft
 
     @property

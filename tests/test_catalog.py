@@ -12,7 +12,9 @@ import yaml
 from routerlab.catalog import CAPABILITIES, Catalog, ModelDeprecationWarning
 from routerlab.errors import ConfigError, UnknownModelError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "llmperf_latency" / "individual"
+# the raw measurements live in ../shared beside the checkout (a worktree sits one level deeper)
+SHARED = next((p / "shared" / "datasets" / "llmperf_latency" / "individual" for p in Path(__file__).resolve().parents
+               if (p / "shared" / "datasets" / "llmperf_latency").is_dir()), Path("/nonexistent"))
 WRITE_UP_MODELS = ["gpt-4o", "gpt-4o-mini", "claude-3-opus", "claude-3.5-sonnet", "claude-3-haiku",
                    "gemini-1.5-flash", "llama-3.1-70b", "llama-3.1-8b", "gemma-2-2b"]
 
@@ -108,3 +110,112 @@ def test_measured_latency_profiles_match_llmperf():
         assert spec.latency.tps_p50 == pytest.approx(np.median(tps), rel=0.05)
         sigma = math.log(np.quantile(ttft, 0.9) / np.median(ttft)) / 1.2816
         assert spec.latency.ttft_sigma == pytest.approx(sigma, abs=0.05)
+
+
+def _entry(**changes):
+    entry = {"provider": "openai", "context": 32000,
+             "price": {"input": 1, "output": 2, "as_of": "2026-01-01", "source": "me"},
+             "capabilities": {c: 5 for c in CAPABILITIES},
+             "latency": {"ttft_p50": 0.3, "ttft_sigma": 0.2, "tps_p50": 50, "tps_sigma": 0.1}}
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = entry
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return entry
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    ("price.input", -0.5, "greater than or equal to 0"),
+    ("price.output", "free", "valid number"),
+    ("price.cached_input", -1, "greater than or equal to 0"),
+    ("context", -128000, "greater than 0"),
+    ("context", "128 thousand", "valid integer"),
+    ("max_output", 0, "greater than 0"),
+    ("latency.tps_p50", 0, "greater than 0"),
+    ("latency.ttft_p50", -0.1, "greater than 0"),
+    ("latency.ttft_sigma", float("nan"), "finite"),
+    ("price.input", True, "not true/false"),
+    ("capabilities.reasoning", 11, "less than or equal to 10"),
+    ("deprecated", "someday", "isoformat"),
+    ("provider", "", "at least 1 character"),
+    ("pricing", {"input": 1}, "unknown field 'pricing'"),
+])
+def test_bad_catalog_field_names_file_and_field_path(tmp_path, path, value, expected):
+    f = tmp_path / "mine.yaml"
+    f.write_text(yaml.safe_dump({"models": {"good": _entry(), "acme-1": _entry(**{path: value})}}))
+    with pytest.raises(ConfigError) as err:
+        Catalog.from_file(f)
+    msg = str(err.value)
+    assert f"{f}: models.acme-1.{path}:" in msg, msg
+    assert expected in msg, msg
+    assert "models.good" not in msg  # only the bad entry is reported
+
+
+def test_every_bad_field_is_reported_at_once(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text(yaml.safe_dump({"models": {"m": _entry(**{"price.input": -1, "context": -2})}}))
+    with pytest.raises(ConfigError) as err:
+        Catalog.from_file(f)
+    assert "models.m.price.input" in str(err.value) and "models.m.context" in str(err.value)
+
+
+def test_context_written_with_a_k_or_m_suffix_is_thousands_or_millions():
+    cat = Catalog.from_dict({"models": {"a": _entry(context="128k"), "b": _entry(context="1M"),
+                                        "c": _entry(context="1.5k")}})
+    assert cat["a"].context_window == 128_000 and cat["b"].context_window == 1_000_000
+    assert cat["c"].context_window == 1_500
+    with pytest.raises(ConfigError, match="models.d.context"):
+        Catalog.from_dict({"models": {"d": _entry(context="0.0001k")}})
+
+
+def test_yaml_dates_are_kept_as_text():
+    cat = Catalog.default()
+    assert cat["gpt-4o"].price.as_of == "2024-08-06" and cat["claude-3-opus"].deprecated == "2026-01-05"
+
+
+def test_cached_input_price_and_cost_signature():
+    """Cached and cache-write tokens are counted inside input_tokens (OpenAI's convention)."""
+    cat = Catalog.from_dict({"models": {
+        "mini": _entry(**{"price.input": 0.15, "price.output": 0.60, "price.cached_input": 0.075}),
+        "plain": _entry(**{"price.input": 0.15, "price.output": 0.60})}})
+    # gpt-4o-mini's published prices: 2,006 prompt tokens of which 1,920 cached, 300 output
+    assert cat["mini"].cost(2006, 300, cached_tokens=1920) == pytest.approx(0.0003369, abs=1e-12)
+    # no cached price published: the input price applies
+    assert cat["plain"].cost(2006, 300, cached_tokens=1920) == pytest.approx(cat["plain"].cost(2006, 300))
+    with_write = Catalog.from_dict({"models": {"w": _entry(**{"price.input": 3.0, "price.output": 15.0,
+                                                             "price.cached_input": 0.3,
+                                                             "price.cache_write": 3.75})}})["w"]
+    assert with_write.cost(1000, 0, cached_tokens=200, cache_write_tokens=300) == pytest.approx(
+        (500 * 3.0 + 200 * 0.3 + 300 * 3.75) / 1e6)
+    arr = with_write.cost(np.array([1000, 10]), np.array([0, 5]), cached_tokens=np.array([200, 0]))
+    assert arr.shape == (2,)
+
+
+def test_top_level_shape_is_checked(tmp_path):
+    for data in ({}, {"models": {}}, {"models": []}, [1, 2]):
+        with pytest.raises(ConfigError, match="models"):
+            Catalog.from_dict(data, "x.yaml")
+    with pytest.raises(ConfigError, match="x.yaml: extra: unknown field 'extra'"):
+        Catalog.from_dict({"models": {"m": _entry()}, "extra": 1}, "x.yaml")
+
+
+def test_require_names_model_field_and_feature():
+    cat = Catalog.default()
+    assert cat.require("gpt-4o", "price", "list-price cost").name == "gpt-4o"
+    with pytest.raises(UnknownModelError) as err:
+        cat.require("acme-1", "latency", "simulated latency")
+    assert err.value.model == "acme-1" and err.value.field == "latency"
+    assert "'acme-1'" in str(err.value) and "'latency'" in str(err.value) and "simulated latency" in str(err.value)
+    assert cat.canonical("acme-1", strict=False) == "acme-1"
+    assert cat.canonical("GPT-4O", strict=False) == "gpt-4o"
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import routerlab.catalog
+
+    result = doctest.testmod(routerlab.catalog, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4 and result.failed == 0

@@ -1,4 +1,4 @@
-"""Dataset (prompts with references) and Outcomes (what each model answered): the loaded data.
+"""Dataset (prompts with references, scorers and a catalog) and Outcomes (what each model answered).
 
 See :mod:`routerlab.datasets` for loading.
 """
@@ -14,12 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalog import Catalog
 from ..errors import DatasetError, MissingOutcomeError
+from ..scoring import Scorer, TaskScorers
 from ..types import Message, Request
+from ._costs import resolve_costs
+from ._tokens import TokenCounts
 
 __all__ = ["Dataset", "Outcomes", "bundled", "data_dir"]
 
 PROMPT_COLUMNS = ("prompt_id", "task", "prompt", "reference")
+_TEXT_COLUMNS = frozenset({"answer", "normalized", "response", "prediction", "generator"})
 
 
 def data_dir() -> Path:
@@ -36,33 +41,48 @@ def bundled() -> list[str]:
 
 @dataclass(frozen=True)
 class Outcomes:
-    """What each model answered for each prompt: one row per (prompt_id, model).
+    """What each model answered for each prompt: one row per (prompt_id, model, sample).
 
-    Columns: ``prompt_id, model, response, input_tokens, output_tokens, score`` (score is NaN until
-    scored; data sets that record only correctness carry it from the start) and ``answer`` once scored.
+    Columns: ``prompt_id, model, sample`` (0 unless the data recorded several answers per prompt, such
+    as inspect-ai epochs), ``response`` (None: not recorded), ``score`` (in [0, 1]; NaN: missing),
+    ``answer`` (the raw extracted answer) and ``normalized`` (the scorer's canonical answer, what
+    agreement strategies compare) once scored, ``input_tokens``/``output_tokens`` (nullable: NA when
+    the data records none, counted with cl100k on first use), ``cost`` (USD per call) and
+    ``cost_source`` (``recorded``; ``catalog``: list price × recorded tokens; ``catalog, estimated
+    tokens``; ``unknown``: neither recorded nor priced), and ``latency`` (seconds, when recorded).
     """
 
     df: pd.DataFrame
-    # derived in __post_init__: a dense (prompt x model) -> row matrix and its two indexes
+    # derived in __post_init__: a dense (prompt x model x sample) -> row array and its indexes
     _prompt_index: pd.Index = field(init=False, repr=False, compare=False)
     _model_index: pd.Index = field(init=False, repr=False, compare=False)
     _matrix: np.ndarray = field(init=False, repr=False, compare=False)
     _row_prompt: np.ndarray = field(init=False, repr=False, compare=False)
     _row_model: np.ndarray = field(init=False, repr=False, compare=False)
-    _scalar: tuple[dict[tuple[Any, Any], int], dict[str, np.ndarray]] | None = field(
+    _scalar: tuple[dict[tuple[Any, Any, int], int], dict[str, np.ndarray]] | None = field(
         init=False, repr=False, compare=False, default=None)
+    #: the catalog the catalog-priced costs were computed with (set by the Dataset)
+    _priced_with: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        p_codes, p_uniques = pd.factorize(self.df["prompt_id"])
-        m_codes, m_uniques = pd.factorize(self.df["model"])
-        matrix = np.full((len(p_uniques), len(m_uniques)), -1, dtype=np.int64)
-        matrix[p_codes, m_codes] = np.arange(len(self.df))
-        if int((matrix >= 0).sum()) != len(self.df):
-            seen = pd.Series(p_codes.astype(np.int64) * len(m_uniques) + m_codes).duplicated()
-            dup = self.df.iloc[int(np.flatnonzero(seen.to_numpy())[0])]
-            raise DatasetError(f"outcome for prompt {dup['prompt_id']!r} and model {dup['model']!r} appears twice",
-                               field="prompt_id")
-        # a dense (prompt x model) -> row matrix: vectorised joins are two hash look-ups and a gather
+        df = self.df
+        if "sample" not in df.columns:
+            df = df.assign(sample=np.zeros(len(df), dtype=np.int64))
+        if "cost" not in df.columns:
+            df = df.assign(cost=np.full(len(df), np.nan))
+        object.__setattr__(self, "df", df)
+        p_codes, p_uniques = pd.factorize(df["prompt_id"])
+        m_codes, m_uniques = pd.factorize(df["model"])
+        s = df["sample"].to_numpy(dtype=np.int64)
+        n_samples = int(s.max()) + 1 if len(s) else 1
+        matrix = np.full((len(p_uniques), len(m_uniques), n_samples), -1, dtype=np.int64)
+        matrix[p_codes, m_codes, s] = np.arange(len(df))
+        if int((matrix >= 0).sum()) != len(df):
+            key = pd.Series((p_codes.astype(np.int64) * len(m_uniques) + m_codes) * n_samples + s).duplicated()
+            dup = df.iloc[int(np.flatnonzero(key.to_numpy())[0])]
+            raise DatasetError(f"outcome for prompt {dup['prompt_id']!r}, model {dup['model']!r} "
+                               f"(sample {dup['sample']}) appears twice", field="prompt_id")
+        # a dense (prompt x model x sample) -> row array: vectorised joins are two hash look-ups and a gather
         object.__setattr__(self, "_prompt_index", pd.Index(p_uniques))
         object.__setattr__(self, "_model_index", pd.Index(m_uniques))
         object.__setattr__(self, "_matrix", matrix)
@@ -74,45 +94,80 @@ class Outcomes:
     def models(self) -> list[str]:
         return sorted(self._model_index.tolist())
 
+    @property
+    def n_samples(self) -> int:
+        """Answers recorded per (prompt, model): 1 for most data, the epochs of an inspect-ai log set."""
+        return int(self._matrix.shape[2])
+
     def __len__(self) -> int:
         return len(self.df)
 
-    def record(self, prompt_id: str, model: str) -> dict[str, Any]:
-        """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
+    def _sample(self, sample: int) -> int:
+        # data with one answer per prompt replays it for every sample index (replay is deterministic)
+        return 0 if self.n_samples == 1 else int(sample)
+
+    def _lookup(self) -> tuple[dict[tuple[Any, Any, int], int], dict[str, np.ndarray]]:
         if self._scalar is None:
             # the per-prompt hot path: a dict and plain column arrays, built on first use
             ids, models = (self.df[c].to_numpy(dtype=object) for c in ("prompt_id", "model"))  # not Arrow iteration
-            pos = dict(zip(zip(ids, models), range(len(self.df))))
+            samples = self.df["sample"].to_numpy(dtype=np.int64).tolist()
+            pos = dict(zip(zip(ids, models, samples), range(len(self.df))))
             cols = {c: self.df[c].to_numpy() for c in self.df.columns}
             object.__setattr__(self, "_scalar", (pos, cols))
         assert self._scalar is not None
-        pos, cols = self._scalar
-        i = pos.get((prompt_id, model))
+        return self._scalar
+
+    def position(self, prompt_id: str, model: str, sample: int = 0) -> int:
+        """The row of one recorded outcome, or :class:`MissingOutcomeError` naming what is missing."""
+        i = self._lookup()[0].get((prompt_id, model, self._sample(sample)))
         if i is None:
-            known = self.models
-            what = (f"model {model!r} (recorded models: {', '.join(known)})" if model not in known
-                    else f"prompt {prompt_id!r} for model {model!r}")
-            raise MissingOutcomeError(f"no recorded outcome for {what}; replay can only serve recorded "
-                                      "answers: run live through a Gateway for new prompts or models")
-        rec = {c: v[i] for c, v in cols.items()}
-        if "answer" in rec and not isinstance(rec["answer"], str):
-            rec["answer"] = None
+            raise MissingOutcomeError(self._missing(prompt_id, model, sample))
+        return i
+
+    def value(self, column: str, i: int) -> Any:
+        """One cell of the row at position ``i`` (text columns: None where nothing was recorded)."""
+        cols = self._lookup()[1]
+        if column not in cols:
+            return None
+        v = cols[column][i]
+        return v if isinstance(v, str) or column not in _TEXT_COLUMNS else None
+
+    def record(self, prompt_id: str, model: str, sample: int = 0) -> dict[str, Any]:
+        """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
+        i = self.position(prompt_id, model, sample)
+        rec = {c: v[i] for c, v in self._lookup()[1].items()}
+        for key in ("answer", "normalized", "response"):
+            if key in rec and not isinstance(rec[key], str):
+                rec[key] = None
         return rec
 
-    def row(self, prompt_id: str, model: str) -> pd.Series:
-        """The recorded outcome as a Series (see :meth:`record`)."""
-        return pd.Series(self.record(prompt_id, model))
+    def _missing(self, prompt_id: str, model: str, sample: int) -> str:
+        known = self.models
+        if model not in known:
+            what = f"model {model!r} (recorded models: {', '.join(known)})"
+        elif self._sample(sample) >= self.n_samples:
+            what = f"sample {sample} of prompt {prompt_id!r} for model {model!r} ({self.n_samples} recorded)"
+        else:
+            what = f"prompt {prompt_id!r} for model {model!r}"
+        return (f"no recorded outcome for {what}; replay can only serve recorded answers: run live through "
+                "a Gateway for new prompts or models")
 
-    def response(self, prompt_id: str, model: str) -> str:
-        return str(self.record(prompt_id, model)["response"])
+    def row(self, prompt_id: str, model: str, sample: int = 0) -> pd.Series:
+        """The recorded outcome as a Series (see :meth:`record`)."""
+        return pd.Series(self.record(prompt_id, model, sample))
+
+    def response(self, prompt_id: str, model: str, sample: int = 0) -> str | None:
+        """The recorded response text (None when only a score was recorded)."""
+        return self.record(prompt_id, model, sample)["response"]
 
     def prompt_codes(self, prompt_ids: Sequence[str] | np.ndarray) -> np.ndarray:
         """Each prompt id's code in this table (-1 where it has no outcome)."""
         return self._prompt_index.get_indexer(pd.Index(prompt_ids))
 
     def positions(self, prompt_ids: Sequence[str] | np.ndarray | None = None,
-                  models: Sequence[str] | np.ndarray = (), *, prompt_codes: np.ndarray | None = None) -> np.ndarray:
-        """Row positions for many (prompt, model) pairs at once (-1 where missing).
+                  models: Sequence[str] | np.ndarray = (), *, prompt_codes: np.ndarray | None = None,
+                  samples: Sequence[int] | np.ndarray | int = 0) -> np.ndarray:
+        """Row positions for many (prompt, model, sample) triples at once (-1 where missing).
 
         Pass ``prompt_codes`` (from :meth:`prompt_codes`) to reuse a join across many calls.
         """
@@ -123,25 +178,48 @@ class Outcomes:
         pi = prompt_codes
         m_codes, m_uniques = pd.factorize(np.asarray(models, dtype=object))
         mi = self._model_index.get_indexer(pd.Index(m_uniques))[m_codes]
-        ok = (pi >= 0) & (mi >= 0)
-        return np.where(ok, self._matrix[np.where(ok, pi, 0), np.where(ok, mi, 0)], -1)
+        si = np.broadcast_to(np.asarray(samples, dtype=np.int64), np.shape(pi))
+        si = np.zeros_like(si) if self.n_samples == 1 else si
+        ok = (pi >= 0) & (mi >= 0) & (si >= 0) & (si < self.n_samples)
+        return np.where(ok, self._matrix[np.where(ok, pi, 0), np.where(ok, mi, 0), np.where(ok, si, 0)], -1)
 
-    def dense(self, values: np.ndarray | str = "score") -> tuple[pd.Index, pd.Index, np.ndarray]:
+    def dense(self, values: np.ndarray | str = "score", *, sample: int | None = 0) -> tuple[pd.Index, pd.Index, np.ndarray]:
         """(prompt ids, models, prompt x model float array) of one column, or of ``values`` given per
-        row; NaN where an outcome is missing. A gather through the position matrix, no pivot."""
-        v = self.df[values].to_numpy(dtype=float) if isinstance(values, str) else np.asarray(values, dtype=float)
+        row; NaN where an outcome is missing. ``sample=None`` averages the recorded samples (the
+        expected value per prompt). A gather through the position array, no pivot."""
+        v = self.df[values].to_numpy(dtype=float, na_value=np.nan) if isinstance(values, str) \
+            else np.asarray(values, dtype=float)
         m = self._matrix
-        out = np.where(m >= 0, v[np.where(m >= 0, m, 0)], np.nan)
+        gathered = np.where(m >= 0, v[np.where(m >= 0, m, 0)], np.nan)
+        if sample is None:
+            with np.errstate(invalid="ignore"):
+                counts = (~np.isnan(gathered)).sum(axis=2)
+                out = np.where(counts > 0, np.nansum(gathered, axis=2) / np.maximum(counts, 1), np.nan)
+        else:
+            out = gathered[:, :, self._sample(sample)]
         return self._prompt_index, self._model_index, out
 
-    def matrix(self, column: str = "score") -> pd.DataFrame:
-        """A prompt x model table of one column (e.g. ``score`` or ``output_tokens``)."""
+    def matrix(self, column: str = "score", *, sample: int | None = 0) -> pd.DataFrame:
+        """A prompt x model table of one column (e.g. ``score`` or ``cost``)."""
         if pd.api.types.is_numeric_dtype(self.df[column]):
-            prompts, models, values = self.dense(column)
+            prompts, models, values = self.dense(column, sample=sample)
             frame = pd.DataFrame(values, index=pd.Index(prompts, name="prompt_id"),
                                  columns=pd.Index(models, name="model"))
             return frame[sorted(frame.columns)].sort_index()
-        return self.df.pivot(index="prompt_id", columns="model", values=column)
+        rows = self.df if sample is None else self.df[self.df["sample"] == self._sample(sample)]
+        return rows.pivot(index="prompt_id", columns="model", values=column)
+
+    def with_df(self, df: pd.DataFrame) -> Outcomes:
+        """The same outcomes with more or other columns: ``df`` has the same rows (prompt, model,
+        sample), in the same order, so the position arrays are reused, not rebuilt."""
+        if len(df) != len(self.df):
+            raise ValueError("with_df needs the same rows in the same order")
+        out = object.__new__(Outcomes)
+        for name in ("_prompt_index", "_model_index", "_matrix", "_row_prompt", "_row_model", "_priced_with"):
+            object.__setattr__(out, name, getattr(self, name))
+        object.__setattr__(out, "df", df)
+        object.__setattr__(out, "_scalar", None)
+        return out
 
     def subset(self, prompt_ids: Iterable[str] | None = None, models: Iterable[str] | None = None) -> Outcomes:
         mask = np.ones(len(self.df), dtype=bool)
@@ -149,20 +227,41 @@ class Outcomes:
             mask &= self.df["prompt_id"].isin(list(prompt_ids)).to_numpy()
         if models is not None:
             mask &= self.df["model"].isin(list(models)).to_numpy()
-        return Outcomes(self.df[mask].reset_index(drop=True))
+        out = Outcomes(self.df[mask].reset_index(drop=True))
+        object.__setattr__(out, "_priced_with", self._priced_with)
+        return out
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Prompts (``prompt_id, task, prompt, reference``, optional ``system``) and their Outcomes.
+    """Prompts (``prompt_id, task, prompt, reference``, optional ``system`` and metadata columns), their
+    Outcomes, the model ``catalog`` the data is priced with and the ``scorers`` of its tasks.
 
-    ``outcomes`` are scored on load with the per-task default scorer (see :mod:`routerlab.scoring`).
+    ``catalog`` (default: the packaged one) is what replay, routers and judges use unless given
+    another: pass it once, here or to :func:`routerlab.datasets.load`. Models it does not know still
+    replay with their recorded quality, tokens and cost; features that need a catalog field (list
+    prices, simulated latency, capability scores) name the model and the field. ``scorers`` maps
+    each task to its scorer (:class:`~routerlab.scoring.TaskScorers`; exact match unless named).
     """
 
     name: str
     prompts: pd.DataFrame
     outcomes: Outcomes | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    catalog: Catalog = field(default_factory=Catalog.default, repr=False)
+    scorers: TaskScorers = field(default_factory=TaskScorers, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scorers, TaskScorers):
+            object.__setattr__(self, "scorers", TaskScorers(self.scorers))
+        out = self.outcomes
+        if out is not None:
+            df = out.df
+            unpriced = "cost_source" not in df.columns or bool(df["cost_source"].isna().any())
+            if unpriced or out._priced_with is not self.catalog:
+                out = out.with_df(resolve_costs(df, self.catalog, self.token_counts))
+                object.__setattr__(out, "_priced_with", self.catalog)
+                object.__setattr__(self, "outcomes", out)
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -174,6 +273,67 @@ class Dataset:
     @property
     def models(self) -> list[str]:
         return self.outcomes.models if self.outcomes is not None else []
+
+    def with_catalog(self, catalog: Catalog) -> Dataset:
+        """This data set priced with another catalog: recorded costs stay as recorded, list-price costs
+        are computed again, and replay, routers and judges use the new catalog."""
+        if catalog is self.catalog:
+            return self
+        return self._derived(self.name, self.prompts, self.outcomes, self._public_info(), catalog)
+
+    def with_scorers(self, scorers: Any) -> Dataset:
+        """This data set with other scorers named (a mapping task -> scorer or name, or one scorer),
+        its outcomes scored again: recorded scores stay, answers are read by the new scorers."""
+        from ._scores import score_outcomes
+
+        table = self.scorers.merged(scorers)
+        out = self.outcomes
+        if out is not None:
+            out = out.with_df(score_outcomes(self.prompts, out.df, table))
+        return Dataset(self.name, self.prompts, out, self._public_info(), self.catalog, table)
+
+    def answers(self, rows: np.ndarray | None = None) -> pd.Series:
+        """The normalised answer of every outcome row (or of the rows at ``rows``): what agreement
+        strategies compare; None where the response holds none. Answers of recorded-score outcomes are
+        read on first use, by each task's scorer, and kept; reading all of them also writes them into
+        ``outcomes.df`` (``answer``, ``normalized``, ``answer_read``)."""
+        reader = self._answer_reader()
+        reader.fill(rows)
+        if rows is None:
+            assert self.outcomes is not None
+            if not self.outcomes.df["answer_read"].all() if "answer_read" in self.outcomes.df else False:
+                df = self.outcomes.df.assign(answer=pd.Series(reader.raw, dtype=object),
+                                             normalized=pd.Series(reader.norm, dtype=object), answer_read=True)
+                object.__setattr__(self, "outcomes", self.outcomes.with_df(df))
+            return pd.Series(reader.norm, dtype=object)
+        idx = np.asarray(rows, dtype=np.int64)
+        return pd.Series(reader.norm[idx], index=idx, dtype=object)
+
+    def answer_of(self, position: int) -> tuple[str | None, str | None]:
+        """(raw answer, normalised answer) of the outcome row at ``position``, read now if it was not yet."""
+        return self._answer_reader().one(position)
+
+    def _answer_reader(self) -> Any:
+        from ._scores import AnswerReader
+
+        if self.outcomes is None:
+            raise DatasetError(f"data set {self.name!r} has no outcomes")
+        reader = self.info.get("_answers")
+        if reader is None or reader.n != len(self.outcomes.df):
+            reader = AnswerReader(self.prompts, self.outcomes.df, self.scorers)
+            self.info["_answers"] = reader
+        return reader
+
+    def scorer_for(self, task: str | None) -> Scorer:
+        """The scorer of ``task`` in this data set (exact match when none is named; logged)."""
+        return self.scorers.for_task(task)
+
+    def _derived(self, name: str, prompts: pd.DataFrame, outcomes: Outcomes | None, info: dict[str, Any],
+                 catalog: Catalog | None = None) -> Dataset:
+        return Dataset(name, prompts, outcomes, info, catalog or self.catalog, self.scorers)
+
+    def _public_info(self) -> dict[str, Any]:
+        return {k: v for k, v in self.info.items() if not k.startswith("_")}
 
     def filter(self, *, tasks: Iterable[str] | None = None, prompt_ids: Iterable[str] | None = None,
                models: Iterable[str] | None = None) -> Dataset:
@@ -190,7 +350,7 @@ class Dataset:
             p = p[p["prompt_id"].isin(list(prompt_ids))]
         p = p.reset_index(drop=True)
         out = self.outcomes.subset(p["prompt_id"], models) if self.outcomes is not None else None
-        return Dataset(self.name, p, out, {k: v for k, v in self.info.items() if not k.startswith("_")})
+        return self._derived(self.name, p, out, self._public_info())
 
     def split(self, test_size: float = 0.5, *, seed: int = 0) -> tuple[Dataset, Dataset]:
         """A seeded train/test split, stratified by task (each task split in the same proportion)."""
@@ -202,14 +362,12 @@ class Dataset:
             ids = group["prompt_id"].to_numpy()
             n_test = int(round(len(ids) * test_size))
             test_ids.extend(rng.permutation(ids)[:n_test].tolist())
-        test_set = set(test_ids)
-        is_test = self.prompts["prompt_id"].isin(test_set)
+        is_test = self.prompts["prompt_id"].isin(set(test_ids))
         train = self.filter(prompt_ids=self.prompts.loc[~is_test, "prompt_id"])
         test = self.filter(prompt_ids=self.prompts.loc[is_test, "prompt_id"])
-        info = {k: v for k, v in self.info.items() if not k.startswith("_")}
-        info.update(split_seed=seed, test_size=test_size)
-        return (Dataset(f"{self.name}[train]", train.prompts, train.outcomes, {**info, "split": "train"}),
-                Dataset(f"{self.name}[test]", test.prompts, test.outcomes, {**info, "split": "test"}))
+        info = {**self._public_info(), "split_seed": seed, "test_size": test_size}
+        return (self._derived(f"{self.name}[train]", train.prompts, train.outcomes, {**info, "split": "train"}),
+                self._derived(f"{self.name}[test]", test.prompts, test.outcomes, {**info, "split": "test"}))
 
     def request(self, prompt_id: str, **kwargs: Any) -> Request:
         """The Request for one prompt id (kwargs such as ``max_tokens`` or ``sample`` are passed on)."""
@@ -254,7 +412,68 @@ class Dataset:
             self.info["_by_text"] = lookup
         return lookup.get(text)
 
+    # tokens ------------------------------------------------------------------------------------
+    def token_counts(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(input, output) token counts of outcome rows (all rows, or ``positions``), int64.
+
+        Recorded counts as recorded; where the data records none, cl100k counts of the prompt (its
+        system prompt and prompt text) and of the response, counted on first use and kept
+        (``token_estimated`` says which). Missing responses count 0 output tokens.
+        """
+        return self._token_counter().get(positions)
+
+    def token_count(self, position: int) -> tuple[int, int]:
+        """(input, output) tokens of the outcome row at ``position`` (see :meth:`token_counts`)."""
+        return self._token_counter().one(position)
+
+    def _token_counter(self) -> TokenCounts:
+        if self.outcomes is None:
+            raise DatasetError(f"data set {self.name!r} has no outcomes to count tokens of")
+        counts = self.info.get("_tokens")
+        if counts is None or not counts.matches(len(self.outcomes.df)):
+            counts = TokenCounts(self)
+            self.info["_tokens"] = counts
+        return counts
+
+    def token_estimated(self) -> np.ndarray:
+        """Per outcome row: True where the input or output count is a cl100k estimate (not recorded)."""
+        if self.outcomes is None:
+            return np.zeros(0, dtype=bool)
+        df = self.outcomes.df
+        return (df["input_tokens"].isna() | df["output_tokens"].isna()).to_numpy()
+
+    # views -------------------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """Per model: outcomes, how many are scored and missing (excluded from the mean, never 0),
+        mean score, total and mean cost in USD with where the cost came from, answers found (for
+        agreement strategies) and recorded samples per prompt."""
+        if self.outcomes is None:
+            return pd.DataFrame()
+        df = self.outcomes.df
+        g = df.groupby("model", sort=True)
+        out = pd.DataFrame({
+            "outcomes": g.size(),
+            "scored": g["score"].count(),
+            "missing": g["score"].apply(lambda s: int(s.isna().sum())),
+            "quality": g["score"].mean(),
+            "cost": g["cost"].sum(min_count=1),
+            "cost_per_call": g["cost"].mean(),
+            "cost_source": g["cost_source"].agg(
+                lambda s: ", ".join(f"{k}: {v}" for k, v in s.value_counts().items() if v)),
+        })
+        if "normalized" in df.columns:
+            found = self.answers().notna().to_numpy()
+            out["answers_found"] = pd.Series(found).groupby(df["model"].to_numpy()).sum()
+        out["samples"] = g["sample"].max() + 1
+        return out
+
     def _repr_html_(self) -> str:
         counts = self.prompts.groupby("task").size().rename("prompts").to_frame()
-        head = f"<b>Dataset {self.name}</b>: {len(self)} prompts, {len(self.models)} models<br>"
-        return head + counts._repr_html_()
+        missing = int(self.outcomes.df["score"].isna().sum()) if self.outcomes is not None else 0
+        note = f", {missing} outcomes without a score (missing, not 0)" if missing else ""
+        head = f"<b>Dataset {self.name}</b>: {len(self)} prompts, {len(self.models)} models{note}<br>"
+        return head + counts._repr_html_() + "<br>scorers: " + self.scorers._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, {len(self)} prompts, {len(self.models)} models, tasks={self.tasks})"
+

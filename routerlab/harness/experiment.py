@@ -413,14 +413,12 @@ class Experiment:
             simulated_latency=answer.simulated_latency, cached=answer.cached)
 
     def _score(self, request: Request, answer: Answer) -> tuple[float, str | None]:
-        final = answer.calls[-1] if answer.calls else None
+        final = answer.final_call
         if (self.scorer is None and isinstance(self.caller, ReplayCaller) and final is not None
                 and final.provider == ReplayCaller.provider and final.text == answer.text):
-            rec = self.caller.recorded(request.prompt_id or "", answer.model)
+            rec = self.caller.recorded(request.prompt_id or "", answer.model, request.sample)
             return float(rec["score"]), rec.get("answer")
-        from ..scoring import scorer_for_task
-
-        scorer = self.scorer or scorer_for_task(request.task or "default")
+        scorer = self.scorer or self.dataset.scorer_for(request.task)
         reference = self.dataset.reference(request.prompt_id or "")
         s = scorer.score(answer.text, reference, model=answer.model)
         return float(s.value), s.answer
@@ -444,9 +442,9 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
     outcomes = caller.outcomes
     pc = outcomes.prompt_codes(prompts["prompt_id"]) if prompt_codes is None else prompt_codes
     codes, uniques = pd.factorize(decided)
-    canonical = np.array([caller.catalog.canonical(str(m)) for m in uniques], dtype=object)
+    canonical = np.array([caller.catalog.canonical(str(m), strict=False) for m in uniques], dtype=object)
     models = canonical[codes] if len(uniques) else decided
-    pos = outcomes.positions(models=models, prompt_codes=pc)
+    pos = outcomes.positions(models=models, prompt_codes=pc, samples=samples)
     ok = pos >= 0
     got = caller.complete_many(positions=pos[ok], samples=samples[ok], columns=())
     found = int(ok.sum())
@@ -473,7 +471,7 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
         "models_called": model_cat, "final_model": model_cat,
         **{c: full(c, got.get(c)) for c in ("answer", "score", "input_tokens", "output_tokens", "cost", "latency",
                                             "ttft")},
-        "simulated_latency": full("simulated_latency", np.full(found, caller.simulate_latency)),
+        "simulated_latency": full("simulated_latency", got["simulated_latency"]),
         "cached": np.zeros(n, dtype=bool), "error_type": const(""), "error": const(""),
     })
     if not ok.all():  # each missing outcome is a row that says what is missing, as on the per-prompt path
@@ -482,7 +480,7 @@ def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFr
             out[col] = out[col].astype(object)
         for i in np.flatnonzero(~ok):
             try:
-                outcomes.record(str(out.at[i, "prompt_id"]), str(models[i]))
+                outcomes.record(str(out.at[i, "prompt_id"]), str(models[i]), int(samples[i]))
             except RouterlabError as exc:
                 out.loc[i, ["error_type", "error", *blank]] = [type(exc).__name__, str(exc),
                                                                *(schema.FILL[c] for c in blank)]

@@ -38,7 +38,7 @@ def local_gateway(dataset: Any, *, models: Sequence[str] | None = None, latency_
     from ..live.gateway import Gateway
     from ..server.app import ProviderServer, answers_from_dataset
 
-    catalog = catalog or Catalog.default()
+    catalog = catalog or getattr(dataset, "catalog", None) or Catalog.default()
     models = list(models or dataset.models)
     names = {m: re.sub(r"[^\w.\-]", "_", m) for m in models}
     server = ProviderServer(list(names.values()), answers=answers_from_dataset(dataset, catalog),

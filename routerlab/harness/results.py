@@ -36,7 +36,7 @@ def is_oracle_name(name: str) -> bool:
     return str(name).lower().startswith("oracle")
 
 
-_SUMMARY_COLUMNS = ["n", "quality", "quality_lo", "quality_hi", "cost", "cost_per_1k", "cost_per_correct",
+_SUMMARY_COLUMNS = ["n", "missing", "quality", "quality_lo", "quality_hi", "cost", "cost_per_1k", "cost_per_correct",
                     "latency_p50", "latency_p95", "latency_p99", "simulated_latency", "error_rate",
                     "calls_per_prompt", "top_model", "top_model_share"]
 
@@ -49,10 +49,10 @@ def _summary_row(g: pd.DataFrame, level: float) -> dict[str, Any]:
     lat = ok.loc[~ok["cached"], "latency"].dropna().to_numpy(dtype=float)
     pct = np.percentile(lat, [50, 95, 99]) if len(lat) else [np.nan] * 3
     share = ok["final_model"].value_counts(normalize=True)
-    cost, correct = float(g["cost"].sum()), float(q.sum())
+    cost, correct = float(g["cost"].sum(skipna=False)), float(q.sum())  # an unknown cost is not $0
     calls = g["models_called"].str.count(r"\|").add(1).where(g["models_called"] != "", 0)
     return {
-        "n": len(g), "quality": float(q.mean()) if len(q) else np.nan, "quality_lo": lo, "quality_hi": hi,
+        "n": len(g), "missing": int(ok["score"].isna().sum()), "quality": float(q.mean()) if len(q) else np.nan, "quality_lo": lo, "quality_hi": hi,
         "cost": cost, "cost_per_1k": 1000 * cost / max(len(g), 1),
         "cost_per_correct": cost / correct if correct else np.nan,
         "latency_p50": pct[0], "latency_p95": pct[1], "latency_p99": pct[2],
@@ -124,7 +124,11 @@ class Results:
         share of answers per model. Quality's interval is :func:`routerlab.stats.mean_interval` (Wilson
         for 0/1 scores, Student t otherwise) at ``level``. Without ``by``: sorted by quality, best
         first; ``oracle`` marks the upper bounds (:attr:`oracles`) and ``pareto`` the cost-quality
-        frontier of the realisable strategies (:meth:`pareto`)."""
+        frontier of the realisable strategies (:meth:`pareto`).
+
+        Missing is missing: answers without a score (``missing``) are left out of quality, never
+        counted as 0; a cost is NaN when any call's cost is unknown (a model the catalog does not
+        price, with no recorded cost)."""
         keys = ["strategy"] + ([by] if by else [])
         rows = [{**dict(zip(keys, key if isinstance(key, tuple) else (key,))), **_summary_row(g, level)}
                 for key, g in self.df.groupby(keys, sort=False)]
@@ -178,8 +182,13 @@ class Results:
 
         ``strong`` and ``weak`` name the single-model strategies of the pair. The router family is
         ``strategies`` (default: every other strategy); each contributes one point: its share of
-        calls that went to the strong model and its quality (APGR/CPT), and its cost per prompt and
+        answers the strong model produced and its quality (APGR/CPT), and its cost per prompt and
         quality (AIQ, over the cost range of the weak and strong models).
+
+        Attribution: a prompt counts as a strong call when the final answer came from the strong
+        model (``final_model``). Judge and verification calls, even to the strong model, count as
+        cost only (they are in ``cost``, not in the share), as RouteLLM counts the calls whose
+        answer the user gets.
         """
         names = [s for s in (strategies or self.strategies) if s not in (strong, weak)]
         for s in (strong, weak, *names):
@@ -189,10 +198,10 @@ class Results:
         ids = q.dropna().index
         q = q.loc[ids]
         cost = self._matrix("cost").loc[ids]
-        called = self._matrix("models_called").loc[ids]
+        answered = self._matrix("final_model").loc[ids]
         strong_model = self.df.loc[self.df["strategy"] == strong, "final_model"].mode().iloc[0]
-        uses = called[names].apply(lambda col: col.str.split("|").apply(lambda ms: strong_model in ms)).astype(float)
-        Q, C, U = q[names].to_numpy(), cost[names].to_numpy(), uses.to_numpy()
+        uses = _m.strong_share_matrix(answered[names].to_numpy(dtype=object), strong_model)
+        Q, C, U = q[names].to_numpy(), cost[names].to_numpy(), uses
         qs, qw = q[strong].to_numpy(), q[weak].to_numpy()
         cs, cw = cost[strong].to_numpy(), cost[weak].to_numpy()
 

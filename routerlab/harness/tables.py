@@ -69,7 +69,7 @@ def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, 
     fallbacks = {m: c for m, c in fallbacks.items() if c}
     ctx: dict[str, list[str]] = {}
     for m in routed:
-        window = catalog[m].context_window
+        window = catalog.require(m, "context", "exporting a routing table").context_window
         bigger = sorted((x for x in ranking if x != m and catalog[x].context_window > window),
                         key=lambda x: (catalog[x].context_window, ranking.index(x)))
         if bigger:

@@ -1,9 +1,11 @@
 """The replay caller: recorded outcomes served as Completions, offline and deterministic.
 
-Cost comes from the catalog's prices and the recorded token counts; latency is drawn from the
-model's catalog latency profile and marked ``simulated_latency=True``. The draw for a given
-(seed, prompt, model, sample) is a pure function of those four values, so it does not depend on the
-order of calls: a per-prompt replay, a vectorised replay and a resumed replay all agree.
+Cost is the outcome's cost as the data set resolved it: recorded where the data records it, else the
+catalog's list price × tokens, else NaN (a model the catalog does not price). Tokens are the recorded
+counts, or cl100k counts where the data has none. Latency is the recorded one where the data has it;
+otherwise drawn from the model's catalog latency profile and marked ``simulated_latency=True``. The
+draw for a given (seed, prompt, model, sample) is a pure function of those four values, so it does
+not depend on the order of calls: a per-prompt replay, a vectorised replay and a resumed replay agree.
 
 Example::
 
@@ -102,20 +104,24 @@ def stable_normal_pair(prompt_hash: int, model_hash: int, sample: int, seed: int
 class ReplayCaller:
     """A Caller that answers from a Dataset's recorded outcomes.
 
-    ``latency_scale`` multiplies simulated latencies (1.0 = the profile as is). Set
-    ``simulate_latency=False`` to report zero latency.
+    ``catalog``: default the data set's own. ``simulate_latency``: ``None`` (default) draws latency
+    from the catalog profile of each model the catalog knows and leaves it missing (NaN) for models it
+    does not know; ``True`` requires a profile for every recorded model (an unknown one raises
+    :class:`~routerlab.errors.UnknownModelError` naming the model and the field ``latency``);
+    ``False`` reports zero latency. Recorded latencies are used as recorded in every mode but False.
+    ``latency_scale`` multiplies simulated latencies (1.0 = the profile as is).
     """
 
     provider = "replay"
 
     def __init__(self, dataset: Dataset, *, catalog: Catalog | None = None, seed: int = 0,
-                 simulate_latency: bool = True, latency_scale: float = 1.0) -> None:
+                 simulate_latency: bool | None = None, latency_scale: float = 1.0) -> None:
         if dataset.outcomes is None:
             raise MissingOutcomeError(f"data set {dataset.name!r} has no outcomes to replay; "
                                       "load one with recorded responses or run live through a Gateway")
         self.dataset = dataset
         self.outcomes = dataset.outcomes
-        self.catalog = catalog or Catalog.default()
+        self.catalog = catalog or getattr(dataset, "catalog", None) or Catalog.default()
         self.seed = seed
         self.simulate_latency = simulate_latency
         self.latency_scale = latency_scale
@@ -127,8 +133,10 @@ class ReplayCaller:
 
     def fingerprint(self) -> dict[str, Any]:
         """What determines the replayed numbers (for experiment config hashes)."""
-        return {"kind": "replay", "seed": self.seed, "simulate_latency": self.simulate_latency,
-                "latency_scale": self.latency_scale}
+        simulate = self.simulate_latency
+        if simulate is None and all(m in self.catalog for m in self.outcomes.models):
+            simulate = True  # every model has a profile: the same numbers as True (and the same hash as before)
+        return {"kind": "replay", "seed": self.seed, "simulate_latency": simulate, "latency_scale": self.latency_scale}
 
     def _prompt_id(self, request: Request) -> str:
         pid = request.prompt_id or self.dataset.find_prompt(request.prompt)
@@ -138,25 +146,35 @@ class ReplayCaller:
                 "replay serves recorded answers only: give Request.prompt_id or run live")
         return pid
 
+    def _profile(self, model: str) -> Any:
+        """The model's latency profile, or None where latency is not simulated for it."""
+        if self.simulate_latency is False:
+            return None
+        if self.simulate_latency is True:
+            return self.catalog.require(model, "latency", "simulated latency (simulate_latency=True)").latency
+        return self.catalog[model].latency if model in self.catalog else None
+
     def _tables(self) -> dict[str, np.ndarray]:
         """Per prompt and per model arrays aligned with the outcomes' indexes (built once)."""
         if self._arrays is None:
             o = self.outcomes
             models = o._model_index
-            specs = [self._spec(str(m)) for m in models]
+            profiles = [self._profile(str(m)) for m in models]
+            nan = float("nan")
+            df = o.df
             self._arrays = {
                 "prompt_hash": string_hashes(o._prompt_index),
                 "model_hash": string_hashes(models),
-                "price_in": np.array([s.price.input for s in specs]),
-                "price_out": np.array([s.price.output for s in specs]),
-                "ttft_p50": np.array([s.latency.ttft_p50 for s in specs]),
-                "ttft_sigma": np.array([s.latency.ttft_sigma for s in specs]),
-                "tps_p50": np.array([s.latency.tps_p50 for s in specs]),
-                "tps_sigma": np.array([s.latency.tps_sigma for s in specs]),
+                "ttft_p50": np.array([p.ttft_p50 if p else nan for p in profiles]),
+                "ttft_sigma": np.array([p.ttft_sigma if p else nan for p in profiles]),
+                "tps_p50": np.array([p.tps_p50 if p else nan for p in profiles]),
+                "tps_sigma": np.array([p.tps_sigma if p else nan for p in profiles]),
+                "simulated": np.array([p is not None for p in profiles], dtype=bool),
                 "row_prompt": o._row_prompt,
                 "row_model": o._row_model,
-                "input_tokens": o.df["input_tokens"].to_numpy(),
-                "output_tokens": o.df["output_tokens"].to_numpy(),
+                "cost": df["cost"].to_numpy(dtype=float, na_value=np.nan),
+                "latency": (df["latency"].to_numpy(dtype=float, na_value=np.nan) if "latency" in df.columns
+                            else np.full(len(df), np.nan)),
             }
         return self._arrays
 
@@ -164,72 +182,81 @@ class ReplayCaller:
                       models: Sequence[str] | np.ndarray = (), samples: Sequence[int] | np.ndarray | int = 0, *,
                       positions: np.ndarray | None = None,
                       columns: Sequence[str] = ("response",)) -> dict[str, np.ndarray]:
-        """Vectorised replay: per (prompt, model) call, its tokens, cost, simulated latency, the
-        recorded score and extracted answer, and the ``columns`` asked for (``response`` by default).
+        """Vectorised replay: per (prompt, model, sample) call, its tokens, cost, latency (recorded or
+        simulated; ``simulated_latency`` per call), the recorded score and answers, and the
+        ``columns`` asked for (``response`` by default).
 
         Give ``prompt_ids`` and ``models``, or ``positions`` (rows of the outcomes table) when the
         join is already done. Returns a dict of equally long arrays; every value equals what
         :meth:`complete` returns for the same call.
         """
-        pos = self.outcomes.positions(prompt_ids, models) if positions is None else np.asarray(positions)
+        pos = (self.outcomes.positions(prompt_ids, models, samples=samples) if positions is None
+               else np.asarray(positions))
         if (pos < 0).any():
             i = int(np.flatnonzero(pos < 0)[0])
             if prompt_ids is None:
                 raise MissingOutcomeError(f"position {i} of the {len(pos)} asked for has no recorded outcome (-1)")
-            self.outcomes.record(str(prompt_ids[i]), str(models[i]))  # raises the precise error
+            self.outcomes.record(str(prompt_ids[i]), str(models[i]),
+                                 int(np.broadcast_to(np.asarray(samples), pos.shape)[i]))  # raises the precise error
         t = self._tables()
         pc, mc = t["row_prompt"][pos], t["row_model"][pos]
-        n_in, n_out = t["input_tokens"][pos], t["output_tokens"][pos]
-        out: dict[str, np.ndarray] = {"prompt_code": pc, "model_code": mc, "input_tokens": n_in, "output_tokens": n_out}
-        # the same arithmetic, in the same order, as ModelSpec.cost and complete(): identical floats
-        out["cost"] = (n_in.astype(float) * t["price_in"][mc] + n_out.astype(float) * t["price_out"][mc]) / 1e6
-        if self.simulate_latency:
+        n_in, n_out = self.dataset.token_counts(pos)
+        out: dict[str, np.ndarray] = {"prompt_code": pc, "model_code": mc, "input_tokens": n_in, "output_tokens": n_out,
+                                      "cost": t["cost"][pos]}
+        recorded = t["latency"][pos]
+        simulated = np.isnan(recorded) & t["simulated"][mc]
+        latency, ttft = recorded.copy(), np.full(len(pos), np.nan)
+        if simulated.any():
             z1, z2 = stable_normals(t["prompt_hash"][pc], t["model_hash"][mc],
                                     np.broadcast_to(np.asarray(samples), pos.shape), self.seed)
-            ttft = t["ttft_p50"][mc] * np.exp(t["ttft_sigma"][mc] * z1)
-            out["latency"] = (ttft + n_out / (t["tps_p50"][mc] * np.exp(t["tps_sigma"][mc] * z2))) * self.latency_scale
-            out["ttft"] = ttft * self.latency_scale
-        else:
-            out["latency"], out["ttft"] = np.zeros(len(pos)), np.full(len(pos), np.nan)
+            draw = t["ttft_p50"][mc] * np.exp(t["ttft_sigma"][mc] * z1)
+            total = (draw + n_out / (t["tps_p50"][mc] * np.exp(t["tps_sigma"][mc] * z2))) * self.latency_scale
+            latency = np.where(simulated, total, latency)
+            ttft = np.where(simulated, draw * self.latency_scale, ttft)
+        if self.simulate_latency is False:
+            latency, ttft, simulated = np.zeros(len(pos)), np.full(len(pos), np.nan), np.zeros(len(pos), dtype=bool)
+        out["latency"], out["ttft"], out["simulated_latency"] = latency, ttft, simulated
         df = self.outcomes.df
-        for col in (*columns, "score", "answer"):
+        for col in (*columns, "score"):
             if col in df.columns:
                 out[col] = df[col].take(pos).to_numpy()
+        if "answer" in df.columns and hasattr(self.dataset, "answers"):
+            reader = self.dataset._answer_reader()  # answers of recorded-score rows are read on first replay
+            reader.fill(pos)
+            out["answer"], out["normalized"] = reader.raw[pos], reader.norm[pos]
         return out
 
-    def recorded(self, prompt_id: str, model: str) -> dict[str, Any]:
+    def recorded(self, prompt_id: str, model: str, sample: int = 0) -> dict[str, Any]:
         """The recorded outcome (response, tokens, score, extracted answer) as a dict."""
-        return self.outcomes.record(prompt_id, model)
-
-    def _spec(self, model: str) -> Any:
-        spec = self._specs.get(model)
-        if spec is None:
-            spec = self._specs[model] = self.catalog[model]
-        return spec
+        rec = self.outcomes.record(prompt_id, model, sample)
+        if rec.get("answer_read") is False:
+            rec["answer"], rec["normalized"] = self.dataset.answer_of(self.outcomes.position(prompt_id, model, sample))
+        return rec
 
     async def complete(self, request: Request, model: str) -> Completion:
-        model = self.catalog.canonical(model)
+        model = self.catalog.canonical(model, strict=False)
         pid = self._prompt_id(request)
-        row = self.outcomes.record(pid, model)
-        spec = self._spec(model)
-        n_in, n_out = int(row["input_tokens"]), int(row["output_tokens"])
-        if self.simulate_latency:
-            prof = spec.latency
-            t = self._tables()
-            ph = t["prompt_hash"][self.outcomes._prompt_index.get_loc(pid)]
-            mh = t["model_hash"][self.outcomes._model_index.get_loc(model)]
+        o = self.outcomes
+        i = o.position(pid, model, request.sample)
+        t = self._tables()
+        n_in, n_out = self.dataset.token_count(i)
+        latency, ttft, simulated = float(t["latency"][i]), None, False
+        m = int(t["row_model"][i])
+        if self.simulate_latency is False:
+            latency = 0.0
+        elif latency != latency and t["simulated"][m]:
+            ph, mh = t["prompt_hash"][t["row_prompt"][i]], t["model_hash"][m]
             z1, z2 = stable_normal_pair(int(ph), int(mh), request.sample, self.seed)
             # np.exp on arrays, as in complete_many: libm's exp may differ in the last bit on some CPUs
-            e1, e2 = np.exp(np.array([prof.ttft_sigma * z1, prof.tps_sigma * z2]))
-            ttft0 = prof.ttft_p50 * e1
-            latency = float((ttft0 + n_out / (prof.tps_p50 * e2)) * self.latency_scale)
-            ttft = float(ttft0 * self.latency_scale)
-        else:
-            ttft, latency = None, 0.0
+            e1, e2 = np.exp(np.array([t["ttft_sigma"][m] * z1, t["tps_sigma"][m] * z2]))
+            ttft0 = t["ttft_p50"][m] * e1
+            latency = float((ttft0 + n_out / (t["tps_p50"][m] * e2)) * self.latency_scale)
+            ttft, simulated = float(ttft0 * self.latency_scale), True
+        response = o.value("response", i)
         return Completion(
-            text=str(row["response"]), model=model, provider=self.provider,
-            input_tokens=n_in, output_tokens=n_out, cost=float(spec.cost(n_in, n_out)),
-            latency=latency, ttft=ttft, simulated_latency=self.simulate_latency, deployment="replay",
+            text="" if response is None else str(response), model=model, provider=self.provider,
+            input_tokens=n_in, output_tokens=n_out, cost=float(t["cost"][i]), latency=latency, ttft=ttft,
+            simulated_latency=simulated, deployment="replay", answer=self.dataset.answer_of(i)[1],
         )
 
     def complete_sync(self, request: Request, model: str) -> Completion:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..errors import ConfigError, MissingOutcomeError
+from ..errors import ConfigError, MissingOutcomeError, UnknownModelError
 from ..types import Decision, Request
 from .base import Batch, BaseRouter, explain_frame
 
@@ -137,40 +137,40 @@ class RandomRouter(BaseRouter):
         return self._pick(self._keys(batch.prompt_ids, batch.prompts))
 
 
-def outcome_matrices(data: Any, catalog: Catalog, candidates: Sequence[str] | None = None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scores, costs): prompt × model tables from a Dataset's (or an Outcomes') recorded outcomes.
+def outcome_matrices(data: Any, catalog: Catalog | None = None, candidates: Sequence[str] | None = None, *,
+                     require_cost: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, costs): prompt × model tables (USD per prompt) from a Dataset's recorded outcomes.
 
-    Cost is the catalog's price times the recorded tokens, in USD per prompt.
+    Cost is each outcome's cost as its data set resolved it (recorded, else list price × tokens).
+    ``catalog`` re-prices a Dataset's catalog-priced outcomes with another catalog. Several samples
+    per prompt are averaged. With ``require_cost`` a model with no known cost raises
+    :class:`~routerlab.errors.UnknownModelError` naming it and the field ``price``.
     """
-    outcomes = data.outcomes if hasattr(data, "outcomes") and not isinstance(data, pd.DataFrame) else data
-    df = outcomes.df if hasattr(outcomes, "df") else outcomes
-    if df is None or not len(df):
+    if hasattr(data, "outcomes") and not isinstance(data, pd.DataFrame):
+        if data.outcomes is None or not len(data.outcomes):
+            raise MissingOutcomeError("no recorded outcomes: load a data set with outcomes")
+        if catalog is not None and hasattr(data, "with_catalog"):
+            data = data.with_catalog(catalog)
+        outcomes = data.outcomes
+    else:
+        outcomes = data
+    if outcomes is None or not len(outcomes):
         raise MissingOutcomeError("no recorded outcomes: load a data set with outcomes")
-    if hasattr(outcomes, "dense"):  # an Outcomes: gather through its position matrix (no pivot)
-        codes, names = outcomes._row_model, outcomes._model_index  # the table's own model codes
-        price_in = np.array([catalog[str(m)].price.input for m in names])
-        price_out = np.array([catalog[str(m)].price.output for m in names])
-        cost = (df["input_tokens"].to_numpy(dtype=float) * price_in[codes]
-                + df["output_tokens"].to_numpy(dtype=float) * price_out[codes]) / 1e6
-        prompts, models, s = outcomes.dense("score")
-        _, _, c = outcomes.dense(cost)
-        index, columns = pd.Index(prompts, name="prompt_id"), pd.Index(models, name="model")
-        scores, costs = pd.DataFrame(s, index=index, columns=columns), pd.DataFrame(c, index=index, columns=columns)
-        order = sorted(columns) if candidates is None else [m for m in sorted(columns) if m in set(candidates)]
-        keep = scores[order].notna().any(axis=1).to_numpy() if candidates is not None else slice(None)
-        return scores[order][keep], costs[order][keep]
-    if candidates is not None:
-        df = df[df["model"].isin(list(candidates))]
-    cost = np.empty(len(df))
-    models = df["model"].to_numpy()
-    for m in pd.unique(models):
-        sel = models == m
-        cost[sel] = catalog[str(m)].cost(df["input_tokens"].to_numpy()[sel], df["output_tokens"].to_numpy()[sel])
-    frame = pd.DataFrame({"prompt_id": df["prompt_id"].to_numpy(), "model": models,
-                          "score": df["score"].to_numpy(dtype=float), "cost": cost})
-    scores = frame.pivot(index="prompt_id", columns="model", values="score")
-    costs = frame.pivot(index="prompt_id", columns="model", values="cost")
+    prompts, models, s = outcomes.dense("score", sample=None)
+    _, _, c = outcomes.dense("cost", sample=None)
+    index, columns = pd.Index(prompts, name="prompt_id"), pd.Index(models, name="model")
+    scores, costs = pd.DataFrame(s, index=index, columns=columns), pd.DataFrame(c, index=index, columns=columns)
+    order = sorted(columns) if candidates is None else [m for m in sorted(columns) if m in set(candidates)]
+    keep = scores[order].notna().any(axis=1).to_numpy() if candidates is not None else slice(None)
+    scores, costs = scores[order][keep], costs[order][keep]
+    if require_cost:
+        unpriced = [m for m in order if costs[m].isna().all()]
+        if unpriced:
+            raise UnknownModelError(
+                f"no cost is known for model {unpriced[0]!r}: the data records none and the catalog has no "
+                "'price' for it; record a cost column, add the model to the catalog (Catalog.from_file + "
+                "merge, then load(..., catalog=...)), or leave it out (candidates=[...])",
+                model=unpriced[0], field="price")
     return scores, costs
 
 
@@ -221,12 +221,11 @@ class OracleRouter(BaseRouter):
         data = self.data
         if data is None:
             raise ConfigError("OracleRouter needs data: a Dataset with outcomes, or a data set name or path")
-        catalog = self.catalog or Catalog.default()
         if isinstance(data, str) or hasattr(data, "__fspath__"):
             from .. import datasets
 
-            data = datasets.load(data, catalog=catalog)
-        scores, costs = outcome_matrices(data, catalog, self.candidates)
+            data = datasets.load(data, catalog=self.catalog)
+        scores, costs = outcome_matrices(data, self.catalog, self.candidates)
         s, c = scores.to_numpy(dtype=float), costs.to_numpy(dtype=float)
         known = ~np.isnan(s) & ~np.isnan(c)
         correct = known & (s >= self.threshold)

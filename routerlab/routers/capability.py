@@ -146,7 +146,8 @@ class CapabilityRouter(BaseRouter):
         if cached is not None:
             return cached
         catalog = self.catalog or Catalog.default()
-        names = list(dict.fromkeys(catalog.canonical(n) for n in (self.candidates or catalog.names)))
+        names = list(dict.fromkeys(catalog.require(n, "capabilities", "capability routing").name
+                                   for n in (self.candidates or catalog.names)))
         if self.candidates is not None and not names:
             raise NoModelFitsError("no model fits: constraint 'candidates' is empty; name at least one model")
         for key in ("cost_weight", "latency_weight"):

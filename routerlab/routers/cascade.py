@@ -3,10 +3,12 @@ good, escalate to stronger models otherwise. A Strategy: ``await cascade.answer(
 
 Two acceptance signals ship:
 
-- :class:`Agreement` — accept once ``min_votes`` answers given so far agree, compared as *extracted,
-  normalised* answers (:func:`routerlab.scoring.extract_answer` then
-  :func:`routerlab.scoring.normalize_answer` for the request's task), so ``"$1,000"`` and ``1000.0``
-  agree and two different texts with the same number agree. The answer returned is the earliest
+- :class:`Agreement` — accept once ``min_votes`` answers given so far agree, compared as the
+  *normalised* answers the task's scorer reads (``scorer.answer(text)``: a choice letter, a number, a
+  normalised string, pass/fail; or the answer a replayed outcome recorded, such as a tool's
+  prediction), so ``"$1,000"`` and ``1000.0`` agree under a numeric scorer. The scorers are the
+  signal's own (``Agreement(scorers=...)``), else those of the data set the cascade was fitted on,
+  else those of the replayed data set, else exact match. The answer returned is the earliest
   (cheapest) call holding the agreed answer.
 - :class:`JudgeVerdict` — a judge model (:class:`routerlab.routers.judge.LLMJudge`; offline a
   :class:`~routerlab.routers.judge.SimulatedJudge`) grades the stage's answer; ``YES`` accepts, ``NO`` or an
@@ -15,8 +17,9 @@ Two acceptance signals ship:
 ``stages`` is a list of stages, each a model or a tuple of models called in parallel; the last stage
 is always accepted. A mapping ``task -> stages`` (key ``"*"`` for the rest) gives each task its own
 cascade; :meth:`CascadeRouter.fit` plans such a mapping from recorded outcomes under a cost budget.
-Cost and tokens are the sum over the calls made; latency is the sum over stages of each stage's
-slowest call (plus the judge's); ``Answer.info`` says which stage answered and why.
+Cost and tokens are the sum over the calls made (judge calls included); latency is the sum over
+stages of each stage's slowest call (plus the judge's); ``Answer.calls`` are in call order;
+``Answer.info`` says which stage answered and why.
 
 Example::
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -41,20 +45,46 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..errors import ConfigError, NotFittedError, RouterlabError
+from ..errors import ConfigError, DatasetError, NotFittedError, RouterlabError
+from ..scoring import TaskScorers
 from ..types import Answer, Caller, Completion, Request
 from .base import BaseStrategy
 from .baselines import outcome_matrices
 from .params import Params
 
-__all__ = ["CascadeRouter", "Signal", "Agreement", "JudgeVerdict", "Check", "answer_key"]
+__all__ = ["CascadeRouter", "Signal", "Agreement", "JudgeVerdict", "Check", "answer_key", "scorers_for"]
+
+log = logging.getLogger("routerlab.routers")
 
 
-def answer_key(text: str, model: str | None, task: str | None) -> Hashable | None:
-    """The extracted, normalised answer of ``text`` for ``task`` (None when no answer is found)."""
-    from ..scoring import extract_answer, normalize_answer
+def scorers_for(own: Any, caller: Any, fitted: Any = None) -> TaskScorers:
+    """The scorers that read answers for a strategy: its own (a TaskScorers, a mapping, one scorer,
+    or a Dataset), else those of the data set it was fitted on, else those of the data set the caller
+    replays, else exact match for every task (each such task logged once)."""
+    for source in (own, fitted, getattr(caller, "dataset", None)):
+        if source is None:
+            continue
+        found = getattr(source, "scorers", source)
+        return found if isinstance(found, TaskScorers) else TaskScorers(found)
+    return _DEFAULT_SCORERS
 
-    return normalize_answer(extract_answer(text, model), task or "default")
+
+_DEFAULT_SCORERS = TaskScorers()
+
+
+def answer_key(completion: Completion, task: str | None, scorers: TaskScorers) -> str | None:
+    """The normalised answer of one call: the one its replayed outcome recorded, else what the task's
+    scorer reads from the text (None when it reads none). A scorer that exposes no answers at all
+    raises ConfigError: a strategy that compares answers cannot run on it."""
+    if completion.answer is not None:
+        return completion.answer
+    scorer = scorers.for_task(task)
+    read = getattr(scorer, "answer", None)
+    if read is None:
+        raise ConfigError(f"the scorer of task {task!r} ({scorer!r}) exposes no normalised answer: agreement "
+                          "and consensus compare answers, so give that task a routerlab scorer (scorers={...}) "
+                          "or a scorer with answer(response, *, model=None)")
+    return read(completion.text, model=completion.model)
 
 
 @dataclass
@@ -90,7 +120,10 @@ class Signal(Params):
 
 @dataclass(eq=False, repr=False)
 class Agreement(Signal):
-    """Accept when at least ``min_votes`` (>= 2) of the answers so far agree (extracted + normalised).
+    """Accept when at least ``min_votes`` (>= 2) of the answers so far agree (normalised by the task's scorer).
+
+    ``scorers``: the scorers that read the answers (a mapping task -> scorer or name, one scorer, or
+    a Dataset); default: see :func:`scorers_for`.
 
     Example::
 
@@ -99,6 +132,8 @@ class Agreement(Signal):
     """
 
     min_votes: int = 2
+    _: KW_ONLY
+    scorers: Any = None
 
     name = "agreement"
 
@@ -106,16 +141,18 @@ class Agreement(Signal):
         if isinstance(self.min_votes, bool) or not isinstance(self.min_votes, int) or self.min_votes < 2:
             raise ConfigError(f"Agreement min_votes must be an integer >= 2, got {self.min_votes!r}")
 
-    async def check(self, request: Request, calls: list[Completion], stage: list[Completion], caller: Caller) -> Check:
+    async def check(self, request: Request, calls: list[Completion], stage: list[Completion], caller: Caller, *,
+                    scorers: TaskScorers | None = None) -> Check:
         self.validate()
-        votes: dict[Hashable, list[Completion]] = {}
+        table = scorers if scorers is not None else scorers_for(self.scorers, caller)
+        votes: dict[str, list[Completion]] = {}
         for c in calls:
-            key = answer_key(c.text, c.model, request.task)
-            if key is not None:
-                votes.setdefault(key, []).append(c)
+            found = answer_key(c, request.task, table)
+            if found is not None:
+                votes.setdefault(found, []).append(c)
         if not votes:
-            return Check(False, info={"votes": 0})
-        key, holders = max(votes.items(), key=lambda kv: len(kv[1]))  # first-seen key wins ties
+            return Check(False, info={"votes": 0, "answers_found": 0})
+        _, holders = max(votes.items(), key=lambda kv: len(kv[1]))  # first-seen key wins ties
         if len(holders) >= self.min_votes:
             return Check(True, holders[0], info={"votes": len(holders)})
         return Check(False, info={"votes": len(holders)})
@@ -230,6 +267,9 @@ class CascadeRouter(BaseStrategy):
         self.validate()
         signal = self._signal()
         stages = self.stages_for(request.task)
+        extra: dict[str, Any] = {}
+        if isinstance(signal, Agreement):
+            extra["scorers"] = scorers_for(signal.scorers, caller, getattr(self, "scorers_", None))
         calls: list[Completion] = []
         checks: list[dict[str, Any]] = []
         latency = 0.0
@@ -254,7 +294,7 @@ class CascadeRouter(BaseStrategy):
                     raise failures[-1]
                 answering = got[0]
                 break
-            check = await signal.check(request, calls, got, caller)
+            check = await signal.check(request, calls, got, caller, **extra)
             calls += check.extra_calls
             latency += check.latency
             checks.append({"stage": i, **check.info})
@@ -262,7 +302,6 @@ class CascadeRouter(BaseStrategy):
                 answering, accepted_by, stage_no = check.answer, signal.name, i
                 break
         assert answering is not None
-        others = [c for c in calls if c is not answering]
         info: dict[str, Any] = {"stage": stage_no, "stages": len(stages), "answered_by": answering.model,
                                 "accepted_by": accepted_by, "escalations": stage_no, "signal": signal.name,
                                 "checks": checks, "failed_calls": len(failures)}
@@ -270,7 +309,7 @@ class CascadeRouter(BaseStrategy):
         if judged:
             info["judge"] = judged[0]["judge"]
             info["judge_simulated"] = any(c.get("judge_simulated") for c in judged)
-        return Answer(answering.text, answering.model, tuple(others + [answering]), latency, info)
+        return Answer(answering.text, answering.model, tuple(calls), latency, info)  # calls in call order
 
     # -- planning ----------------------------------------------------------------------------------
     def fit(self, dataset: Any) -> CascadeRouter:
@@ -285,11 +324,12 @@ class CascadeRouter(BaseStrategy):
         Pareto fronts). Sets ``stages_`` and ``plan_`` (the chosen plans' train figures).
         """
         self.validate()
-        if not isinstance(self._signal(), Agreement):
+        signal = self._signal()
+        if not isinstance(signal, Agreement):
             raise ConfigError("CascadeRouter.fit plans agreement cascades only; give a judge cascade its stages")
-        catalog = self.catalog or Catalog.default()
-        scores, costs = outcome_matrices(dataset, catalog, self.candidates)
-        keys = _answer_keys(dataset, list(scores.columns))
+        scores, costs = outcome_matrices(dataset, self.catalog, self.candidates)
+        self.scorers_ = scorers_for(signal.scorers, None, dataset)
+        keys = _answer_keys(dataset, list(scores.columns), self.scorers_)
         prompts = dataset.prompts.set_index("prompt_id")
         full = scores.index[scores.notna().all(axis=1).to_numpy()].intersection(keys.index)
         ids = prompts.index[prompts.index.isin(full)]
@@ -317,24 +357,38 @@ class CascadeRouter(BaseStrategy):
         self.stages_ = {g: _stages_of(*configs[j]) for g, j in chosen.items()}
         self.plan_ = pd.DataFrame([{"task": g, "stages": self.stages_[g], "train_quality": sims[g][j][0] / groups[g].sum(),
                                     "train_cost": sims[g][j][1]} for g, j in chosen.items()])
+        if all(len(st) == 1 for st in self.stages_.values()):
+            log.warning("%s: within the budget no agreement cascade beat a single model on any task; the plan "
+                        "(plan_) calls one model per task", self.name)
         return self
 
 
-def _answer_keys(dataset: Any, models: list[str]) -> pd.DataFrame:
-    """prompt × model table of extracted, normalised answers (as the Agreement signal computes them)."""
-    from ..scoring import normalize_answer
+def _answer_keys(dataset: Any, models: list[str], scorers: TaskScorers) -> pd.DataFrame:
+    """prompt × model table of normalised answers (as the Agreement signal reads them in a replay).
 
-    df = dataset.outcomes.df
-    df = df[df["model"].isin(models)].merge(dataset.prompts[["prompt_id", "task"]], on="prompt_id")
-    if "answer" in df.columns:  # scored data sets carry the extracted answer already: normalise only
-        # no extracted answer is stored as a missing value (NaN), never a key: as answer_key gives None
-        keys = [normalize_answer(a if isinstance(a, str) else None, task or "default")
-                for a, task in zip(df["answer"], df["task"])]
+    Raises DatasetError when a task has no answer at all for the candidates: agreement would then
+    never accept, and the plan would silently be one model per task.
+    """
+    full = dataset.outcomes.df
+    wanted = np.flatnonzero((full["model"].isin(models) & (full["sample"] == 0)).to_numpy())
+    if hasattr(dataset, "answers") and "normalized" in full.columns:  # read by the data set's scorers, once
+        normalized = dataset.answers(wanted).to_numpy(dtype=object)
+    df = full.iloc[wanted].merge(dataset.prompts[["prompt_id", "task"]], on="prompt_id")
+    if "normalized" in full.columns:
+        keys = np.array([k if isinstance(k, str) else None for k in normalized], dtype=object)
     else:
-        keys = [answer_key(t, m, task) for t, m, task in zip(df["response"], df["model"], df["task"])]
+        keys = np.array([answer_key(Completion(text=t if isinstance(t, str) else "", model=m), task, scorers)
+                         for t, m, task in zip(df["response"], df["model"], df["task"])], dtype=object)
+    found = pd.Series([k is not None for k in keys], index=df.index).groupby(df["task"].to_numpy()).sum()
+    empty = sorted(str(t) for t, n in found.items() if n == 0)
+    if empty:
+        raise DatasetError(
+            f"agreement needs answers, but the outcomes of {models} hold none for task(s) {empty} (scorer: "
+            f"{scorers.for_task(empty[0])!r}): name a scorer that reads these responses (load(..., scorers="
+            f"{{{empty[0]!r}: 'numeric'}}), 'multiple-choice', ...), or import a prediction column",
+            field="normalized")
     return pd.DataFrame({"prompt_id": df["prompt_id"].to_numpy(), "model": df["model"].to_numpy(),
-                         "key": pd.Series(keys, dtype=object).to_numpy()}).pivot(
-        index="prompt_id", columns="model", values="key")
+                         "key": keys}).pivot(index="prompt_id", columns="model", values="key")
 
 
 def _codes(k: pd.DataFrame) -> pd.DataFrame:

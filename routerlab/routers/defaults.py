@@ -109,7 +109,7 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
     if unknown:
         raise ConfigError(f"unknown strategy group(s) {unknown}; groups: {sorted(GROUPS)} or 'all'")
     chosen = expand_groups(list(groups))[0]
-    catalog = catalog or Catalog.default()
+    catalog = catalog or getattr(train, "catalog", None) or Catalog.default()
     out: dict[str, object] = {}
     if "default" in chosen:
         out.update(_default_group(train, catalog, seed, evaluation))

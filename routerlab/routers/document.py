@@ -59,7 +59,7 @@ def _env_name(text: str) -> str:
 def model_entry(name: str, *, catalog: Any = None, api_key_env: str | None = None,
                 api_base: str | None = None) -> dict[str, Any]:
     """A table's ``models`` entry for a catalog model: provider, API id, context window, price, key variable."""
-    spec = (catalog or Catalog.default())[name]
+    spec = (catalog or Catalog.default()).require(name, "provider", "exporting a routing table")
     entry: dict[str, Any] = {"provider": spec.provider, "api_name": spec.api_name,
                              "context_window": int(spec.context_window), "max_output": int(spec.max_output),
                              "api_key_env": api_key_env or KEY_ENV.get(spec.provider, _env_name(spec.provider) + "_API_KEY"),

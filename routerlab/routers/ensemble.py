@@ -1,8 +1,8 @@
 """Ensembles: several models answer; a vote (Consensus) or a judge (BestOfN) picks the answer.
 
-**Consensus** calls its models in parallel and votes over their *extracted, normalised* answers
-(:func:`routerlab.scoring.extract_answer` + :func:`routerlab.scoring.normalize_answer` for the
-request's task; so ``"$18"`` and ``"18.0"`` are one vote), optionally weighted per model. The winner
+**Consensus** calls its models in parallel and votes over their *normalised* answers (what the
+task's scorer reads, :func:`routerlab.routers.cascade.answer_key`; under a numeric scorer ``"$18"``
+and ``"18.0"`` are one vote), optionally weighted per model. The winner
 needs at least ``min_agreement`` of the total weight, else the ``fallback`` model's answer is used
 (without one: the plurality answer, flagged ``consensus=False``). Calls are taken in the order they
 finish (their reported latency, so a replay behaves as a live run would) and the vote stops as soon as
@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import ConfigError, RouterlabError
 from ..types import Answer, Caller, Completion, Request
 from .base import BaseStrategy
-from .cascade import answer_key
+from .cascade import answer_key, scorers_for
 
 __all__ = ["Consensus", "BestOfN"]
 
@@ -52,6 +52,8 @@ class Consensus(BaseStrategy):
     fallback: model whose answer is used when no answer reaches ``min_agreement`` (one of ``models``,
         or another model, then called after the vote); ``None``: the plurality answer.
     early_stop: stop (and cancel the rest) once the outcome is decided.
+    scorers: the scorers that read the answers (a mapping task -> scorer or name, one scorer, or a
+        Dataset); default: those of the data set the caller replays, else exact match.
     """
 
     models: Sequence[str]
@@ -61,6 +63,7 @@ class Consensus(BaseStrategy):
     fallback: str | None = None
     early_stop: bool = True
     name: str = "consensus"
+    scorers: Any = None
 
     def _validate(self) -> None:
         models = self.models
@@ -131,6 +134,7 @@ class Consensus(BaseStrategy):
         failed: list[str] = []
         failures: list[BaseException] = []
         pending = set(tasks)
+        scorers = scorers_for(self.scorers, caller)
         try:
             while True:
                 # answers are taken in the order they finished: by reported latency (in a replay they all
@@ -141,7 +145,7 @@ class Consensus(BaseStrategy):
                 decided = False
                 for c in arrived:
                     if id(c) not in keys:
-                        keys[id(c)] = answer_key(c.text, c.model, request.task)
+                        keys[id(c)] = answer_key(c, request.task, scorers)
                     counted.append((c, keys[id(c)]))
                     left -= self._w[c.model]
                     if self.early_stop and self._decided(counted, left):

@@ -45,7 +45,7 @@ from ..errors import ConfigError, NotFittedError
 from ..types import Answer, Caller, Completion, Request
 from .base import BaseRouter
 from .baselines import outcome_matrices
-from .cascade import CascadeRouter, Check, _answer_keys, _as_stages, _codes, answer_key
+from .cascade import CascadeRouter, Check, _answer_keys, _as_stages, _codes, answer_key, scorers_for
 from .utility import Sweep, _folds, one_blas_thread, sweep_points
 
 __all__ = ["FrugalCascade", "LearnedAcceptance", "stage_features"]
@@ -115,8 +115,9 @@ class LearnedAcceptance:
         stage_no = c.stage_of_(answered[-1].model)
         keys: dict[Hashable, int] = {}
         codes = []
+        scorers = scorers_for(None, caller, getattr(c, "scorers_", None))
         for x in answered:
-            k = answer_key(x.text, x.model, request.task)
+            k = answer_key(x, request.task, scorers)
             codes.append(-1 if k is None else keys.setdefault(k, len(keys)))
         p, score, pick = c.acceptance_(stage_no, np.array([codes]), np.array([[len(x.text) for x in answered]]),
                                        request.task, [x.model for x in answered])
@@ -177,11 +178,11 @@ class FrugalCascade(BaseRouter):
 
     # -- data ------------------------------------------------------------------------------------------
     def _matrices(self, dataset: Any, models: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        catalog = self.catalog or Catalog.default()
-        scores, costs = outcome_matrices(dataset, catalog, models)
-        keys = _answer_keys(dataset, models)
+        scores, costs = outcome_matrices(dataset, self.catalog, models)
+        # the answers are read by the data set's scorers, as Agreement reads them (see scorers_for)
+        keys = _answer_keys(dataset, models, scorers_for(None, None, dataset))
         df = dataset.outcomes.df
-        df = df[df["model"].isin(models)]
+        df = df[df["model"].isin(models) & ((df["sample"] == 0) if "sample" in df.columns else True)]
         lengths = df.pivot(index="prompt_id", columns="model", values="response").map(
             lambda t: len(t) if isinstance(t, str) else 0)
         prompts = dataset.prompts
@@ -285,10 +286,10 @@ class FrugalCascade(BaseRouter):
             raise ConfigError(f"FrugalCascade threshold must be a number or 'auto', got {self.threshold!r}")
         if self.score not in ("gain", "correct"):
             raise ConfigError(f"FrugalCascade score must be 'gain' or 'correct', got {self.score!r}")
+        self.scorers_ = scorers_for(None, None, dataset)
         if self.budget <= 0 or not isinstance(self.cv, int) or self.cv < 2:
             raise ConfigError(f"FrugalCascade budget must be > 0 and cv an integer >= 2, got {self.budget!r}, {self.cv!r}")
-        catalog = self.catalog or Catalog.default()
-        scores, costs = outcome_matrices(dataset, catalog, self.candidates)
+        scores, costs = outcome_matrices(dataset, self.catalog, self.candidates)
         models = [str(m) for m in scores.columns]
         ids, data = self._matrices(dataset, models)
         self.task_levels_ = np.array(sorted({t for t in data["task"] if isinstance(t, str) and t}), dtype=object)

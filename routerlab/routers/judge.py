@@ -34,6 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
+import numpy as np
+
 from ..catalog import Catalog
 from ..errors import ConfigError, MissingOutcomeError
 from ..types import Caller, Completion, Request
@@ -200,6 +202,15 @@ class LLMJudge(Params):
         return JudgeResult(parse_verdict(c.text, nonce, GRADE_VERDICTS), c, c.provider == SimulatedJudge.provider)
 
 
+
+def _scorer(references: Any, task: str | None) -> Any:
+    """The scorer of ``task`` in the references' data set (exact match when it names none)."""
+    from ..scoring import TaskScorers
+
+    scorers = getattr(references, "scorers", None)
+    return (scorers if isinstance(scorers, TaskScorers) else TaskScorers()).for_task(task)
+
+
 @dataclass(eq=False, repr=False)
 class SimulatedJudge(Params):
     """A caller-side stand-in for a judge model, decided from reference answers (offline only).
@@ -275,8 +286,9 @@ class SimulatedJudge(Params):
         if known is None:
             outcomes = getattr(self.references, "outcomes", None)
             df = getattr(outcomes, "df", None)
-            known = (dict(zip(df["response"].to_numpy(dtype=object), df["output_tokens"].to_numpy()))
-                     if df is not None else {})
+            known = ({r: int(n) for r, n in zip(df["response"].to_numpy(dtype=object),
+                                                df["output_tokens"].to_numpy(dtype=float, na_value=np.nan))
+                      if isinstance(r, str) and n == n} if df is not None else {})
             self._cache_known = known
         total, rest = 0, text
         for c in candidates:
@@ -305,12 +317,10 @@ class SimulatedJudge(Params):
 
     def verdict(self, meta: Mapping[str, Any]) -> str | None:
         """The (possibly wrong) verdict for a judge request's metadata; None when garbled."""
-        from ..scoring import scorer_for_task
-
         self.validate()
         pid = meta.get("prompt_id")
         reference = self._reference(pid)
-        scorer = scorer_for_task(meta.get("task") or "default")
+        scorer = _scorer(self.references, meta.get("task"))
         models = list(meta.get("models") or [None] * len(meta["candidates"]))
         recorded = self._recorded_scores()
         correct = []
@@ -339,8 +349,8 @@ class SimulatedJudge(Params):
         meta = json.loads(raw)
         v = self.verdict(meta)
         text = "I cannot tell." if v is None else f"verdict {meta['nonce']}: [[{v}]]"
-        catalog = self.catalog or Catalog.default()
-        spec = catalog[model]
+        catalog = self.catalog or getattr(self.references, "catalog", None) or Catalog.default()
+        spec = catalog.require(model, "price", "the simulated judge's cost and latency")
         from ..tokens import count_text
 
         tin = self._prompt_tokens(request.text, meta.get("candidates") or [], str(meta.get("nonce", ""))) + 7

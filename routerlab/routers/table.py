@@ -256,7 +256,7 @@ class RoutingTable:
             raise ConfigError(f"confidence must be in [0.5, 1), got {confidence}")
         if tolerance < 0:
             raise ConfigError(f"tolerance must be >= 0, got {tolerance}")
-        catalog = catalog or Catalog.default()
+        catalog = catalog or getattr(data, "catalog", None) or Catalog.default()
         long = _long_results(data, tasks, catalog, candidates)
         stats = []
         routes: dict[str, str] = {}
@@ -328,9 +328,11 @@ def _jsonable(value: Any) -> Any:
 def _long_results(data: Any, tasks: Any, catalog: Catalog, candidates: Sequence[str] | None) -> pd.DataFrame:
     """prompt_id, task, model, score, cost: one row per (prompt, model) with a score."""
     prompts = getattr(data, "prompts", None)
-    if isinstance(prompts, pd.DataFrame):  # a Dataset
+    if isinstance(prompts, pd.DataFrame):  # a Dataset: its outcomes' costs are resolved (recorded or priced)
         if data.outcomes is None:
             raise ConfigError(f"data set {data.name!r} has no outcomes to learn from")
+        if catalog is not getattr(data, "catalog", catalog):
+            data = data.with_catalog(catalog)
         df = data.outcomes.df.merge(prompts[["prompt_id", "task"]], on="prompt_id", how="left")
     else:
         df = data.df if hasattr(data, "df") else data

@@ -75,7 +75,7 @@ class TrainingData:
     cost: np.ndarray
 
 
-def training_data(dataset: Any, catalog: Catalog, candidates: Sequence[str] | None = None,
+def training_data(dataset: Any, catalog: Catalog | None, candidates: Sequence[str] | None = None,
                   task_field: str | None = "task", *, who: str = "router") -> TrainingData:
     """The prompts of ``dataset`` with a recorded outcome for every candidate, in the data set's order.
 
@@ -226,8 +226,8 @@ class UtilityRouter(BaseRouter):
 
     def _fit(self, dataset: Any) -> UtilityRouter:
         self._check_params()
-        catalog = self.catalog or Catalog.default()
-        data = training_data(dataset, catalog, self.candidates, self.task_field, who=type(self).__name__)
+        # no catalog: the data set's own costs (recorded, else its catalog's prices); one given re-prices
+        data = training_data(dataset, self.catalog, self.candidates, self.task_field, who=type(self).__name__)
         self.models_ = data.models
         self.featurizer_ = fitted(self.featurizer if self.featurizer is not None else default_featurizer(),
                                   data.texts)
@@ -381,8 +381,7 @@ class UtilityRouter(BaseRouter):
         would be optimistic. Returns a :class:`Sweep`.
         """
         self._check_fitted()
-        catalog = self.catalog or Catalog.default()
-        data = training_data(dataset, catalog, list(self.models_), self.task_field, who=f"{type(self).__name__}.sweep")
+        data = training_data(dataset, self.catalog, list(self.models_), self.task_field, who=f"{type(self).__name__}.sweep")
         order = [list(data.models).index(m) for m in self.models_]
         S, cost = data.S[:, order], data.cost[:, order]
         lams = list(lambdas) if lambdas is not None else list(self.lambdas)

@@ -102,6 +102,8 @@ def extract_answer(output: str, model: str | None = None) -> str | None:
     """
     if not isinstance(output, str):
         return None
+    if "answer" not in output:  # every rule below but the boxed one needs the word: skip the regexes
+        return _boxed(output, model)
     if "{" in output:
         parsed = extract_first_json(output)
         if parsed is not None and "answer" in parsed:
@@ -111,7 +113,12 @@ def extract_answer(output: str, model: str | None = None) -> str | None:
         match = _UNQUOTED_VALUE.search(output) or _UNQUOTED_KEY.search(output)
     if match is not None:
         return match.group(1)
-    if is_llama31(model) and "boxed" in output[-_BOXED_TAIL:]:
+    return _boxed(output, model)
+
+
+def _boxed(output: str, model: str | None) -> str | None:
+    """Rule 4: for Llama 3.1 only, the first ``\\boxed{word}`` when ``boxed`` ends the output."""
+    if "boxed" in output[-_BOXED_TAIL:] and is_llama31(model):
         boxed = _BOXED_WORD.search(output)
         if boxed is not None:
             return boxed.group(1)

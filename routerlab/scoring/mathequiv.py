@@ -22,7 +22,7 @@ import re
 import string
 from collections.abc import Callable
 
-from ._base import BaseScorer, Score
+from ._base import BaseScorer, Score, number_key
 from .extract import extract_answer, find_last_boxed
 
 __all__ = ["MathEquivalence", "math_equivalent", "normalize_latex", "latex_value"]
@@ -423,9 +423,20 @@ class MathEquivalence(BaseScorer):
 
     def score(self, response: str, reference: str, *, model: str | None = None) -> Score:
         """Score one raw output against a LaTeX gold answer; see the class docstring."""
+        answer = self.extract(response, model=model)
+        if answer is None:
+            return Score(0.0, None, False)
+        return self._scored(1.0 if math_equivalent(answer, str(reference)) else 0.0, answer)
+
+    def extract(self, response: str, *, model: str | None = None) -> str | None:
         answer = extract_answer(response, model)
         if answer is None and self.boxed_fallback and isinstance(response, str):
             answer = find_last_boxed(response)
-        if answer is None:
-            return Score(0.0, None, False)
-        return Score(1.0 if math_equivalent(answer, str(reference)) else 0.0, answer, True)
+        return answer
+
+    def normalize(self, answer: str) -> str | None:
+        """The value of the LaTeX (9 significant digits) when it has one, else the normalised LaTeX."""
+        value = latex_value(str(answer))
+        if value is not None and math.isfinite(value):
+            return number_key(value, digits=9)
+        return normalize_latex(str(answer))

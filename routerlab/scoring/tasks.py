@@ -1,101 +1,140 @@
-"""Which scorer a task uses, and answers in a canonical form for voting."""
+"""Which scorer scores which task of a data set: named by the data, never guessed from a task name.
+
+A data set carries a :class:`TaskScorers`: the bundled sets map their tasks to the rules their
+published numbers were computed with (``datasets/zeroeval/scorers.json``: ZeroEval's rules); a
+user's data gets :class:`~routerlab.scoring.ExactMatch` for every task unless the user names a
+scorer (``datasets.load(path, scorers={"math": "numeric"})`` or a ``scorers.json`` beside the
+files). A task with no scorer named is scored by the default and logged once; a name in the mapping
+that matches no task of the data is logged as a warning (a typo would otherwise go unnoticed).
+
+Scorer names (:func:`get_scorer`): ``exact-match``, ``contains``, ``numeric``, ``multiple-choice``
+(A-D; ``multiple-choice-10`` for A-J), ``passthrough``, ``pass-fail``, ``zeroeval-math``,
+``zeroeval-crux``, ``math-equivalence``; or pass a scorer object.
+
+Example:
+    >>> ts = TaskScorers({"gsm": "zeroeval-math", "quiz": MultipleChoice(5)})
+    >>> ts.for_task("gsm"), ts.for_task("quiz"), ts.for_task("trivia")
+    (ZeroEvalMath(), MultipleChoice(n_choices=5), ExactMatch(extract=True, case_sensitive=False))
+    >>> ts.names()
+    {'gsm': 'ZeroEvalMath()', 'quiz': 'MultipleChoice(n_choices=5)', '*': 'ExactMatch(extract=True, case_sensitive=False)'}
+"""
 
 from __future__ import annotations
 
-import math
+import logging
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
-from ._base import ExactMatch, MultipleChoice, Scorer, normalize_text
-from .mathequiv import MathEquivalence, latex_value, normalize_latex
-from .zeroeval import ZeroEvalCrux, ZeroEvalMath, first_number, sanitize_math_answer
+from ..errors import ConfigError
+from ._base import Contains, ExactMatch, MultipleChoice, PassFail, Passthrough, Scorer
+from .mathequiv import MathEquivalence
+from .numeric import Numeric
+from .zeroeval import ZeroEvalCrux, ZeroEvalMath
 
-__all__ = ["scorer_for_task", "normalize_answer", "canonical_task"]
+__all__ = ["SCORER_NAMES", "TaskScorers", "get_scorer"]
 
-_ALIASES = {
-    "gsm": "gsm", "gsm8k": "gsm",
-    "math-l5": "math-l5", "math": "math-l5", "mathl5": "math-l5", "math-level5": "math-l5",
-    "hendrycks-math": "math-l5", "competition-math": "math-l5",
-    "crux": "crux", "cruxeval": "crux", "cruxeval-o": "crux", "crux-o": "crux",
-    "mmlu": "mmlu", "mmlu-redux": "mmlu", "mmlu-pro": "mmlu-pro",
+log = logging.getLogger("routerlab.scoring")
+
+SCORER_NAMES: dict[str, Callable[[], Scorer]] = {
+    "exact-match": ExactMatch,
+    "contains": Contains,
+    "numeric": Numeric,
+    "multiple-choice": MultipleChoice,
+    "passthrough": Passthrough,
+    "pass-fail": PassFail,
+    "zeroeval-math": ZeroEvalMath,
+    "zeroeval-crux": ZeroEvalCrux,
+    "math-equivalence": MathEquivalence,
 }
+_CHOICES = re.compile(r"multiple-choice-(\d+)")
 
 
-def canonical_task(task: str) -> str:
-    """The canonical name of a task (``"GSM8K"``, ``"zeroeval/gsm"`` → ``"gsm"``); unknown names lower-cased.
-
-    Example:
-        >>> canonical_task("zeroeval/GSM8K"), canonical_task("math_l5"), canonical_task("trivia")
-        ('gsm', 'math-l5', 'trivia')
-    """
-    key = str(task).strip().lower().rsplit("/", 1)[-1].replace("_", "-").replace(" ", "-")
-    return _ALIASES.get(key, key)
-
-
-def scorer_for_task(task: str, *, strict_math: bool = False, crux_newline_fix: bool = False) -> Scorer:
-    """The scorer for a task: ZeroEval's rules for the bundled tasks, a letter match for MMLU.
-
-    ``gsm`` → :class:`ZeroEvalMath`; ``math-l5`` → :class:`ZeroEvalMath` (or
-    :class:`MathEquivalence` with ``strict_math=True``); ``crux`` → :class:`ZeroEvalCrux` (the
-    published rule, or the later corrected one with ``crux_newline_fix=True``); ``mmlu`` →
-    :class:`MultipleChoice` with 4 letters (``mmlu-pro``: 10); anything else → :class:`ExactMatch`.
-    The defaults reproduce ZeroEval's published accuracies.
+def get_scorer(spec: str | Scorer) -> Scorer:
+    """A scorer from its name (see the module docstring) or the scorer itself.
 
     Example:
-        >>> scorer_for_task("gsm8k"), scorer_for_task("crux", crux_newline_fix=True)
-        (ZeroEvalMath(), ZeroEvalCrux(newline_fix=True, empty_matches_empty=True))
-        >>> scorer_for_task("mmlu"), scorer_for_task("trivia")
-        (MultipleChoice(n_choices=4), ExactMatch(extract=True, case_sensitive=False))
+        >>> get_scorer("numeric"), get_scorer("multiple-choice-10")
+        (Numeric(digits=12), MultipleChoice(n_choices=10))
     """
-    name = canonical_task(task)
-    if name == "gsm":
-        return ZeroEvalMath()
-    if name == "math-l5":
-        return MathEquivalence() if strict_math else ZeroEvalMath()
-    if name == "crux":
-        return ZeroEvalCrux(newline_fix=crux_newline_fix)
-    if name == "mmlu":
-        return MultipleChoice(4)
-    if name == "mmlu-pro":
-        return MultipleChoice(10)
-    return ExactMatch()
+    if not isinstance(spec, str):
+        if not callable(getattr(spec, "score", None)):
+            raise ConfigError(f"{spec!r} is not a scorer: it needs score(response, reference, *, model=None)")
+        return spec
+    key = spec.strip().lower().replace("_", "-")
+    if key in SCORER_NAMES:
+        return SCORER_NAMES[key]()
+    choices = _CHOICES.fullmatch(key)
+    if choices:
+        return MultipleChoice(int(choices.group(1)))
+    raise ConfigError(f"unknown scorer {spec!r}; known: {', '.join(SCORER_NAMES)} (or multiple-choice-<n>), "
+                      "or pass a Scorer object")
 
 
-_LETTER = re.compile(r"^\s*[\(\[]?\s*([A-Za-z])\s*(?:[\)\]]|$|[\s.:,])")
+class TaskScorers(Mapping[str, Scorer]):
+    """task -> scorer for one data set; tasks it does not name get ``default`` (exact match).
 
-
-def normalize_answer(answer: str | None, task: str, *, strict_math: bool = False) -> Hashable | None:
-    """An extracted answer in a canonical, hashable form, so that equal answers get equal votes.
-
-    Consistent with :func:`scorer_for_task`: for ``gsm``/``math-l5`` the first number after
-    ZeroEval's sanitizing, as a float (answers without a number: their normalised text); with
-    ``strict_math=True`` the value of the LaTeX (rounded to 9 significant digits) or the normalised
-    LaTeX; for ``crux`` the literal without surrounding quotes; for ``mmlu`` the upper-case letter;
-    otherwise :func:`normalize_text`. None stays None.
-
-    Example:
-        >>> normalize_answer("$1,000", "gsm"), normalize_answer("1000.0", "gsm")
-        (1000.0, 1000.0)
-        >>> normalize_answer(r"\\frac{1}{2}", "math", strict_math=True)
-        0.5
-        >>> normalize_answer("'abc'", "crux"), normalize_answer("(b) 4", "mmlu"), normalize_answer("Paris", "qa")
-        ('abc', 'B', 'paris')
+    ``scorers``: a mapping task -> scorer (or scorer name), or one scorer (or name) for every task.
+    Iterating yields the named tasks only.
     """
-    if answer is None:
-        return None
-    text = str(answer)
-    name = canonical_task(task)
-    if name in ("gsm", "math-l5"):
-        if strict_math:
-            value = latex_value(text)
-            if value is not None and math.isfinite(value):
-                return float(f"{value:.9g}") + 0.0  # + 0.0 folds -0.0 into 0.0
-            return normalize_latex(text)
-        number = first_number(sanitize_math_answer(text))
-        return number + 0.0 if number is not None else normalize_text(text)
-    if name == "crux":
-        return text.strip("'\"")
-    if name in ("mmlu", "mmlu-pro"):
-        match = _LETTER.match(text)
-        return match.group(1).upper() if match else normalize_text(text)
-    return normalize_text(text)
+
+    def __init__(self, scorers: Mapping[str, str | Scorer] | str | Scorer | None = None, *,
+                 default: str | Scorer | None = None) -> None:
+        if scorers is not None and not isinstance(scorers, Mapping):
+            default, scorers = scorers, None
+        self._named = {str(t): get_scorer(s) for t, s in (scorers or {}).items()}
+        self.default = get_scorer(default) if default is not None else ExactMatch()
+        self._logged: set[str] = set()
+
+    def __getitem__(self, task: str) -> Scorer:
+        return self._named[task]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._named)
+
+    def __len__(self) -> int:
+        return len(self._named)
+
+    def for_task(self, task: str | None) -> Scorer:
+        """The scorer of ``task``; a task not named gets the default, logged once per task."""
+        key = "" if task is None else str(task)
+        found = self._named.get(key)
+        if found is not None:
+            return found
+        if key not in self._logged:
+            self._logged.add(key)
+            log.info("task %r has no scorer named: scoring it by %r (name one with scorers={%r: ...})",
+                     key, self.default, key)
+        return self.default
+
+    def check(self, tasks: Iterable[str], where: str = "the data") -> None:
+        """Log a warning for each named task that ``tasks`` does not hold (a typo, or another data set)."""
+        present = set(map(str, tasks))
+        for name in sorted(set(self._named) - present):
+            log.warning("a scorer is named for task %r, but %s has no such task (its tasks: %s)",
+                        name, where, sorted(present))
+
+    def names(self) -> dict[str, str]:
+        """task -> the scorer's repr, ``"*"`` for the default: a stable, JSON-able description."""
+        return {**{t: repr(s) for t, s in self._named.items()}, "*": repr(self.default)}
+
+    def merged(self, other: Mapping[str, str | Scorer] | str | Scorer | None) -> TaskScorers:
+        """These scorers with ``other``'s names (or one scorer for every task) taking precedence."""
+        if other is None:
+            return self
+        if not isinstance(other, Mapping):
+            return TaskScorers(default=other)
+        return TaskScorers({**self._named, **{str(t): get_scorer(s) for t, s in other.items()}},
+                           default=self.default)
+
+    def __repr__(self) -> str:
+        return f"TaskScorers({self.names()})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{t}</td><td><code>{s}</code></td></tr>" for t, s in self.names().items())
+        return f"<table><tr><th>task</th><th>scorer</th></tr>{rows}</table>"
+
+
+def describe(scorers: Any) -> Any:
+    """A JSON-able description of a scorer or TaskScorers (for configuration hashes)."""
+    return scorers.names() if isinstance(scorers, TaskScorers) else (None if scorers is None else repr(scorers))

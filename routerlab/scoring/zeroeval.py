@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 
-from ._base import BaseScorer, Score
+from ._base import BaseScorer, Score, normalize_text, number_key
 from .arith import safe_arithmetic
 from .extract import extract_answer
 
@@ -61,7 +61,7 @@ class ZeroEvalMath(BaseScorer):
     Example:
         >>> s = ZeroEvalMath()
         >>> s.score('{"reasoning": "...", "answer": "$1,000"}', "# 1000")
-        Score(value=1.0, answer='$1,000', extracted=True)
+        Score(value=1.0, answer='$1,000', extracted=True, normalized='1000.0')
         >>> s.score('{"answer": "3/4"}', "0.75").value, s.score("I don't know", "0.75").value
         (1.0, 0.0)
     """
@@ -76,7 +76,15 @@ class ZeroEvalMath(BaseScorer):
         predicted = first_number(sanitize_math_answer(answer))
         gold = first_number(sanitize_math_answer(str(reference).replace("#", "").strip()))
         correct = predicted is not None and gold is not None and predicted == gold
-        return Score(1.0 if correct else 0.0, answer, True)
+        return self._scored(1.0 if correct else 0.0, answer)
+
+    def extract(self, response: str, *, model: str | None = None) -> str | None:
+        return extract_answer(response, model)
+
+    def normalize(self, answer: str) -> str | None:
+        """The first number after ZeroEval's sanitizing (what the rule compares), else the text."""
+        number = first_number(sanitize_math_answer(str(answer)))
+        return number_key(number) if number is not None else normalize_text(answer)
 
 
 class ZeroEvalCrux(BaseScorer):
@@ -117,12 +125,18 @@ class ZeroEvalCrux(BaseScorer):
         answer = extract_answer(response, model)
         if answer is None:
             return Score(0.0, None, False)
-        predicted = answer.strip("'\"")
-        if self.newline_fix:
-            predicted = predicted.replace("\n", "\\n")
+        predicted = self.normalize(answer)
         gold = str(reference).strip("'\"")
         if predicted and gold:
             correct = predicted == gold
         else:
             correct = self.empty_matches_empty and predicted == "" and gold == ""
-        return Score(1.0 if correct else 0.0, answer, True)
+        return self._scored(1.0 if correct else 0.0, answer)
+
+    def extract(self, response: str, *, model: str | None = None) -> str | None:
+        return extract_answer(response, model)
+
+    def normalize(self, answer: str) -> str:
+        """The literal without surrounding quotes (newlines written ``\\n`` with ``newline_fix``)."""
+        predicted = str(answer).strip("'\"")
+        return predicted.replace("\n", "\\n") if self.newline_fix else predicted

@@ -152,7 +152,7 @@ def answers_from_dataset(ds: Any, catalog: Catalog | None = None) -> Answers:
         >>> from routerlab import datasets                                        # doctest: +SKIP
         >>> srv = ProviderServer(answers=answers_from_dataset(datasets.load("zeroeval")))  # doctest: +SKIP
     """
-    cat = catalog or Catalog.default()
+    cat = catalog or getattr(ds, "catalog", None) or Catalog.default()
 
     def lookup(model: str, messages: list[dict[str, Any]]) -> str | None:
         prompt = _last_user(messages)

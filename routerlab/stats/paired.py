@@ -37,6 +37,7 @@ from .bootstrap import (
 )
 from .intervals import cluster_robust_se, mcnemar_exact, newcombe_paired_ci, t_interval
 from .power import mde_paired, n_paired, normal_power, power_paired
+from .signed_rank import wilcoxon_signed_rank
 
 __all__ = ["ABResult", "compare"]
 
@@ -344,15 +345,9 @@ def _analyse(kind: str, spec: MetricSpec, pairs: Pairs, alpha: float, n_boot: in
 
 
 def _wilcoxon(d: np.ndarray) -> float:
-    """Wilcoxon signed-rank p-value, as R's ``wilcox.test(paired = TRUE)`` computes it: exact
-    without zeros or ties (n <= 50), else the normal approximation with tie-corrected variance and
-    continuity correction (the exact null distribution assumes no ties)."""
-    nz = d[d != 0]
-    if nz.size == 0:
-        return 1.0
-    if nz.size < d.size or np.unique(np.abs(nz)).size < nz.size:
-        return float(stats.wilcoxon(d, method="approx", correction=True).pvalue)
-    return float(stats.wilcoxon(d).pvalue)
+    """Wilcoxon signed-rank p-value, as R's ``wilcox.test(paired = TRUE)`` computes it (exact below
+    50 non-zero differences without ties, else normal with tie and continuity corrections)."""
+    return wilcoxon_signed_rank(d)
 
 
 def _default_effect(spec: MetricSpec, kind: str, value_a: float, x: np.ndarray) -> tuple[float, str]:

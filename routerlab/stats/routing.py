@@ -27,7 +27,24 @@ import numpy as np
 
 from .pareto import pareto_mask
 
-__all__ = ["pgr", "apgr", "cpt", "nondecreasing_convex_hull", "aiq", "curve_from_scores"]
+
+__all__ = ["pgr", "apgr", "cpt", "nondecreasing_convex_hull", "aiq", "curve_from_scores", "strong_share_matrix"]
+
+
+def strong_share_matrix(final_models: np.ndarray, strong: str) -> np.ndarray:
+    """1.0 where the final answer came from the ``strong`` model, else 0.0 (prompts x strategies).
+
+    The share of strong calls in APGR and CPT counts the model that *produced the answer*: a judge
+    or verifier call to the strong model is cost, not a strong answer (a judge cascade that answers
+    61 % of prompts with the weak model sits at 39 % strong, not 100 %).
+
+    Example::
+
+        >>> strong_share_matrix(np.array([["gpt-4o", "mini"], ["mini", "mini"]], dtype=object), "gpt-4o")
+        array([[1., 0.],
+               [0., 0.]])
+    """
+    return (np.asarray(final_models, dtype=object) == strong).astype(float)
 
 
 def pgr(quality: float | np.ndarray, r_weak: float, r_strong: float) -> float | np.ndarray:

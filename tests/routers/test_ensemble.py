@@ -16,12 +16,13 @@ from routerlab.types import Completion, Request
 from fakes import ScriptedCaller
 
 Q = Request.from_prompt("What is 6 x 3?", prompt_id="q", task="gsm")
+GSM = {"gsm": "zeroeval-math"}  # no data set behind a scripted caller: name the task's scorer
 
 
 def test_votes_are_over_extracted_normalised_answers():
     caller = ScriptedCaller({"a": 'Sure. {"answer": "$18"}', "b": '{"reasoning": "6*3", "answer": "18.0"}',
                              "c": '{"answer": "17"}'}, {"a": 1.0, "b": 2.0, "c": 3.0})
-    ans = run_sync(Consensus(["a", "b", "c"], early_stop=False).answer(Q, caller))
+    ans = run_sync(Consensus(["a", "b", "c"], early_stop=False, scorers=GSM).answer(Q, caller))
     assert ans.info["consensus"] and ans.info["votes"] == {"18.0": 2.0, "17.0": 1.0}
     assert ans.model == "a"  # the first (fastest) holder of the winning answer
     assert ans.cost == pytest.approx(0.001 + 0.002 + 0.003) and ans.latency == pytest.approx(3.0)

@@ -16,16 +16,20 @@ from routerlab.types import Request
 from fakes import ScriptedCaller
 
 Q = Request.from_prompt("How many eggs?", prompt_id="q1", task="gsm")
+GSM = Agreement(scorers={"gsm": "zeroeval-math"})  # no data set behind a scripted caller: name the scorer
 
 
 def test_agreement_on_normalised_answers_accepts_the_cheap_answer():
     caller = ScriptedCaller({"cheap": '{"answer": "$1,000"}', "mid": '{"answer": "1000.0"}', "strong": '{"answer": "7"}'},
                             {"cheap": 0.5, "mid": 0.8, "strong": 2.0})
-    ans = run_sync(CascadeRouter([("cheap", "mid"), "strong"]).answer(Q, caller))
+    ans = run_sync(CascadeRouter([("cheap", "mid"), "strong"], GSM).answer(Q, caller))
     assert ans.model == "cheap" and ans.info["stage"] == 0 and ans.info["accepted_by"] == "agreement"
     assert [m for m, _ in caller.calls] == ["cheap", "mid"]
     assert ans.cost == pytest.approx(0.001 + 0.002) and ans.latency == pytest.approx(0.8)  # parallel stage: slowest
-    assert ans.calls[-1].model == "cheap"
+    assert ans.models_called == ("cheap", "mid") and ans.final_call is not None and ans.final_call.model == "cheap"
+    # without a scorer named, a task is read by exact match: "$1,000" and "1000.0" differ
+    plain = run_sync(CascadeRouter([("cheap", "mid"), "strong"]).answer(Q, ScriptedCaller(caller.answers)))
+    assert plain.model == "strong"
 
 
 def test_disagreement_escalates_and_costs_add_up():

@@ -84,13 +84,16 @@ def test_errors_name_the_problem(small_split):
 def test_recorded_answer_keys_equal_the_live_ones(zeroeval):
     """A response with no extractable answer is no vote in planning either (it was the key 'nan', so two
     unanswered responses 'agreed' in the simulation while the live check saw no answer)."""
-    from routerlab.routers.cascade import _answer_keys, answer_key
+    from routerlab.routers.cascade import _answer_keys, answer_key, scorers_for
+    from routerlab.types import Completion
 
     ids = zeroeval.prompts.groupby("task", sort=True).head(60)["prompt_id"]
     small = zeroeval.filter(prompt_ids=ids)
     models = ["gemini-1.5-flash", "gpt-4o-mini", "llama-3.1-8b"]
-    keys = _answer_keys(small, models)
+    scorers = scorers_for(None, None, small)
+    keys = _answer_keys(small, models, scorers)
     tasks = small.prompts.set_index("prompt_id")["task"]
-    live = {(pid, m): answer_key(small.outcomes.response(pid, m), m, tasks[pid]) for pid in keys.index for m in models}
+    live = {(pid, m): answer_key(Completion(text=small.outcomes.response(pid, m), model=m), tasks[pid], scorers)
+            for pid in keys.index for m in models}
     assert any(v is None for v in live.values())  # the case exists in the fixture
     assert all(keys.loc[pid, m] == v or (v is None and keys.loc[pid, m] is None) for (pid, m), v in live.items())

@@ -24,21 +24,26 @@ from routerlab.scoring import (
     Scorer,
     ZeroEvalCrux,
     ZeroEvalMath,
-    canonical_task,
+    Numeric,
+    PassFail,
+    TaskScorers,
     extract_answer,
     extract_first_json,
     is_llama31,
     latex_value,
     math_equivalent,
-    normalize_answer,
+    get_scorer,
     safe_arithmetic,
     sanitize_math_answer,
     score_many,
-    scorer_for_task,
 )
 
 REPO = Path(__file__).resolve().parents[2]
-RAW = REPO.parent / "shared" / "datasets" / "zeroeval"
+# the raw files live in ../shared beside the checkout (a git worktree sits one level deeper)
+RAW = next((p / "shared" / "datasets" / "zeroeval" for p in REPO.parents
+            if (p / "shared" / "datasets" / "zeroeval").is_dir()), REPO.parent / "shared" / "datasets" / "zeroeval")
+# the bundled data set names its scorers (ZeroEval's rules) beside its files
+ZEROEVAL = TaskScorers(json.loads((REPO / "datasets" / "zeroeval" / "scorers.json").read_text()))
 
 # ZeroEval's published accuracy (%), copied from result_dirs/{gsm,crux,math-l5}.summary.json at commit
 # 570c6269 (2024-09-24), so the assertion does not need the summary files.
@@ -102,7 +107,7 @@ def _percent(values: np.ndarray) -> str:
 @pytest.mark.parametrize("model", MODELS)
 def test_reproduces_zeroeval_published_accuracy(task: str, model: str) -> None:
     outputs, golds = _rows(task, model)
-    values, answers = scorer_for_task(task).score_many(outputs, golds, model)
+    values, answers = ZEROEVAL.for_task(task).score_many(outputs, golds, model)
     column = TASKS.index(task)
     assert _percent(values) == PUBLISHED[model][column], (task, model)
     no_answer = f"{100 * sum(a is None for a in answers) / len(answers):.2f}"
@@ -128,7 +133,7 @@ def test_reproduces_zeroeval_published_accuracy_from_the_bundled_dataset() -> No
     seen = set()
     for (task, generator), group in rows.groupby(["task", "generator"]):
         model = str(generator).rsplit("/", 1)[-1]
-        values, _ = scorer_for_task(str(task)).score_many(group["response"], group["reference"], generator)
+        values, _ = ZEROEVAL.for_task(str(task)).score_many(group["response"], group["reference"], generator)
         assert _percent(values) == PUBLISHED[model][TASKS.index(str(task))], (task, model)
         seen.add((task, model))
     assert len(seen) == 27
@@ -171,7 +176,7 @@ def test_scoring_the_whole_bundle_is_fast() -> None:
     batches = [(task, model, *_rows(task, model)) for task in TASKS for model in MODELS]
     start = time.perf_counter()
     for task, model, outputs, golds in batches:
-        scorer_for_task(task).score_many(outputs, golds, model)
+        ZEROEVAL.for_task(task).score_many(outputs, golds, model)
     assert time.perf_counter() - start < 10.0  # ~25k responses; about 1 s on a laptop
 
 
@@ -276,8 +281,8 @@ def test_zeroeval_math_rule(answer: str, gold: str, expected: float) -> None:
 
 def test_zeroeval_math_no_answer_and_score_fields() -> None:
     assert ZeroEvalMath().score("I cannot solve this.", "# 3") == Score(0.0, None, False)
-    assert ZeroEvalMath().score(_json("$5"), "# 5") == Score(1.0, "$5", True)
-    assert ZeroEvalMath().score(_json("5"), "no number") == Score(0.0, "5", True)
+    assert ZeroEvalMath().score(_json("$5"), "# 5") == Score(1.0, "$5", True, "5.0")
+    assert ZeroEvalMath().score(_json("5"), "no number") == Score(0.0, "5", True, "5.0")
 
 
 def test_sanitize_never_evaluates_code() -> None:
@@ -394,11 +399,11 @@ def test_latex_value() -> None:
 
 def test_math_equivalence_scorer() -> None:
     scorer = MathEquivalence()
-    assert scorer.score(_json("\\dfrac{1}{2}"), "0.5") == Score(1.0, "\\dfrac{1}{2}", True)
+    assert scorer.score(_json("\\dfrac{1}{2}"), "0.5") == Score(1.0, "\\dfrac{1}{2}", True, "0.5")
     assert scorer.score(_json("3\\sqrt{2}"), "3").value == 0.0
     boxed = "Thus the answer is $\\boxed{\\frac{1}{2}}$."
     assert scorer.score(boxed, "0.5") == Score(0.0, None, False)
-    assert MathEquivalence(boxed_fallback=True).score(boxed, "0.5") == Score(1.0, "\\frac{1}{2}", True)
+    assert MathEquivalence(boxed_fallback=True).score(boxed, "0.5") == Score(1.0, "\\frac{1}{2}", True, "0.5")
     assert scorer.score("x" * 100 + "\\boxed{12}", "12", model="Meta-Llama-3.1-8B-Instruct").value == 1.0
 
 
@@ -406,15 +411,15 @@ def test_math_equivalence_scorer() -> None:
 
 
 def test_exact_match() -> None:
-    assert ExactMatch().score('{"answer": " Paris. "}', "paris") == Score(1.0, " Paris. ", True)
-    assert ExactMatch().score("Paris", "paris") == Score(1.0, "Paris", False)  # whole text, no JSON
+    assert ExactMatch().score('{"answer": " Paris. "}', "paris") == Score(1.0, " Paris. ", True, "paris")
+    assert ExactMatch().score("Paris", "paris") == Score(1.0, "Paris", False, "paris")  # whole text, no JSON
     assert ExactMatch(case_sensitive=True).score("Paris", "paris").value == 0.0
     assert ExactMatch(extract=False).score('{"answer": "Paris"}', "Paris").value == 0.0
     assert ExactMatch().score("New   York", "new york").value == 1.0
 
 
 def test_contains() -> None:
-    assert Contains().score("The capital is PARIS.", "Paris") == Score(1.0, "Paris", True)
+    assert Contains().score("The capital is PARIS.", "Paris") == Score(1.0, "Paris", True, "paris")
     assert Contains(case_sensitive=True).score("The capital is PARIS.", "Paris").value == 0.0
     assert Contains().score("anything", "") == Score(0.0, None, False)
     assert Contains().score("New\nYork city", "new york").value == 1.0
@@ -422,10 +427,10 @@ def test_contains() -> None:
 
 def test_regex_scorer() -> None:
     scorer = RegexScorer(r"Answer:\s*(\w+)")
-    assert scorer.score("Answer: blue ... Answer: red", "blue") == Score(1.0, "blue", True)
+    assert scorer.score("Answer: blue ... Answer: red", "blue") == Score(1.0, "blue", True, "blue")
     last = RegexScorer(r"Answer:\s*(\w+)", last=True)
     assert last.score("Answer: blue ... Answer: red", "red").value == 1.0
-    assert RegexScorer(r"\d+").score("it is 42", "42") == Score(1.0, "42", True)
+    assert RegexScorer(r"\d+").score("it is 42", "42") == Score(1.0, "42", True, "42")
     assert RegexScorer(r"(?P<a>\d+)", group="a").score("x 7", "7").value == 1.0
     assert scorer.score("no match here", "blue") == Score(0.0, None, False)
     with pytest.raises(ConfigError):
@@ -451,7 +456,7 @@ def test_multiple_choice_extraction(response: str, letter: str) -> None:
 
 def test_multiple_choice_scoring() -> None:
     mc = MultipleChoice()
-    assert mc.score('{"answer": "B"}', "(B)") == Score(1.0, "B", True)
+    assert mc.score('{"answer": "B"}', "(B)") == Score(1.0, "B", True, "B")
     assert mc.score('{"answer": "B"}', "C").value == 0.0
     assert mc.score("Let me think about it.", "B") == Score(0.0, None, False)
     assert mc.score("The answer is E", "A") == Score(0.0, None, False)  # E is not one of A-D
@@ -481,8 +486,8 @@ def test_score_value_is_validated() -> None:
 
 
 def test_scorers_follow_the_protocol() -> None:
-    for scorer in (ExactMatch(), Contains(), RegexScorer("x"), MultipleChoice(), Passthrough(),
-                   ZeroEvalMath(), ZeroEvalCrux(), MathEquivalence()):
+    for scorer in (ExactMatch(), Contains(), RegexScorer("x"), MultipleChoice(), Passthrough(), PassFail(),
+                   Numeric(), ZeroEvalMath(), ZeroEvalCrux(), MathEquivalence()):
         assert isinstance(scorer, Scorer)
         assert isinstance(scorer.name, str) and scorer.name
         assert repr(scorer).startswith(type(scorer).__name__)
@@ -492,10 +497,12 @@ def test_score_many() -> None:
     boxed = "so $\\boxed{4}$"
     values, answers = score_many(ZeroEvalMath(), [_json("4"), boxed, None, boxed, float("nan")], ["4"] * 5,
                                  ["gpt-4o", "gpt-4o", "gpt-4o", "Meta-Llama-3.1-8B-Instruct", None])
-    assert values.dtype == np.float64 and values.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]
+    # a missing response (None, NaN) is missing, never 0; a response without an answer is wrong
+    assert values.dtype == np.float64 and np.array_equal(values, [1.0, 0.0, np.nan, 1.0, np.nan], equal_nan=True)
     assert answers == ["4", None, None, "4", None]
     responses = np.array([_json("4"), None], dtype=object)  # numpy / pandas columns work too
-    assert ExactMatch().score_many(responses, np.array(["4", "4"], dtype=object))[0].tolist() == [1.0, 0.0]
+    assert np.array_equal(ExactMatch().score_many(responses, np.array(["4", "4"], dtype=object))[0], [1.0, np.nan],
+                          equal_nan=True)
     assert ZeroEvalMath().score_many([boxed], ["4"], "Llama-3.1-70B")[0].tolist() == [1.0]
     assert ZeroEvalMath().score_many([], [])[0].shape == (0,)
     with pytest.raises(ConfigError):
@@ -504,44 +511,90 @@ def test_score_many() -> None:
         score_many(ExactMatch(), ["a"], ["a"], ["m1", "m2"])
 
 
-def test_scorer_for_task() -> None:
-    assert isinstance(scorer_for_task("gsm"), ZeroEvalMath)
-    assert isinstance(scorer_for_task("GSM8K"), ZeroEvalMath)
-    assert isinstance(scorer_for_task("math-l5"), ZeroEvalMath)
-    assert isinstance(scorer_for_task("math-l5", strict_math=True), MathEquivalence)
-    crux = scorer_for_task("crux")
-    assert isinstance(crux, ZeroEvalCrux) and not crux.newline_fix
-    assert scorer_for_task("cruxeval", crux_newline_fix=True).newline_fix  # type: ignore[attr-defined]
-    assert isinstance(scorer_for_task("mmlu"), MultipleChoice)
-    assert scorer_for_task("mmlu-pro").n_choices == 10  # type: ignore[attr-defined]
-    assert isinstance(scorer_for_task("something-else"), ExactMatch)
-    assert canonical_task("zeroeval/math_l5") == "math-l5"
+def test_scorers_are_named_by_the_data_set_not_guessed_from_task_names(caplog) -> None:
+    """A user's task called "math" or "gsm8k" is scored by exact match unless a scorer is named."""
+    user = TaskScorers()
+    for task in ("math", "gsm8k", "mmlu", "crux", "anything"):
+        assert isinstance(user.for_task(task), ExactMatch)
+    # response "5", reference "5": exact match says 1 (ZeroEval's MATH rule said 0: no JSON answer)
+    assert user.for_task("math").score("5", "5").value == 1.0
+    assert ZEROEVAL.for_task("math-l5").score("5", "5").value == 0.0
+    named = TaskScorers({"math": "numeric", "quiz": "multiple-choice-5"})
+    assert isinstance(named.for_task("math"), Numeric) and named.for_task("quiz").n_choices == 5  # type: ignore
+    assert isinstance(TaskScorers("numeric").for_task("anything"), Numeric)  # one scorer for every task
+    with caplog.at_level("INFO", logger="routerlab.scoring"):
+        named.for_task("trivia")
+        named.for_task("trivia")
+        named.check(["math", "trivia"], "my.csv")
+    logged = [r.getMessage() for r in caplog.records]
+    assert sum("'trivia' has no scorer named" in m for m in logged) == 1  # once per task
+    assert any("'quiz'" in m and "my.csv has no such task" in m for m in logged)
 
 
-def test_normalize_answer_for_voting() -> None:
-    assert normalize_answer("$1,000", "gsm") == normalize_answer("1000.00", "gsm") == 1000.0
-    assert normalize_answer("3/4", "gsm") == normalize_answer("0.75", "gsm")
-    assert normalize_answer("-0", "gsm") == 0.0
-    assert normalize_answer("no number", "math-l5") == "no number"
-    assert normalize_answer(None, "gsm") is None
-    assert normalize_answer("\\frac{1}{2}", "math-l5", strict_math=True) == 0.5
-    assert normalize_answer("\\sqrt{2}/2", "math-l5", strict_math=True) == normalize_answer(
-        "\\frac{\\sqrt2}{2}", "math-l5", strict_math=True)
-    assert normalize_answer("x+1", "math-l5", strict_math=True) == "x+1"
-    assert normalize_answer("'abc'", "crux") == normalize_answer("abc", "crux") == "abc"
-    assert normalize_answer("(b) 4", "mmlu") == "B"
-    assert normalize_answer("  Paris. ", "trivia") == "paris"
+def test_get_scorer_names_and_errors() -> None:
+    for name in ("exact-match", "contains", "numeric", "multiple-choice", "passthrough", "pass-fail",
+                 "zeroeval-math", "zeroeval-crux", "math-equivalence", "Multiple_Choice-10"):
+        assert isinstance(get_scorer(name), Scorer)
+    scorer = Numeric(digits=6)
+    assert get_scorer(scorer) is scorer
+    with pytest.raises(ConfigError, match="unknown scorer 'exactish'.*numeric"):
+        get_scorer("exactish")
+    with pytest.raises(ConfigError, match="not a scorer"):
+        get_scorer(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("scorer", "same", "different"), [
+    (ZeroEvalMath(), [_json("$1,000"), _json("1000.00"), _json("1,000")], [_json("1001")]),
+    (ZeroEvalMath(), [_json("3/4"), _json("0.75")], [_json("3/5")]),
+    (ZeroEvalCrux(), [_json("'abc'"), _json('"abc"'), _json("abc")], [_json("abd")]),
+    (MathEquivalence(), [_json("\\frac{1}{2}"), _json("0.5"), _json("1/2")], [_json("\\frac{1}{3}")]),
+    (MultipleChoice(), ["The answer is (b).", _json("B. four"), "b"], ["The answer is C"]),
+    (Numeric(), ["so she makes $18.", "#### 18", "The answer is 18.0", _json("18")], ["17 apples"]),
+    (ExactMatch(), ["  Paris. ", "paris", _json("PARIS")], ["Lyon"]),
+    (PassFail(), ["True", "1", "pass"], ["False"]),
+])
+def test_each_scorer_exposes_its_normalised_answer(scorer, same, different) -> None:
+    keys = {scorer.answer(text) for text in same}
+    assert len(keys) == 1 and None not in keys, keys
+    assert all(scorer.answer(text) not in keys for text in different)
+    # the normalised answer is the one score() records, and a recorded prediction normalises the same way
+    assert scorer.score(same[0], "x" if not isinstance(scorer, MultipleChoice) else "A").normalized in keys
+    raw = scorer.extract(same[0])
+    assert raw is not None and scorer.normalize(raw) in keys
+
+
+def test_plain_text_has_answers_for_the_generic_scorers() -> None:
+    """ZeroEval's rules read JSON only; plain-text data needs a scorer that reads plain text."""
+    plain = ["The answer is B", "Answer: 42", "Paris"]
+    assert [ZeroEvalMath().answer(t) for t in plain] == [None, None, None]
+    assert [MultipleChoice().answer(t) for t in plain] == ["B", None, None]
+    assert [Numeric().answer(t) for t in plain] == [None, "42.0", None]
+    assert [ExactMatch().answer(t) for t in plain] == ["the answer is b", "answer: 42", "paris"]
+    assert Passthrough().answer("7") is None  # a grade is not an answer
+    assert PassFail().answer_from_score(1.0) == "pass" and PassFail().answer_from_score(float("nan")) is None
+
+
+def test_numeric_scorer() -> None:
+    s = Numeric()
+    assert s.score("Janet makes 9 * 2 = 18 dollars.\n#### 18", "Janet ... #### 18").value == 1.0
+    assert s.score("x = \\boxed{\\frac{3}{4}}", "0.75").value == 1.0
+    assert s.score("It costs $1,234.50 in total.", "1234.5").value == 1.0
+    assert s.score("between 3 and 4, the answer is 4", "3").value == 0.0
+    assert s.score("50%", "50").value == 1.0
+    assert s.score("one hundred", "100") == Score(0.0, None, False)
+    assert s.score("100", "no number in the gold").value == 0.0
 
 
 def test_voting_agrees_with_scoring() -> None:
     """Two answers that normalise equal must score the same against any gold."""
     answers = ["$1,000", "1000", "1,000.0", "3/4", "0.75", "18 apples", "18"]
-    for gold in ("# 1000", "# 0.75", "# 18"):
-        by_key: dict[object, set[float]] = {}
-        for answer in answers:
-            key = normalize_answer(answer, "gsm")
-            by_key.setdefault(key, set()).add(ZeroEvalMath().score(_json(answer), gold).value)
-        assert all(len(values) == 1 for values in by_key.values())
+    for scorer in (ZeroEvalMath(), Numeric()):
+        for gold in ("# 1000", "# 0.75", "# 18"):
+            by_key: dict[object, set[float]] = {}
+            for answer in answers:
+                key = scorer.answer(_json(answer))
+                by_key.setdefault(key, set()).add(scorer.score(_json(answer), gold).value)
+            assert all(len(values) == 1 for values in by_key.values())
 
 
 # ---------------------------------------------------------------- docstring examples
@@ -549,7 +602,8 @@ def test_voting_agrees_with_scoring() -> None:
 
 @pytest.mark.parametrize("module", ["routerlab.scoring", "routerlab.scoring._base", "routerlab.scoring.arith",
                                     "routerlab.scoring.extract", "routerlab.scoring.zeroeval",
-                                    "routerlab.scoring.mathequiv", "routerlab.scoring.tasks"])
+                                    "routerlab.scoring.mathequiv", "routerlab.scoring.tasks",
+                                    "routerlab.scoring.numeric"])
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
