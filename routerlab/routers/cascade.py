@@ -391,10 +391,15 @@ def _answer_keys(dataset: Any, models: list[str], scorers: TaskScorers) -> pd.Da
                          "key": keys}).pivot(index="prompt_id", columns="model", values="key")
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def _codes(k: pd.DataFrame) -> pd.DataFrame:
     """Answer keys as integers shared across models (-1: no answer), so agreement is an == test."""
     flat = pd.Series(k.to_numpy(dtype=object).ravel(), dtype=object)
-    codes, _ = pd.factorize(flat.map(lambda v: None if v is None else (type(v).__name__, v)), use_na_sentinel=True)
+    # a prompt without an answer (None, or the NaN a pivot turns it into) is no vote, never a shared key
+    codes, _ = pd.factorize(flat.map(lambda v: None if _missing(v) else (type(v).__name__, v)), use_na_sentinel=True)
     return pd.DataFrame(codes.reshape(k.shape), index=k.index, columns=k.columns)
 
 

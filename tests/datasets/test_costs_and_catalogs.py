@@ -104,7 +104,7 @@ def test_the_dataset_carries_its_catalog(tmp_path):
     assert OracleRouter(ds, candidates=["acme-2", "gpt-4o"]).route(ds.request("p1")).model in ("acme-2", "gpt-4o")
     train, test = ds.split(0.5, seed=0)
     assert train.catalog is cat and test.catalog is cat and train.scorers is ds.scorers
-    learned = LearnedRouter(k=4, lam=0.0, embedder=TinyEmbedder(), candidates=["gpt-4o", "acme-2"]).fit(train)
+    learned = LearnedRouter(TinyEmbedder(), k=4, lam=0.0, candidates=["gpt-4o", "acme-2"]).fit(train)
     assert set(learned.models_) == {"acme-2", "gpt-4o"}
     cascade = CascadeRouter(candidates=["gpt-4o", "acme-1", "acme-2"], budget=1.0).fit(train)
     assert cascade.plan_ is not None

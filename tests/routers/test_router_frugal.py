@@ -4,6 +4,7 @@ threshold is chosen on the train split for the target cost."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from routerlab.errors import ConfigError, NotFittedError
@@ -96,4 +97,4 @@ def test_recorded_answer_keys_equal_the_live_ones(zeroeval):
     live = {(pid, m): answer_key(Completion(text=small.outcomes.response(pid, m), model=m), tasks[pid], scorers)
             for pid in keys.index for m in models}
     assert any(v is None for v in live.values())  # the case exists in the fixture
-    assert all(keys.loc[pid, m] == v or (v is None and keys.loc[pid, m] is None) for (pid, m), v in live.items())
+    assert all(keys.loc[pid, m] == v or (v is None and pd.isna(keys.loc[pid, m])) for (pid, m), v in live.items())
