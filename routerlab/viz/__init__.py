@@ -13,17 +13,20 @@ Example::
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from ..harness import views
 from .plots import forest, frontier, heatmap, latency, oracle_point, shares
+from .style import color_of, set_colors, styles
+from .tables import ab_table, summary_markdown, summary_table
 
 __all__ = ["plot", "KINDS", "frontier", "latency", "heatmap", "shares", "forest", "oracle_point",
-           "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard"]
+           "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard", "styles", "color_of",
+           "set_colors", "summary_markdown", "summary_table", "ab_table"]
 
 KINDS: dict[str, Callable[..., Figure]] = {"frontier": frontier, "latency": latency, "heatmap": heatmap, "shares": shares, "forest": forest}
 _ALIASES = {"pareto": "frontier", "cost_quality": "frontier", "cdf": "latency", "tasks": "heatmap",
