@@ -63,6 +63,15 @@ def _summary_row(g: pd.DataFrame, level: float) -> dict[str, Any]:
     }
 
 
+def _check_not_summary(columns: Sequence[str], path: Path) -> None:
+    """A summary table (``summary.csv``: one row per strategy) is the mistake users make most here."""
+    cols = set(columns)
+    if "prompt_id" not in cols and {"strategy", "quality"} <= cols:
+        raise ConfigError(f"{path} is a summary (one row per strategy), not a results table (one row per "
+                          f"strategy and prompt): pass the results.parquet written next to it "
+                          f"({path.with_name('results.parquet')})")
+
+
 @dataclass
 class Results:
     """An experiment's results: ``df`` (long form, :mod:`~routerlab.harness.schema`'s columns) plus
@@ -272,14 +281,23 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
-        """Read a table written by ``to_parquet`` or ``to_csv``."""
+        """Read a table written by ``to_parquet`` or ``to_csv``.
+
+        Raises ``FileNotFoundError`` for a missing file and :class:`~routerlab.errors.ConfigError` for a
+        file that is not a results table (e.g. the ``summary.csv`` written next to ``results.parquet``:
+        one row per strategy, which cannot be replayed or exported).
+        """
         path = Path(path)
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)
+            _check_not_summary(table.column_names, path)
             meta = json.loads((table.schema.metadata or {}).get(b"routerlab", b"{}"))
             return cls(table.to_pandas(), meta)
+        import pandas as pd
+
+        _check_not_summary(pd.read_csv(path, nrows=0).columns, path)
         df = schema.read_csv(path)
         meta_file = path.with_suffix(path.suffix + ".meta.json")
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
