@@ -26,8 +26,8 @@ from ._args import ArgumentParser, fail, fraction, positive_int
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_DATA, EXIT_CALLS = 0, 1, 2, 3, 4
 
 
-def _run_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="replay a data set across routing strategies and print the trade-offs",
+def _run_parser(sub: Any) -> ArgumentParser:
+    p: ArgumentParser = sub.add_parser("run", help="replay a data set across routing strategies and print the trade-offs",
                        description="Replay a data set across routing strategies: quality (95% CI), cost, cost per "
                                    "correct answer and latency per strategy, the cost-quality Pareto frontier "
                                    "marked. Offline by default: the recorded answers are replayed, no key, no "
@@ -61,6 +61,7 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--no-fast-path", action="store_true",
                    help="run every unit through the per-prompt path (for checks and benchmarks)")
     p.add_argument("--by-task", action="store_true", help="also print the per-task breakdown")
+    return p
 
 
 def build_strategies(train: Any, models: list[str], seed: int, evaluation: Any = None) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def _print_run(args: argparse.Namespace, ds: Any, test: Any, strategies: dict[st
     print(f"\nrouterlab run: {ds.name}, {len(test)} held-out prompts of {len(ds)} "
           f"(seed {args.seed}), {len(strategies)} strategies, {elapsed:.1f} s{latency_note}")
     run = results.meta.get("run") or {}
-    if run.get("reused"):
+    if run.get("reused") or run.get("retried"):
         print(f"store: reused {run['reused']:,} stored rows, retried {run['retried']:,} failed units"
               + ("" if args.retry_failed else " (--no-retry-failed: stored failures replayed as they are)"))
     print("* = on the cost-quality Pareto frontier of the realisable strategies; ^ = oracle: it reads the recorded\n"
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"routerlab {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    _run_parser(sub)
+    run = _run_parser(sub)
     sub.add_parser("serve", help="start the local provider server (see 'routerlab serve --help')", add_help=False)
     sub.add_parser("export", help="export a routing table to production configs (see 'routerlab export --help')",
                    add_help=False)
@@ -237,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         from .export import export_main
 
         return int(export_main(argv[1:]) or 0)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the subcommand whose options were wrong, not the top level
+        (run if args.command == "run" else parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return EXIT_CONFIG

@@ -42,12 +42,17 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# A row without an error holds this exact text: rows are json.dumps of a dict with an "error_type" key,
+# and inside a JSON string value a quote is escaped, so no other part of a row can contain it. (SQLite's
+# json_extract cannot be used: rows keep NaN, which is not JSON.)
+_OK = json.dumps({"error_type": ""})[1:-1]
+
 # A finished unit is written once; only a stored failure is replaced (by the row of a retry, see
 # Experiment(retry_failed=...)): a successful row is never overwritten.
-_UPSERT = """
+_UPSERT = f"""
 INSERT INTO units VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (config, strategy, prompt_id, sample) DO UPDATE SET row = excluded.row
-WHERE json_extract(units.row, '$.error_type') != ''
+WHERE instr(units.row, '{_OK}') = 0
 """
 
 
@@ -82,10 +87,9 @@ class ResultStore:
     def failures(self, config: str, strategy: str) -> dict[tuple[str, int], str]:
         """The stored units of this config and strategy that failed: (prompt_id, sample) → ``error_type``."""
         with self._lock:
-            cur = self._db.execute("SELECT prompt_id, sample, json_extract(row, '$.error_type') FROM units "
-                                   "WHERE config=? AND strategy=? AND json_extract(row, '$.error_type') != ''",
-                                   (config, strategy))
-            return {(p, int(s)): str(e) for p, s, e in cur.fetchall()}
+            cur = self._db.execute(f"SELECT prompt_id, sample, row FROM units WHERE config=? AND strategy=? "
+                                   f"AND instr(row, '{_OK}') = 0", (config, strategy))
+            return {(p, int(s)): str(json.loads(r)["error_type"]) for p, s, r in cur.fetchall()}
 
     def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Write finished units atomically (all of them or none). Returns how many were written.
