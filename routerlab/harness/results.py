@@ -241,6 +241,29 @@ class Results:
         return RoutingTable.from_dict(document_from_results(self, strategy, **kwargs), source=f"results[{strategy!r}]")
 
     # ------------------------------------------------------------------------ statistics and views
+    def recommend(self, *, budget: float | None = None, max_latency: float | None = None,
+                  margin: float | None = None, alpha: float | None = None, quality_floor: float | None = None,
+                  exclude: Sequence[str] = ()) -> Any:
+        """The cheapest strategy that meets the constraints and is non-inferior to the best feasible one.
+
+        ``budget``: USD per 1,000 prompts; ``max_latency``: p95 latency in seconds; ``quality_floor``:
+        minimum mean quality; ``margin``: the quality loss (score units) a cheaper strategy may be shown
+        not to exceed (default 0.02); ``alpha``: one-sided level of that paired test (default 0.05).
+        Returns a :class:`~routerlab.harness.recommend.Recommendation` (``.strategy``, ``.reason``: one
+        sentence with the quality the choice may lose, ``.ab_text()``, ``.table``). The rule, its
+        sources and the default margin: :mod:`routerlab.harness.recommend`.
+
+        Example::
+
+            >>> rec = res.recommend(budget=1.0, margin=0.03)   # doctest: +SKIP
+            >>> rec.strategy, rec.reason                        # doctest: +SKIP
+        """
+        from .recommend import DEFAULT_ALPHA, DEFAULT_MARGIN, recommend
+
+        return recommend(self, budget=budget, max_latency=max_latency,
+                         margin=DEFAULT_MARGIN if margin is None else margin,
+                         alpha=DEFAULT_ALPHA if alpha is None else alpha, quality_floor=quality_floor, exclude=exclude)
+
     def compare(self, a: str, b: str, metric: str = "quality", **kwargs: Any) -> Any:
         """Paired A/B test of strategy ``b`` against ``a`` (see :func:`routerlab.stats.compare`)."""
         from ..stats import compare

@@ -87,7 +87,7 @@ views.register("live_dashboard", _live_dashboard)
 
 def __getattr__(name: str) -> Any:
     # the dashboard pulls in ipywidgets: load it only when asked for
-    if name in ("Dashboard", "recommend", "live_dashboard"):
+    if name in ("Dashboard", "recommend", "Recommendation", "live_dashboard"):
         from . import dashboard
 
         return getattr(dashboard, name)
