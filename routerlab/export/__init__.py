@@ -273,6 +273,10 @@ def export_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--out", default=".", help="output directory (default: .)")
     parser.add_argument("--api-base", help="serve every model from this base URL (e.g. a local server)")
     parser.add_argument("--fallbacks", type=positive_int, default=2, help="with --results: fallbacks per model (default: 2)")
+    parser.add_argument("--dataset", help="with --results: the data set the results were computed on (bundled name or "
+                        "path), whose prompts teach the table to detect tasks; default: the bundled set the results name")
+    parser.add_argument("--labels-only", action="store_true",
+                        help="with --results: export routes without task detection (requests must carry their task)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     formats = list(FORMATS) if not args.to or "all" in args.to else list(dict.fromkeys(args.to))
     try:
@@ -281,7 +285,13 @@ def export_main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError("--results needs --strategy NAME (the strategy to export)")
             from ..harness.results import Results
 
-            table: Any = document_from_results(Results.load(args.results), args.strategy, n_fallbacks=args.fallbacks)
+            prompts = None
+            if args.dataset:
+                from .. import datasets
+
+                prompts = datasets.load(args.dataset, score=False)
+            table: Any = document_from_results(Results.load(args.results), args.strategy, n_fallbacks=args.fallbacks,
+                                               prompts=prompts, detection="labels" if args.labels_only else "auto")
         elif args.table:
             table = args.table
         else:
