@@ -77,6 +77,22 @@ class Outcomes:
     def __len__(self) -> int:
         return len(self.df)
 
+    def __repr__(self) -> str:
+        """One line: ``Outcomes: 25,560 (2,840 prompts × 9 models), mean score 0.682``."""
+        scored = "score" in self.df.columns and self.df["score"].notna().any()
+        mean = f", mean score {float(self.df['score'].mean()):.3f}" if scored else ", not scored"
+        return (f"Outcomes: {len(self):,} ({len(self._prompt_index):,} prompts × {len(self._model_index)} "
+                f"models){mean}")
+
+    def _repr_html_(self) -> str:
+        """The one line, then per model: outcomes, mean score, tokens in and out."""
+        from html import escape
+
+        cols = {c: "mean" for c in ("score", "input_tokens", "output_tokens") if c in self.df.columns}
+        table = self.df.groupby("model").agg(outcomes=("prompt_id", "size"), **{c: (c, f) for c, f in cols.items()})
+        return (f"<div><b>{escape(repr(self))}</b>"
+                + table.to_html(float_format=lambda v: f"{v:,.3f}", border=0) + "</div>")
+
     def record(self, prompt_id: str, model: str) -> dict[str, Any]:
         """The recorded outcome as a dict, or :class:`MissingOutcomeError` naming what is missing."""
         if self._scalar is None:
@@ -254,7 +270,20 @@ class Dataset:
             self.info["_by_text"] = lookup
         return lookup.get(text)
 
+    def __repr__(self) -> str:
+        """One line: ``zeroeval: 2,840 prompts, 3 tasks, 9 models, 25,560 outcomes``."""
+        n_out = len(self.outcomes) if self.outcomes is not None else 0
+        return (f"{self.name}: {len(self):,} prompts, {len(self.tasks)} task{'s' * (len(self.tasks) != 1)}, "
+                f"{len(self.models)} model{'s' * (len(self.models) != 1)}, {n_out:,} outcomes")
+
     def _repr_html_(self) -> str:
-        counts = self.prompts.groupby("task").size().rename("prompts").to_frame()
-        head = f"<b>Dataset {self.name}</b>: {len(self)} prompts, {len(self.models)} models<br>"
-        return head + counts._repr_html_()
+        """The one line, then per task: prompts and, with outcomes, each model's mean score."""
+        from html import escape
+
+        table = self.prompts.groupby("task").size().rename("prompts").to_frame()
+        if self.outcomes is not None and "score" in self.outcomes.df.columns:
+            task_of = self.prompts.set_index("prompt_id")["task"]
+            out = self.outcomes.df.assign(task=lambda d: d["prompt_id"].map(task_of))
+            table = table.join(out.pivot_table(index="task", columns="model", values="score", aggfunc="mean"))
+        return (f"<div><b>{escape(repr(self))}</b>"
+                + table.to_html(float_format=lambda v: f"{v:.3f}", na_rep="—", border=0) + "</div>")
