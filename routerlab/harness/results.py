@@ -327,8 +327,28 @@ class Results:
         return cls(df, meta)
 
     # ------------------------------------------------------------------------ display
+    def _headline(self) -> str:
+        """One line: data set, size, split, the best realisable strategy, oracles, what the run reused."""
+        name = self.meta.get("dataset") or "results"
+        head = (f"{name}: {len(self.strategies)} strategies × {self.df['prompt_id'].nunique():,} prompts "
+                f"({len(self):,} rows), split {self.meta.get('split', 'all')}")
+        ok = self.df[(self.df["error_type"] == "") & ~self.df["strategy"].isin(self.oracles)]
+        if len(ok):
+            q = ok.groupby("strategy", sort=False)["score"].mean().dropna()
+            if len(q):
+                head += f"; best quality {q.idxmax()} {q.max():.3f}"
+        errors = float((self.df["error_type"] != "").mean()) if len(self) else 0.0
+        if errors:
+            head += f"; {errors:.1%} of rows failed"
+        if self.oracles:
+            head += f"; oracle (upper bound): {', '.join(self.oracles)}"
+        run = self.meta.get("run") or {}
+        if run.get("reused") or run.get("retried"):
+            head += f"; reused {run['reused']:,} stored rows, retried {run['retried']:,}"
+        return head
+
     def __repr__(self) -> str:
-        return f"Results({len(self.strategies)} strategies, {self.df['prompt_id'].nunique()} prompts, {len(self)} rows)"
+        return f"Results({self._headline()})"
 
     def _repr_html_(self) -> str:
         s = self.summary()
@@ -341,6 +361,6 @@ class Results:
         sim = " (latency simulated from catalog profiles)" if self.df["simulated_latency"].any() else ""
         bound = (f"; oracle: {', '.join(self.oracles)} (reads the recorded answers: an upper bound, never on "
                  "the Pareto frontier)") if self.oracles else ""
-        return (f"<div><b>routerlab Results</b>: {len(self.strategies)} strategies × "
-                f"{self.df['prompt_id'].nunique()} prompts, split <code>{self.meta.get('split', 'all')}</code>"
-                f"{sim}{bound}{table}</div>")
+        from html import escape
+
+        return f"<div><b>{escape(self._headline())}</b>{escape(sim)}{escape(bound)}{table}</div>"
