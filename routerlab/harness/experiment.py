@@ -419,7 +419,8 @@ class Experiment:
         (strategy as given, the dataset's prompt order, sample), without computing anything."""
         frames = [df for name in self.strategies if len(df := self.store.rows(self.config_hash(name), [name]))]
         meta = {"dataset": self.dataset.name, "seed": self.seed, "samples": self.samples, "split": self.split,
-                "strategies": list(self.strategies), "oracles": self.oracles, **self.meta}
+                "strategies": list(self.strategies), "oracles": self.oracles,
+                "strategy_params": {n: fingerprint(s) for n, s in self.strategies.items()}, **self.meta}
         if self.last_run:
             meta["run"] = dict(self.last_run)
         if not frames:

@@ -270,6 +270,20 @@ class Results:
 
         return compare(self, a, b, metric=metric, **kwargs)
 
+    def log_to_mlflow(self, *, run_name: str | None = None, experiment: str | None = None,
+                      tracking_uri: str | None = None, tags: dict[str, str] | None = None) -> str:
+        """Log strategy parameters, metrics with their CIs, the frontier plot, the summary and the
+        recommended strategy's routing table to an MLflow run (extra ``mlflow``); returns the run id.
+        Details: :mod:`routerlab.harness.tracking`.
+
+        Example::
+
+            >>> res.log_to_mlflow(run_name="zeroeval replay", tracking_uri="sqlite:///mlflow.db")  # doctest: +SKIP
+        """
+        from .tracking import log_to_mlflow
+
+        return log_to_mlflow(self, run_name=run_name, experiment=experiment, tracking_uri=tracking_uri, tags=tags)
+
     def plot(self, kind: str = "frontier", **kwargs: Any) -> Any:
         """Plot: ``frontier`` (cost vs quality), ``latency``, ``heatmap``, ``shares`` (a matplotlib
         Figure; see :func:`routerlab.viz.plot`)."""
