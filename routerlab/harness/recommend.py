@@ -185,9 +185,11 @@ def recommend(results: Any, *, budget: float | None = None, max_latency: float |
         pair = scores[[name, best]].dropna() if {name, best} <= set(scores.columns) else pd.DataFrame()
         if len(pair) < 2:
             continue
-        t = noninferiority(pair[name].to_numpy(), pair[best].to_numpy(), margin=margin, alpha=alpha)
-        tests[str(name)] = t
-        s.loc[name, ["noninferior", "ni_lower", "ni_p"]] = [t.noninferior, t.lower, t.p_value]
+        tests[str(name)] = noninferiority(pair[name].to_numpy(), pair[best].to_numpy(), margin=margin, alpha=alpha)
+    if tests:  # one assignment per column: row-wise .loc writes dominated a dashboard redraw
+        s["noninferior"] = [bool(tests[n].noninferior) if n in tests else False for n in map(str, s.index)]
+        s["ni_lower"] = [tests[n].lower if n in tests else np.nan for n in map(str, s.index)]
+        s["ni_p"] = [tests[n].p_value if n in tests else np.nan for n in map(str, s.index)]
     winners = [best, *(n for n, t in tests.items() if t.noninferior)]
     choice = str(min(winners, key=lambda n: (feasible.loc[n, "cost_per_1k"], -feasible.loc[n, "quality"])))
     rec = Recommendation(choice, best, margin, alpha, s, tests, "", cons)

@@ -100,7 +100,8 @@ class Results:
     # ------------------------------------------------------------------------ basic views
     @property
     def strategies(self) -> list[str]:
-        return list(dict.fromkeys(self.df["strategy"]))
+        """The strategies in order of first appearance."""
+        return [str(x) for x in pd.unique(self.df["strategy"])]
 
     def __len__(self) -> int:
         return len(self.df)

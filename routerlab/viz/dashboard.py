@@ -99,6 +99,7 @@ class Dashboard:
         self.export_dir = Path(export_dir)
         self._summaries: dict[tuple[tuple[str, ...], tuple[str, ...]], pd.DataFrame] = {}
         self._scores: dict[tuple[str, ...], pd.DataFrame] = {}
+        self._canvases: dict[tuple[Any, ...], Any] = {}
         self.margin, self.alpha = float(margin), float(alpha)
         full = self._summary()
         costs = full["cost_per_1k"].replace([np.inf, -np.inf], np.nan).dropna()
@@ -316,13 +317,26 @@ class Dashboard:
         finally:
             self._syncing = False
 
+    def plot_png(self) -> bytes:
+        """The plot as PNG: the frontier of the current selection, drawn once per selection
+        (:class:`~routerlab.viz.blit.FrontierCanvas`), with the budget line and the ring drawn on top."""
+        from .blit import FrontierCanvas
+
+        key = (tuple(sorted(self.tasks)), tuple(self.strategies))
+        canvas = self._canvases.get(key)
+        if canvas is None:
+            canvas = self._canvases[key] = FrontierCanvas(self._selected())
+            if len(self._canvases) > 16:  # a few selections are kept; the oldest is dropped
+                self._canvases.pop(next(iter(self._canvases)))
+        return canvas.png(budget=self.budget, highlight=self.rec.strategy)
+
     def update(self) -> None:
         """Recompute the recommendation, and redraw plot and table (called as controls move)."""
         self.rec = self._recommend()
         if self.widget is None:
             return
         # the plot first: the recommendation text changing is the signal that the view is current
-        self.plot_image.value = figure_png(self.figure())
+        self.plot_image.value = self.plot_png()
         self.table_view.value = self.table_html()
         self.rec_html.value = self.recommendation_html()
 
