@@ -54,6 +54,33 @@ class FrontierCanvas:
                                     animated=True)
         self.caption = self.ax.text(0.01, 0.985, "", transform=self.ax.transAxes, ha="left", va="top", fontsize=8,
                                     animated=True, bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "0.8"})
+        self._place_caption()
+
+    def _place_caption(self) -> None:
+        """Put the caption in the corner of the axes that covers the least of the points, labels and legend."""
+        renderer = self.canvas.get_renderer()
+        self.caption.set_text("- - budget $00,000.00/1k   ◯ recommended: " + "m" * 18)  # the widest it gets
+        obstacles = [t.get_window_extent(renderer) for t in self.ax.texts if t is not self.caption]
+        legend = self.ax.get_legend()
+        if legend is not None:
+            obstacles.append(legend.get_window_extent(renderer))
+        dots = [self.ax.transData.transform(xy) for xy in self.points.values()]
+        best, least = (0.01, 0.985, "left", "top"), np.inf
+        for x, y, ha, va in ((0.01, 0.985, "left", "top"), (0.99, 0.985, "right", "top"),
+                             (0.01, 0.015, "left", "bottom"), (0.99, 0.015, "right", "bottom")):
+            self.caption.set_position((x, y))
+            self.caption.set_ha(ha)
+            self.caption.set_va(va)
+            box = self.caption.get_window_extent(renderer)
+            cover = sum(max(0.0, min(box.x1, o.x1) - max(box.x0, o.x0)) * max(0.0, min(box.y1, o.y1) - max(box.y0, o.y0))
+                        for o in obstacles) + 400.0 * sum(box.contains(px, py) for px, py in dots)
+            if cover < least:
+                best, least = (x, y, ha, va), cover
+        x, y, ha, va = best
+        self.caption.set_position((x, y))
+        self.caption.set_ha(ha)
+        self.caption.set_va(va)
+        self.caption.set_text("")
 
     def png(self, *, budget: float | None, highlight: str | None, compress_level: int = 1) -> bytes:
         """The plot with the budget line at ``budget`` (USD per 1k prompts) and ``highlight`` ringed."""

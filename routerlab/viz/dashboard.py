@@ -210,7 +210,7 @@ class Dashboard:
         head = ("<tr><th>strategy</th><th>quality</th><th>95% CI</th><th>$/1k prompts</th>"
                 f"<th>p50 s{sim}</th><th>p95 s{sim}</th><th>errors</th><th>Pareto</th>"
                 f"<th>vs best: lower bound (margin {self.margin:.3f})</th><th>meets constraints</th></tr>")
-        return f"<table class='routerlab-table'>{head}{''.join(rows)}</table>"
+        return f"<table class='routerlab-table' style='white-space:nowrap'>{head}{''.join(rows)}</table>"
 
     def figure(self, pyplot: bool = False) -> Any:
         """The frontier plot of the shown strategies, the recommendation ringed, the budget drawn."""
