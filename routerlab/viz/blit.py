@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -65,21 +65,23 @@ class FrontierCanvas:
         if legend is not None:
             obstacles.append(legend.get_window_extent(renderer))
         dots = [self.ax.transData.transform(xy) for xy in self.points.values()]
-        best, least = (0.01, 0.985, "left", "top"), np.inf
-        for x, y, ha, va in ((0.01, 0.985, "left", "top"), (0.99, 0.985, "right", "top"),
-                             (0.01, 0.015, "left", "bottom"), (0.99, 0.015, "right", "bottom")):
+        corners: list[tuple[float, float, Literal["left", "right"], Literal["top", "bottom"]]] = [
+            (0.01, 0.985, "left", "top"), (0.99, 0.985, "right", "top"),
+            (0.01, 0.015, "left", "bottom"), (0.99, 0.015, "right", "bottom")]
+        best, least = corners[0], np.inf
+        for x, y, ha, va in corners:
             self.caption.set_position((x, y))
-            self.caption.set_ha(ha)
-            self.caption.set_va(va)
+            self.caption.set_horizontalalignment(ha)
+            self.caption.set_verticalalignment(va)
             box = self.caption.get_window_extent(renderer)
             cover = sum(max(0.0, min(box.x1, o.x1) - max(box.x0, o.x0)) * max(0.0, min(box.y1, o.y1) - max(box.y0, o.y0))
                         for o in obstacles) + 400.0 * sum(box.contains(px, py) for px, py in dots)
             if cover < least:
-                best, least = (x, y, ha, va), cover
+                best, least = (x, y, ha, va), float(cover)
         x, y, ha, va = best
         self.caption.set_position((x, y))
-        self.caption.set_ha(ha)
-        self.caption.set_va(va)
+        self.caption.set_horizontalalignment(ha)
+        self.caption.set_verticalalignment(va)
         self.caption.set_text("")
 
     def png(self, *, budget: float | None, highlight: str | None, compress_level: int = 1) -> bytes:
