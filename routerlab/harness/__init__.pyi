@@ -10,3 +10,5 @@ from .results import is_oracle_name as is_oracle_name
 from .schema import RESULT_COLUMNS as RESULT_COLUMNS
 from .store import MemoryStore as MemoryStore
 from .store import ResultStore as ResultStore
+from .units import caller_fingerprint as caller_fingerprint
+from .units import retryable_failure as retryable_failure
