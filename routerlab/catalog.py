@@ -432,8 +432,22 @@ class Catalog:
             })
         return pd.DataFrame(rows).set_index("model")
 
+    def __repr__(self) -> str:
+        """One line: ``Catalog: 11 models, 5 providers (anthropic, gemini, ...), prices as of 2024-02-26..2024-08-06``."""
+        providers = sorted({s.provider for s in self})
+        dates = sorted(str(s.price.as_of) for s in self if getattr(s.price, "as_of", None))
+        when = f", prices as of {dates[0]}..{dates[-1]}" if dates else ""
+        return (f"Catalog: {len(self)} models, {len(providers)} providers ({', '.join(providers)}){when}; "
+                f"source {self.source}")
+
     def _repr_html_(self) -> str:
-        return self.to_frame()._repr_html_()
+        """The one line, then one row per model: provider, list prices (USD per million tokens), context."""
+        from html import escape
+
+        table = self.to_frame()[["provider", "input_per_m", "output_per_m", "context_window", "max_output",
+                                 "deprecated"]]
+        return (f"<div><b>{escape(repr(self))}</b>"
+                + table.to_html(float_format=lambda v: f"{v:,.2f}", na_rep="—", border=0) + "</div>")
 
 
 _DEFAULT: Catalog | None = None

@@ -9,6 +9,8 @@ Load with ``%load_ext routerlab``, then::
     %route --run --id gsm8k-main-test-#0 # answer a bundled prompt through the replay caller
     %route --data ds --run --id gsm8k-main-test-#0   # ... of a Dataset variable
     %route --run --via gw Hi there        # ... or through a Gateway variable (live path)
+    %route --run --server Hi there        # ... or through the local provider server (real SDKs, no key)
+    %route --compare gpt-4o,gpt-4o-mini --run --id gsm8k-main-test-#0   # several routers' answers
 
     %%route --run --via gw
     A long prompt over
@@ -32,6 +34,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from .errors import MissingOutcomeError
 from .types import Decision, Request
 
 __all__ = ["RouteMagics", "RouteReport", "load_ipython_extension", "unload_ipython_extension"]
@@ -147,6 +150,7 @@ class RouteMagics(Magics):
         self._dataset: Any = None
         self._builtins: dict[str, Any] | None = None
         self._replay: Any = None
+        self._local: Any = None  # (gateway, server) of --server, started once
 
     # -- resolving names ------------------------------------------------------------------------
     def dataset(self) -> Any:
@@ -199,7 +203,16 @@ class RouteMagics(Magics):
             self.active_name, self.active = first, builtins[first]
         return self.active_name, self.active
 
-    def _caller(self, via: str | None) -> tuple[str, Any]:
+    def _caller(self, via: str | None, server: bool = False) -> tuple[str, Any]:
+        if server:
+            if self._local is None:
+                from .harness.local import local_gateway
+
+                self._local = local_gateway(self.dataset())
+                import atexit
+
+                atexit.register(self._local[1].close)  # the server's threads end with the kernel
+            return f"local provider server ({self._local[1].url})", self._local[0]
         if via:
             ns = self.shell.user_ns if self.shell is not None else {}
             if via not in ns:
@@ -243,7 +256,10 @@ class RouteMagics(Magics):
     @argument("--run", action="store_true", help="also answer the prompt and show answer, tokens, cost, latency")
     @argument("--via", metavar="VAR", help="with --run: a Gateway (or any Caller) variable to answer through; "
               "default: the replay caller over the bundled data (the prompt must be one of its prompts)")
-    @argument("--compare", metavar="A,B,C", help="show several routers' decisions side by side (names or variables)")
+    @argument("--server", action="store_true", help="with --run: answer through the local provider server "
+              "started on the loaded data set (real SDK calls over HTTP, no key; recorded answers for its prompts)")
+    @argument("--compare", metavar="A,B,C", help="show several routers' decisions side by side (names or variables); "
+              "with --run, each one's answer too")
     @argument("--explain", action="store_true", help="show the router's full candidates table (explain)")
     @argument("--task", help="task label to attach to the request (e.g. gsm, crux, math-l5)")
     @argument("--id", dest="prompt_id", metavar="PROMPT_ID", help="use a prompt of the bundled data set by id")
@@ -281,7 +297,7 @@ class RouteMagics(Magics):
         request = self._request(prompt, args)
         if args.compare:
             names = [n for n in re.split(r"[,\s]+", args.compare) if n]
-            return self._compare(request, names)
+            return self._compare(request, names, run=args.run, via=args.via, server=args.server)
         name, router = self._active()
         report = RouteReport(prompt=request.prompt, router=name)
         if hasattr(router, "route"):
@@ -293,7 +309,10 @@ class RouteMagics(Magics):
             report.notes.append(f"{name} is a strategy (it may call several models): no single decision; "
                                 "use --run to see what it answers")
         if args.run:
-            report.answer = self._answer(router, request, report.decision, args.via)
+            try:
+                report.answer = self._answer(router, request, report.decision, args.via, args.server)
+            except MissingOutcomeError:
+                report.notes.append(self._offline_note(request))
         return report
 
     @cell_magic("route")
@@ -323,25 +342,49 @@ class RouteMagics(Magics):
             return None
         return explain(request)
 
-    def _compare(self, request: Request, names: list[str]) -> RouteReport:
+    def _offline_note(self, request: Request) -> str:
+        ds = self.dataset()
+        return (f"Offline, routerlab answers only prompts of the loaded data set ({ds.name}, {len(ds):,} prompts, "
+                "their recorded answers); this prompt is not one of them. To answer any prompt: add --server "
+                "(the local provider server through the real SDKs: no key, and it echoes prompts it has no "
+                "answer for) or --via GATEWAY (a live Gateway variable, e.g. "
+                "gw = routerlab.Gateway.from_config('examples/gateway.yaml') with your keys set); or pick a "
+                "prompt of the data set with --id PROMPT_ID.")
+
+    def _in_dataset(self, request: Request) -> bool:
+        return bool(request.prompt_id) or self.dataset().find_prompt(request.prompt) is not None
+
+    def _compare(self, request: Request, names: list[str], *, run: bool = False, via: str | None = None,
+                 server: bool = False) -> RouteReport:
         cols: dict[str, dict[str, Any]] = {}
+        report = RouteReport(prompt=request.prompt)
+        offline = not (via or server)
         for n in names:
             label, router = self.resolve(n)
-            if not hasattr(router, "route"):
-                cols[label] = {"model": "(strategy: no single decision)"}
-                continue
-            d = router.route(request)
-            top = _candidates(d)
-            cols[label] = {"model": d.model, "task": d.task or "—", "reason": d.reason or "—",
-                           "est. cost (USD)": d.estimated_cost, "est. latency (s)": d.estimated_latency,
-                           "runner-up": top["model"].iloc[1] if len(top) > 1 else "—"}
+            d = router.route(request) if hasattr(router, "route") else None
+            col: dict[str, Any] = {"model": "(strategy: no single decision)"}
+            if d is not None:
+                top = _candidates(d)
+                col = {"model": d.model, "task": d.task or "—", "reason": d.reason or "—",
+                       "est. cost (USD)": d.estimated_cost, "est. latency (s)": d.estimated_latency,
+                       "runner-up": top["model"].iloc[1] if len(top) > 1 else "—"}
+            if run and not (offline and not self._in_dataset(request)):
+                a = self._answer(router, request, d, via, server)
+                col.update({"answered by": a["model"], "answer": _short(str(a["text"])),
+                            "cost (USD)": round(a["cost"], 6), "latency (s)": round(a["latency"], 2)})
+            cols[label] = col
         table = pd.DataFrame(cols).astype(object)
         table = table.where(table.notna(), "—")
         table.index.name = "field"
-        return RouteReport(prompt=request.prompt, compare=table)
+        report.compare = table
+        if offline and not self._in_dataset(request):
+            report.notes.append(self._offline_note(request) if run else
+                                "Decisions only: add --run to see each answer. " + self._offline_note(request))
+        return report
 
-    def _answer(self, router: Any, request: Request, decision: Decision | None, via: str | None) -> dict[str, Any]:
-        label, caller = self._caller(via)
+    def _answer(self, router: Any, request: Request, decision: Decision | None, via: str | None,
+                server: bool = False) -> dict[str, Any]:
+        label, caller = self._caller(via, server)
         if decision is None:  # a strategy: it makes its own calls through the caller
             ans = _run_sync(router.answer(request, caller))
             return _as_answer(ans, label)
@@ -350,6 +393,11 @@ class RouteMagics(Magics):
         else:
             comp = _run_sync(caller.complete(request, decision.model))
         return _as_answer(comp, label)
+
+
+def _short(text: str, n: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _quote(tok: str) -> str:
@@ -362,4 +410,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Nothing to tear down: the magics hold no resources."""
+    """Stop the local provider server ``--server`` started, if any."""
+    magics = ipython.magics_manager.registry.get("RouteMagics")
+    if magics is not None and magics._local is not None:
+        magics._local[1].close()
+        magics._local = None

@@ -149,3 +149,39 @@ def test_builtin_routers_by_name(ip, zeroeval):
     assert rep.compare.loc["model", "cascade-agreement"] == "(strategy: no single decision)"
     rep = run(ip, "%route --use cascade-agreement --run --id gsm8k-main-test-#0")
     assert rep.decision is None and len(rep.answer["models_called"]) >= 1
+
+
+# ---------------------------------------------------------------- issue 16: --compare offline says why and how
+def test_compare_offline_on_an_unknown_prompt_says_why_and_how(ip):
+    """Issue 16: the last cell of notebook 01 showed a table of '—' with no word of why."""
+    rep = run(ip, "%route --compare gpt-4o,gpt-4o-mini --run Summarise the plot above in one sentence.")
+    note = " ".join(rep.notes)
+    assert "only prompts of the loaded data set" in note and "zeroeval" in note
+    assert "--server" in note and "--via" in note and "--id" in note
+    assert "answer" not in rep.compare.index  # nothing answered, and no row of '—' pretending otherwise
+    assert note in rep._repr_html_().replace("&#x27;", "'")
+    decisions = run(ip, "%route --compare gpt-4o,gpt-4o-mini Summarise the plot above in one sentence.")
+    assert "add --run" in " ".join(decisions.notes)
+
+
+def test_compare_with_run_shows_each_routers_real_answer(ip):
+    from routerlab import datasets
+
+    ds = datasets.load("zeroeval")
+    pid = "gsm8k-main-test-#0"
+    rep = run(ip, f"%route --compare gpt-4o,gpt-4o-mini,llama-3.1-8b --run --id {pid}")
+    assert not rep.notes
+    for model in ("gpt-4o", "gpt-4o-mini", "llama-3.1-8b"):
+        recorded = " ".join(ds.outcomes.response(pid, model).split())
+        assert rep.compare.loc["answer", model].rstrip("…") in recorded
+        assert rep.compare.loc["answered by", model] == model
+        assert float(rep.compare.loc["cost (USD)", model]) > 0
+
+
+def test_server_answers_any_prompt_through_the_real_sdks(ip):
+    rep = run(ip, "%route --use gpt-4o-mini")
+    rep = run(ip, "%route --run --server Tell me anything at all")
+    assert rep.answer is not None and rep.answer["via"].startswith("local provider server (http://127.0.0.1:")
+    assert rep.answer["model"] == "gpt-4o-mini" and not rep.notes
+    ip.run_line_magic("unload_ext", "routerlab.magic")
+    ip.run_line_magic("load_ext", "routerlab.magic")

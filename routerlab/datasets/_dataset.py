@@ -102,6 +102,22 @@ class Outcomes:
     def __len__(self) -> int:
         return len(self.df)
 
+    def __repr__(self) -> str:
+        """One line: ``Outcomes: 25,560 (2,840 prompts × 9 models), mean score 0.682``."""
+        scored = "score" in self.df.columns and self.df["score"].notna().any()
+        mean = f", mean score {float(self.df['score'].mean()):.3f}" if scored else ", not scored"
+        return (f"Outcomes: {len(self):,} ({len(self._prompt_index):,} prompts × {len(self._model_index)} "
+                f"models){mean}")
+
+    def _repr_html_(self) -> str:
+        """The one line, then per model: outcomes, mean score, tokens in and out."""
+        from html import escape
+
+        cols = {c: "mean" for c in ("score", "input_tokens", "output_tokens") if c in self.df.columns}
+        table = self.df.groupby("model").agg(outcomes=("prompt_id", "size"), **{c: (c, f) for c, f in cols.items()})
+        return (f"<div><b>{escape(repr(self))}</b>"
+                + table.to_html(float_format=lambda v: f"{v:,.3f}", border=0) + "</div>")
+
     def _sample(self, sample: int) -> int:
         # data with one answer per prompt replays it for every sample index (replay is deterministic)
         return 0 if self.n_samples == 1 else int(sample)
@@ -467,13 +483,26 @@ class Dataset:
         out["samples"] = g["sample"].max() + 1
         return out
 
-    def _repr_html_(self) -> str:
-        counts = self.prompts.groupby("task").size().rename("prompts").to_frame()
-        missing = int(self.outcomes.df["score"].isna().sum()) if self.outcomes is not None else 0
-        note = f", {missing} outcomes without a score (missing, not 0)" if missing else ""
-        head = f"<b>Dataset {self.name}</b>: {len(self)} prompts, {len(self.models)} models{note}<br>"
-        return head + counts._repr_html_() + "<br>scorers: " + self.scorers._repr_html_()
-
     def __repr__(self) -> str:
-        return f"Dataset({self.name!r}, {len(self)} prompts, {len(self.models)} models, tasks={self.tasks})"
+        """One line: ``zeroeval: 2,840 prompts, 3 tasks, 9 models, 25,560 outcomes``."""
+        n_out = len(self.outcomes) if self.outcomes is not None else 0
+        return (f"{self.name}: {len(self):,} prompts, {len(self.tasks)} task{'s' * (len(self.tasks) != 1)}, "
+                f"{len(self.models)} model{'s' * (len(self.models) != 1)}, {n_out:,} outcomes")
+
+    def _repr_html_(self) -> str:
+        """The one line, then per task: prompts and, with outcomes, each model's mean score; the
+        outcomes without a score (missing, never 0) and the scorers."""
+        from html import escape
+
+        table = self.prompts.groupby("task").size().rename("prompts").to_frame()
+        note = ""
+        if self.outcomes is not None and "score" in self.outcomes.df.columns:
+            task_of = self.prompts.set_index("prompt_id")["task"]
+            out = self.outcomes.df.assign(task=lambda d: d["prompt_id"].map(task_of))
+            table = table.join(out.pivot_table(index="task", columns="model", values="score", aggfunc="mean"))
+            missing = int(self.outcomes.df["score"].isna().sum())
+            note = f"<br>{missing:,} outcomes without a score (missing, not 0)" if missing else ""
+        return (f"<div><b>{escape(repr(self))}</b>{note}"
+                + table.to_html(float_format=lambda v: f"{v:.3f}", na_rep="—", border=0)
+                + "scorers: " + self.scorers._repr_html_() + "</div>")
 

@@ -33,7 +33,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -41,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._args import ArgumentParser, fail, positive_int
 from ..errors import ConfigError, RouterlabError, kind_for_status, statuses
 from ..harness.tables import document_from_results
 from ..routers.document import KEY_ENV, _env_name, document_from_router, model_entry
@@ -276,14 +276,20 @@ def export_main(argv: Sequence[str] | None = None) -> int:
         routerlab export routing_table.json --to litellm --to env -o deploy/
         routerlab export --results runs/zeroeval.parquet --strategy task-router -o deploy/
     """
-    parser = argparse.ArgumentParser(prog="routerlab export", description=(export_main.__doc__ or "").split("\n\n")[0])
+    parser = ArgumentParser(prog="routerlab export", description=(export_main.__doc__ or "").split("\n\n")[0],
+                            epilog="formats: " + ", ".join(f"{k} -> {v}" for k, v in FORMATS.items()))
     parser.add_argument("table", nargs="?", help="a routing-table JSON file")
-    parser.add_argument("--results", help="build the table from a results file (parquet or csv) instead")
+    parser.add_argument("--results", help="build the table from a results file instead: the results.parquet (or a "
+                        "results CSV) that 'routerlab run --out DIR' or Results.to_parquet writes")
     parser.add_argument("--strategy", help="with --results: the strategy whose decisions to export")
     parser.add_argument("--to", action="append", choices=[*FORMATS, "all"], help="format(s); default: all")
     parser.add_argument("-o", "--out", default=".", help="output directory (default: .)")
     parser.add_argument("--api-base", help="serve every model from this base URL (e.g. a local server)")
-    parser.add_argument("--fallbacks", type=int, default=2, help="with --results: fallbacks per model (2)")
+    parser.add_argument("--fallbacks", type=positive_int, default=2, help="with --results: fallbacks per model (default: 2)")
+    parser.add_argument("--dataset", help="with --results: the data set the results were computed on (bundled name or "
+                        "path), whose prompts teach the table to detect tasks; default: the bundled set the results name")
+    parser.add_argument("--labels-only", action="store_true",
+                        help="with --results: export routes without task detection (requests must carry their task)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     formats = list(FORMATS) if not args.to or "all" in args.to else list(dict.fromkeys(args.to))
     try:
@@ -292,15 +298,21 @@ def export_main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError("--results needs --strategy NAME (the strategy to export)")
             from ..harness.results import Results
 
-            table: Any = document_from_results(Results.load(args.results), args.strategy, n_fallbacks=args.fallbacks)
+            prompts = None
+            if args.dataset:
+                from .. import datasets
+
+                prompts = datasets.load(args.dataset, score=False)
+            table: Any = document_from_results(Results.load(args.results), args.strategy, n_fallbacks=args.fallbacks,
+                                               prompts=prompts, detection="labels" if args.labels_only else "auto")
         elif args.table:
             table = args.table
         else:
             raise ConfigError("give a routing-table JSON file, or --results FILE --strategy NAME")
         paths = write(table, args.out, formats, api_base=args.api_base)
-    except RouterlabError as exc:
-        print(f"routerlab export: {exc}", file=sys.stderr)
-        return 2
+    except (RouterlabError, OSError) as exc:
+        return fail("routerlab export", str(exc) if isinstance(exc, RouterlabError) else
+                    f"cannot read {exc.filename or args.results or args.table}: {exc.strerror or exc}")
     for fmt, path in paths.items():
         print(f"{fmt:8s} {path}")
     return 0

@@ -4,8 +4,12 @@ from .experiment import Experiment as Experiment
 from .experiment import fingerprint as fingerprint
 from .experiment import replay_rows as replay_rows
 from .local import local_gateway as local_gateway
+from .recommend import Recommendation as Recommendation
+from .recommend import recommend as recommend
 from .results import Results as Results
 from .results import is_oracle_name as is_oracle_name
 from .schema import RESULT_COLUMNS as RESULT_COLUMNS
 from .store import MemoryStore as MemoryStore
 from .store import ResultStore as ResultStore
+from .units import caller_fingerprint as caller_fingerprint
+from .units import retryable_failure as retryable_failure

@@ -25,6 +25,7 @@ import logging
 import math
 import multiprocessing
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,8 +44,9 @@ from ..types import Answer, Caller, Request
 from . import schema, views
 from .results import Results
 from .store import MemoryStore, ResultStore
+from .units import caller_fingerprint, retryable_failure
 
-__all__ = ["Experiment", "fingerprint", "replay_rows"]
+__all__ = ["Experiment", "fingerprint", "replay_rows", "caller_fingerprint", "retryable_failure"]
 
 ProgressHook = Callable[[str, pd.DataFrame], None]
 log = logging.getLogger("routerlab.harness")
@@ -133,13 +135,19 @@ class Experiment:
         processes; a re-run of the same Experiment object still skips finished units).
     concurrency: units in flight at once on the per-prompt path.
     split: label recorded in the ``split`` column (``Experiment.holdout`` sets ``test``).
+    retry_failed: a stored unit that failed outside the prompt (:func:`retryable_failure`: missing key,
+        auth, unavailable, timeouts, 5xx ...) is called again by the next run (default). ``False`` replays
+        stored failures as they are, to reproduce a run exactly. Every run that reuses stored rows says
+        how many it reused and retried (``last_run``, ``Results.meta["run"]``, one line on stderr when
+        ``progress`` is on).
     """
 
     def __init__(self, dataset: Dataset, strategies: Mapping[str, Any] | None = None, *,
                  models: Sequence[str] | None = None, caller: Caller | None = None, scorer: Any = None,
                  samples: int = 1, seed: int = 0, store: str | ResultStore | None = None,
                  concurrency: int = 32, split: str = "all", meta: Mapping[str, Any] | None = None,
-                 request_options: Mapping[str, Any] | None = None, fast_path: bool = True) -> None:
+                 request_options: Mapping[str, Any] | None = None, fast_path: bool = True,
+                 retry_failed: bool = True) -> None:
         if samples < 1:
             raise ConfigError(f"samples must be >= 1, got {samples}")
         self.dataset = dataset
@@ -168,6 +176,8 @@ class Experiment:
         self.meta = dict(meta or {})
         self.request_options = dict(request_options or {})
         self.fast_path = fast_path
+        self.retry_failed = retry_failed
+        self.last_run: dict[str, int] = {}
 
     @classmethod
     def holdout(cls, dataset: Dataset, make_strategies: Callable[[Dataset], Mapping[str, Any]], *,
@@ -185,9 +195,8 @@ class Experiment:
         caller = self.caller
         base = {
             "dataset": self.dataset.name.split("[")[0],
-            # replay: what changes the numbers; live: only "live", so a resumed paid run never repeats
-            # a finished call because some gateway setting changed in between
-            "caller": caller.fingerprint() if isinstance(caller, ReplayCaller) else "live",
+            # replay: what changes the numbers; live: who answers (see caller_fingerprint)
+            "caller": caller_fingerprint(caller),
             "scorer": fingerprint(self.scorer),
             "split": self.split,
             # strategies fitted on a train split: another split means other fitted state
@@ -196,6 +205,25 @@ class Experiment:
             "strategy": fingerprint(self.strategies[name]),
         }
         return _hash(base)
+
+    def todo(self, name: str) -> tuple[list[tuple[str, int]], int, int]:
+        """Strategy ``name``'s units still to run: ``(units, reused, retried)``.
+
+        ``units`` are the (prompt id, sample) pairs not in the store, plus, with ``retry_failed``, the
+        stored failures :func:`retryable_failure` accepts (``retried`` of them); ``reused`` counts the
+        stored rows kept as they are. In the data set's prompt order, then sample.
+        """
+        config = self.config_hash(name)
+        done = self.store.done(config, name)
+        retry: set[tuple[str, int]] = set()
+        if self.retry_failed and done:
+            retry = {u for u, kind in self.store.failures(config, name).items() if retryable_failure(kind)}
+        units = [(pid, s) for pid in self.dataset.prompts["prompt_id"] for s in range(self.samples)]
+        if not done:
+            return units, 0, 0
+        todo = [u for u in units if u not in done or u in retry]
+        retried = sum(1 for u in todo if u in done)
+        return todo, len(units) - len(todo), retried
 
     def _is_replay(self) -> bool:
         return isinstance(self.caller, ReplayCaller)
@@ -274,13 +302,14 @@ class Experiment:
         """The per-prompt strategies with units to run, dealt round-robin: share 0 stays here."""
         slow = [n for n, s in self.strategies.items()
                 if not (self.fast_path and getattr(s, "prompt_only", False))
-                and len(self.store.done(self.config_hash(n), n)) < len(self.dataset) * self.samples]
+                and self.todo(n)[0]]
         return [share for k in range(1, workers) if (share := frozenset(slow[k::workers]))]
 
     def _run_parallel(self, workers: int, *, progress: bool, on_rows: ProgressHook | None) -> Results:
         shares = self._shares(workers)
         if not shares:
             return run_sync(self.arun(progress=progress, on_rows=on_rows))
+        tally = self._tally()
         before = set(multiprocessing.active_children())
         # fork: the workers inherit this Experiment (fitted strategies, data set) without pickling it
         pool = ProcessPoolExecutor(max_workers=len(shares), mp_context=multiprocessing.get_context("fork"),
@@ -288,7 +317,7 @@ class Experiment:
         futures = [pool.submit(_replay_share, share) for share in shares]
         procs = set(multiprocessing.active_children()) - before  # the pool's workers, forked by submit
         try:
-            run_sync(self._without(set().union(*shares)).arun(progress=progress, on_rows=on_rows))
+            run_sync(self._without(set().union(*shares))._compute(progress=progress, on_rows=on_rows))
             handed = [_collected(future) for future in futures]
         except BaseException:  # Ctrl-C or an error, here or while waiting: do not wait for the workers
             for proc in procs:
@@ -301,19 +330,39 @@ class Experiment:
                 self.store.put_frame(self.config_hash(name), frame)
                 if on_rows is not None:
                     on_rows(name, frame)
-        return run_sync(self.arun(progress=progress, on_rows=on_rows))  # computes only what is missing
+        run_sync(self._compute(progress=progress, on_rows=on_rows))  # computes only what is missing
+        self._report(tally, progress)
+        return self.results()
 
     async def arun(self, *, progress: bool = True, on_rows: ProgressHook | None = None) -> Results:
         """The async form of :meth:`run` (same ``progress``, ``on_rows``, returns and errors), in one
         process: per strategy, the missing units run on the vectorised replay path (prompt-only routers
         replayed offline, unless ``fast_path=False``) or ``concurrency`` at a time on the per-prompt
         path. Await it in a running event loop; cancelling it stores the finished units first."""
+        tally = await self._compute(progress=progress, on_rows=on_rows)
+        self._report(tally, progress)
+        return self.results()
+
+    def _tally(self, plans: Mapping[str, tuple[list[tuple[str, int]], int, int]] | None = None) -> dict[str, int]:
+        """What a run would reuse, retry and compute now (:meth:`todo` of each strategy, or ``plans``)."""
+        tally = {"reused": 0, "retried": 0, "computed": 0, "stored_failures": 0}
+        for name in self.strategies:
+            todo, reused, retried = plans[name] if plans is not None else self.todo(name)
+            tally["reused"] += reused
+            tally["retried"] += retried
+            tally["computed"] += len(todo)
+            if reused and not self.retry_failed:
+                tally["stored_failures"] += len(self.store.failures(self.config_hash(name), name))
+        return tally
+
+    async def _compute(self, *, progress: bool, on_rows: ProgressHook | None) -> dict[str, int]:
+        """Run every strategy's missing (and retried) units; returns what was reused, retried, computed."""
+        plans = {name: self.todo(name) for name in self.strategies}
+        tally = self._tally(plans)
         for name in self.strategies:
             strategy = self.strategies[name]
             config = self.config_hash(name)
-            done = self.store.done(config, name)
-            todo = [(pid, s) for pid in self.dataset.prompts["prompt_id"] for s in range(self.samples)
-                    if (pid, s) not in done]
+            todo = plans[name][0]
             if not todo:
                 continue
             bar = _progress(name, len(todo), progress)
@@ -324,14 +373,32 @@ class Experiment:
                     await self._run_units(name, _as_strategy(strategy), config, todo, bar, on_rows)
             finally:
                 bar.close()
-        return self.results()
+        return tally
+
+    def _report(self, tally: dict[str, int], progress: bool) -> None:
+        """Say how many stored rows this run reused and retried (``last_run``; stderr with ``progress``)."""
+        self.last_run = dict(tally)
+        if not tally["reused"] and not tally["retried"]:
+            return
+        where = getattr(self.store, "path", None) or "memory"
+        line = (f"routerlab: reused {tally['reused']:,} stored row(s) from {where}; retried "
+                f"{tally['retried']:,} failed unit(s)")
+        if not self.retry_failed:
+            line += (f"; {tally['stored_failures']:,} stored failure(s) replayed as they are "
+                     "(retry_failed=False)")
+        log.info(line)
+        if progress:
+            print(line, file=sys.stderr, flush=True)
 
     def results(self) -> Results:
         """Every stored result of this experiment's strategies on this dataset, in a stable order
         (strategy as given, the dataset's prompt order, sample), without computing anything."""
         frames = [df for name in self.strategies if len(df := self.store.rows(self.config_hash(name), [name]))]
         meta = {"dataset": self.dataset.name, "seed": self.seed, "samples": self.samples, "split": self.split,
-                "strategies": list(self.strategies), "oracles": self.oracles, **self.meta}
+                "strategies": list(self.strategies), "oracles": self.oracles,
+                "strategy_params": {n: fingerprint(s) for n, s in self.strategies.items()}, **self.meta}
+        if self.last_run:
+            meta["run"] = dict(self.last_run)
         if not frames:
             return Results(schema.empty_frame(), meta)
         df = pd.concat(frames, ignore_index=True)

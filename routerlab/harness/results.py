@@ -63,6 +63,15 @@ def _summary_row(g: pd.DataFrame, level: float) -> dict[str, Any]:
     }
 
 
+def _check_not_summary(columns: Sequence[str], path: Path) -> None:
+    """A summary table (``summary.csv``: one row per strategy) is the mistake users make most here."""
+    cols = set(columns)
+    if "prompt_id" not in cols and {"strategy", "quality"} <= cols:
+        raise ConfigError(f"{path} is a summary (one row per strategy), not a results table (one row per "
+                          f"strategy and prompt): pass the results.parquet written next to it "
+                          f"({path.with_name('results.parquet')})")
+
+
 @dataclass
 class Results:
     """An experiment's results: ``df`` (long form, :mod:`~routerlab.harness.schema`'s columns) plus
@@ -94,7 +103,8 @@ class Results:
     # ------------------------------------------------------------------------ basic views
     @property
     def strategies(self) -> list[str]:
-        return list(dict.fromkeys(self.df["strategy"]))
+        """The strategies in order of first appearance."""
+        return [str(x) for x in pd.unique(self.df["strategy"])]
 
     def __len__(self) -> int:
         return len(self.df)
@@ -244,6 +254,29 @@ class Results:
         return RoutingTable.from_dict(document_from_results(self, strategy, **kwargs), source=f"results[{strategy!r}]")
 
     # ------------------------------------------------------------------------ statistics and views
+    def recommend(self, *, budget: float | None = None, max_latency: float | None = None,
+                  margin: float | None = None, alpha: float | None = None, quality_floor: float | None = None,
+                  exclude: Sequence[str] = ()) -> Any:
+        """The cheapest strategy that meets the constraints and is non-inferior to the best feasible one.
+
+        ``budget``: USD per 1,000 prompts; ``max_latency``: p95 latency in seconds; ``quality_floor``:
+        minimum mean quality; ``margin``: the quality loss (score units) a cheaper strategy may be shown
+        not to exceed (default 0.02); ``alpha``: one-sided level of that paired test (default 0.05).
+        Returns a :class:`~routerlab.harness.recommend.Recommendation` (``.strategy``, ``.reason``: one
+        sentence with the quality the choice may lose, ``.ab_text()``, ``.table``). The rule, its
+        sources and the default margin: :mod:`routerlab.harness.recommend`.
+
+        Example::
+
+            >>> rec = res.recommend(budget=1.0, margin=0.03)   # doctest: +SKIP
+            >>> rec.strategy, rec.reason                        # doctest: +SKIP
+        """
+        from .recommend import DEFAULT_ALPHA, DEFAULT_MARGIN, recommend
+
+        return recommend(self, budget=budget, max_latency=max_latency,
+                         margin=DEFAULT_MARGIN if margin is None else margin,
+                         alpha=DEFAULT_ALPHA if alpha is None else alpha, quality_floor=quality_floor, exclude=exclude)
+
     def compare(self, a: str, b: str, metric: str = "quality", **kwargs: Any) -> Any:
         """Paired A/B test of strategy ``b`` against ``a`` (see :func:`routerlab.stats.compare`)."""
         from ..stats import compare
@@ -261,6 +294,20 @@ class Results:
 
         self.curves = sweep_curves(strategies, dataset, **kwargs)
         return self
+
+    def log_to_mlflow(self, *, run_name: str | None = None, experiment: str | None = None,
+                      tracking_uri: str | None = None, tags: dict[str, str] | None = None) -> str:
+        """Log strategy parameters, metrics with their CIs, the frontier plot, the summary and the
+        recommended strategy's routing table to an MLflow run (extra ``mlflow``); returns the run id.
+        Details: :mod:`routerlab.harness.tracking`.
+
+        Example::
+
+            >>> res.log_to_mlflow(run_name="zeroeval replay", tracking_uri="sqlite:///mlflow.db")  # doctest: +SKIP
+        """
+        from .tracking import log_to_mlflow
+
+        return log_to_mlflow(self, run_name=run_name, experiment=experiment, tracking_uri=tracking_uri, tags=tags)
 
     def plot(self, kind: str = "frontier", **kwargs: Any) -> Any:
         """Plot: ``frontier`` (cost vs quality), ``latency``, ``heatmap``, ``shares``, ``curves`` (after
@@ -296,22 +343,51 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
-        """Read a table written by ``to_parquet`` or ``to_csv``."""
+        """Read a table written by ``to_parquet`` or ``to_csv``.
+
+        Raises ``FileNotFoundError`` for a missing file and :class:`~routerlab.errors.ConfigError` for a
+        file that is not a results table (e.g. the ``summary.csv`` written next to ``results.parquet``:
+        one row per strategy, which cannot be replayed or exported).
+        """
         path = Path(path)
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)
+            _check_not_summary(table.column_names, path)
             meta = json.loads((table.schema.metadata or {}).get(b"routerlab", b"{}"))
             return cls(table.to_pandas(), meta)
+        import pandas as pd
+
+        _check_not_summary(pd.read_csv(path, nrows=0).columns, path)
         df = schema.read_csv(path)
         meta_file = path.with_suffix(path.suffix + ".meta.json")
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
         return cls(df, meta)
 
     # ------------------------------------------------------------------------ display
+    def _headline(self) -> str:
+        """One line: data set, size, split, the best realisable strategy, oracles, what the run reused."""
+        name = self.meta.get("dataset") or "results"
+        head = (f"{name}: {len(self.strategies)} strategies × {self.df['prompt_id'].nunique():,} prompts "
+                f"({len(self):,} rows), split {self.meta.get('split', 'all')}")
+        ok = self.df[(self.df["error_type"] == "") & ~self.df["strategy"].isin(self.oracles)]
+        if len(ok):
+            q = ok.groupby("strategy", sort=False)["score"].mean().dropna()
+            if len(q):
+                head += f"; best quality {q.idxmax()} {q.max():.3f}"
+        errors = float((self.df["error_type"] != "").mean()) if len(self) else 0.0
+        if errors:
+            head += f"; {errors:.1%} of rows failed"
+        if self.oracles:
+            head += f"; oracle (upper bound): {', '.join(self.oracles)}"
+        run = self.meta.get("run") or {}
+        if run.get("reused") or run.get("retried"):
+            head += f"; reused {run['reused']:,} stored rows, retried {run['retried']:,}"
+        return head
+
     def __repr__(self) -> str:
-        return f"Results({len(self.strategies)} strategies, {self.df['prompt_id'].nunique()} prompts, {len(self)} rows)"
+        return f"Results({self._headline()})"
 
     def _repr_html_(self) -> str:
         s = self.summary()
@@ -324,6 +400,6 @@ class Results:
         sim = " (latency simulated from catalog profiles)" if self.df["simulated_latency"].any() else ""
         bound = (f"; oracle: {', '.join(self.oracles)} (reads the recorded answers: an upper bound, never on "
                  "the Pareto frontier)") if self.oracles else ""
-        return (f"<div><b>routerlab Results</b>: {len(self.strategies)} strategies × "
-                f"{self.df['prompt_id'].nunique()} prompts, split <code>{self.meta.get('split', 'all')}</code>"
-                f"{sim}{bound}{table}</div>")
+        from html import escape
+
+        return f"<div><b>{escape(self._headline())}</b>{escape(sim)}{escape(bound)}{table}</div>"

@@ -42,6 +42,20 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# A row without an error holds this exact text: rows are json.dumps of a dict with an "error_type" key,
+# and inside a JSON string value a quote is escaped, so no other part of a row can contain it. (SQLite's
+# json_extract cannot be used: rows keep NaN, which is not JSON.)
+_OK = json.dumps({"error_type": ""})[1:-1]
+
+# A finished unit is written once; only a stored failure is replaced (by the row of a retry, see
+# Experiment(retry_failed=...)): a successful row is never overwritten.
+_UPSERT = f"""
+INSERT INTO units VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (config, strategy, prompt_id, sample) DO UPDATE SET row = excluded.row
+WHERE instr(units.row, '{_OK}') = 0
+"""
+
+
 class ResultStore:
     """Durable, append-only storage of finished units (``path=None`` keeps them in memory)."""
 
@@ -70,8 +84,18 @@ class ResultStore:
                                    (config, strategy))
             return {(p, int(s)) for p, s in cur.fetchall()}
 
+    def failures(self, config: str, strategy: str) -> dict[tuple[str, int], str]:
+        """The stored units of this config and strategy that failed: (prompt_id, sample) → ``error_type``."""
+        with self._lock:
+            cur = self._db.execute(f"SELECT prompt_id, sample, row FROM units WHERE config=? AND strategy=? "
+                                   f"AND instr(row, '{_OK}') = 0", (config, strategy))
+            return {(p, int(s)): str(json.loads(r)["error_type"]) for p, s, r in cur.fetchall()}
+
     def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Write finished units atomically (all of them or none). Returns how many were written.
+
+        A unit already stored is kept as it is, unless its stored row is a failure: then the new row
+        replaces it (a retried unit).
 
         ``rows`` are result rows (:func:`routerlab.harness.schema.make_row`); each is stored as the JSON
         of :func:`routerlab.harness.schema.to_records`.
@@ -90,7 +114,7 @@ class ResultStore:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT OR IGNORE INTO units VALUES (?, ?, ?, ?, ?)", payload)
+                self._db.executemany(_UPSERT, payload)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK") if self._db.in_transaction else None
@@ -150,6 +174,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._parts: dict[tuple[str, str], list[pd.DataFrame]] = {}
         self._done: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        self._failed: dict[tuple[str, str], dict[tuple[str, int], str]] = {}
+        self._replaced: set[tuple[str, str]] = set()  # keys whose parts hold superseded failures
         self._meta: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -160,17 +186,30 @@ class MemoryStore:
         with self._lock:
             return set(self._done.get((config, strategy), set()))
 
+    def failures(self, config: str, strategy: str) -> dict[tuple[str, int], str]:
+        with self._lock:
+            return dict(self._failed.get((config, strategy), {}))
+
     def _add(self, config: str, frame: pd.DataFrame) -> int:
         frame = schema.normalise(frame, source="rows given to the memory store")
         with self._lock:
             for strategy, part in frame.groupby("strategy", sort=False):
                 key = (config, str(strategy))
                 done = self._done.setdefault(key, set())
+                failed = self._failed.setdefault(key, {})
                 units = list(zip(part["prompt_id"].astype(str), part["sample"].astype(int)))
-                keep = [u not in done for u in units]
+                # as in the SQLite store: a stored success stays, a stored failure is replaced
+                keep = [u not in done or u in failed for u in units]
                 if not all(keep):
                     part = part[keep]
                     units = [u for u, k in zip(units, keep) if k]
+                if any(u in failed for u in units):
+                    self._replaced.add(key)
+                for u, err in zip(units, part["error_type"].tolist()):
+                    if err:
+                        failed[u] = str(err)
+                    else:
+                        failed.pop(u, None)
                 done.update(units)
                 self._parts.setdefault(key, []).append(part)
         return len(frame)
@@ -185,9 +224,16 @@ class MemoryStore:
     def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
         names = None if strategies is None else set(strategies)
         with self._lock:
-            parts = [p for (c, s), ps in self._parts.items() for p in ps
-                     if (config is None or c == config) and (names is None or s in names)]
+            parts = [self._rows_of(k) for k in self._parts
+                     if (config is None or k[0] == config) and (names is None or k[1] in names)]
         return pd.concat(parts, ignore_index=True) if parts else schema.empty_frame()
+
+    def _rows_of(self, key: tuple[str, str]) -> pd.DataFrame:
+        """One (config, strategy)'s rows; where a failure was retried, only the latest row of the unit."""
+        rows = pd.concat(self._parts[key], ignore_index=True) if len(self._parts[key]) > 1 else self._parts[key][0]
+        if key in self._replaced:
+            rows = rows.drop_duplicates(["prompt_id", "sample"], keep="last").reset_index(drop=True)
+        return rows
 
     def count(self) -> int:
         with self._lock:

@@ -10,7 +10,7 @@ from ..catalog import Catalog
 from ..errors import ConfigError, statuses
 from ..routers.document import _provenance, model_entry, validate_document
 
-__all__ = ["document_from_results"]
+__all__ = ["document_from_results", "task_detection", "MIN_DETECTION"]
 
 # the statuses after which the live path retries (routerlab.errors.ERROR_KINDS), so exports agree with it
 _RETRY_STATUS = statuses(lambda kind: kind.retry_same)
@@ -40,20 +40,90 @@ _METRICS = ("n", "quality", "quality_lo", "quality_hi", "cost", "cost_per_1k", "
             "latency_p95", "latency_p99", "error_rate", "calls_per_prompt", "simulated_latency")
 
 
+#: The least share of the labelled prompts whose task the exported patterns must detect (else: refuse).
+MIN_DETECTION = 0.9
+
+
+def _prompt_texts(results: Any, prompts: Any) -> dict[str, str] | None:
+    """prompt id → prompt text: from ``prompts`` (a Dataset, a DataFrame with ``prompt_id`` and ``prompt``,
+    or a mapping), else from the bundled data set the results name (``meta["dataset"]``), else None."""
+    if prompts is None:
+        name = str(results.meta.get("dataset") or "").split("[")[0]
+        from ..datasets import Dataset, bundled
+
+        if name not in bundled():
+            return None
+        from .. import datasets
+
+        prompts = datasets.load(name, score=False)
+        assert isinstance(prompts, Dataset)
+    table = getattr(prompts, "prompts", prompts)
+    if isinstance(table, Mapping):
+        return {str(k): str(v) for k, v in table.items()}
+    if not {"prompt_id", "prompt"} <= set(getattr(table, "columns", ())):
+        raise ConfigError("prompts= must be a Dataset, a DataFrame with prompt_id and prompt columns, or a mapping "
+                          "prompt_id -> text")
+    return dict(zip(table["prompt_id"].astype(str), table["prompt"].astype(str)))
+
+
+def task_detection(results: Any, strategy: str, prompts: Any = None, *, min_accuracy: float = MIN_DETECTION) -> Any:
+    """Regex task detection for the prompts ``strategy`` was replayed on, learnt from their task labels
+    (:func:`~routerlab.routers.patterns.learn_patterns`) or the default patterns mapped onto them
+    (:func:`~routerlab.routers.patterns.default_patterns_for`), whichever detects the labels better.
+
+    Returns a :class:`~routerlab.routers.patterns.PatternFit`. Raises
+    :class:`~routerlab.errors.ConfigError` when the prompt texts are unknown (results of a user data set:
+    pass ``prompts=``) or when neither detects ``min_accuracy`` of the labelled prompts.
+    """
+    from ..routers.patterns import default_patterns_for, learn_patterns
+
+    texts = _prompt_texts(results, prompts)
+    where = f"results of {strategy!r} route by task label"
+    if texts is None:
+        raise ConfigError(f"{where}, and production prompts carry none: the exported table needs task patterns, "
+                          f"learnt from the prompt texts of data set {results.meta.get('dataset')!r}, which is not "
+                          "bundled. Pass prompts=<the Dataset> (CLI: --dataset PATH), tasks=[...] patterns, or "
+                          "detection='labels' to export a table that routes only requests sent with task=")
+    rows = results.df[(results.df["strategy"] == strategy) & (results.df["sample"] == 0)]
+    labelled = rows.drop_duplicates("prompt_id")
+    missing = [p for p in labelled["prompt_id"] if p not in texts]
+    if missing:
+        raise ConfigError(f"{where}: {len(missing)} prompt id(s) (e.g. {missing[0]!r}) are not in the prompts "
+                          "given; pass the data set the results were computed on")
+    text = [texts[p] for p in labelled["prompt_id"]]
+    label = labelled["task"].astype(str).tolist()
+    fits = [learn_patterns(text, label), default_patterns_for(text, label)]
+    fit = max(fits, key=lambda f: f.accuracy)
+    if fit.accuracy < min_accuracy:
+        raise ConfigError(f"{where}, but the tasks cannot be told apart from the prompt text: learnt patterns detect "
+                          f"{fits[0].accuracy:.1%} and the default patterns {fits[1].accuracy:.1%} of the "
+                          f"{len(text):,} labelled prompts (need {min_accuracy:.0%}). Pass tasks=[...] patterns, or "
+                          "detection='labels' to export a table that routes only requests sent with task=")
+    return fit
+
+
 def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, catalog: Any = None,
                           tasks: Sequence[Mapping[str, Any]] | None = None, balancer: Mapping[str, Any] | None = None,
                           retry: Mapping[str, Any] | None = None, output_reserve: int = 0,
-                          name: str | None = None) -> dict[str, Any]:
-    """A routing table that reproduces what ``strategy`` did in ``results``.
+                          name: str | None = None, prompts: Any = None, detection: str = "auto") -> dict[str, Any]:
+    """A routing table that reproduces what ``strategy`` did in ``results``, and routes on its own.
 
     Per task: the model the strategy's answers came from most often. Per routed model: fallbacks are
     the ``n_fallbacks`` best other models of the results, ranked by quality then cost (from the rows each
     model answered alone); context-window fallbacks are the results' models with a larger window,
     smallest first. The default is the strategy's most used model overall. Provenance holds the data set,
     split, the strategy's ``summary()`` metrics with their confidence interval, and the same per task.
-    ``tasks`` (detector patterns in order, as in the schema) lets the runtime detect tasks itself;
-    without them, callers pass ``task=`` (or ``metadata.task`` for Portkey).
+
+    Task detection: when the routes differ by task, production prompts need a task. ``tasks`` (detector
+    patterns in order, as in the schema) gives it; otherwise (``detection="auto"``) patterns are learnt
+    from the labelled prompts (:func:`task_detection`; texts from ``prompts`` or the bundled data set
+    the results name), the default becomes the route of the task nothing matches, and
+    ``provenance["task_detection"]`` records the method and the share of labelled prompts detected. A
+    ConfigError says why when that is impossible. ``detection="labels"`` exports routes without
+    patterns: callers must pass ``task=`` (or ``metadata.task`` for Portkey).
     """
+    if detection not in ("auto", "labels"):
+        raise ConfigError(f"detection must be 'auto' or 'labels', got {detection!r}")
     catalog = catalog or Catalog.default()
     if strategy not in results.strategies:
         raise ConfigError(f"unknown strategy {strategy!r}; available: {results.strategies}")
@@ -63,6 +133,14 @@ def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, 
         raise ConfigError(f"strategy {strategy!r} has no successful answers to build a table from")
     routes = {str(t): str(g["final_model"].value_counts().index[0]) for t, g in rows.groupby("task", sort=True)}
     default = str(rows["final_model"].value_counts().index[0])
+    found: dict[str, Any] = {}
+    if not tasks and detection == "auto" and set(routes.values()) != {default}:
+        fit = task_detection(results, strategy, prompts)
+        tasks = fit.table_tasks()
+        default = routes.get(str(fit.default), default)
+        found = {"method": fit.method, "labelled_prompts": int(rows["prompt_id"].nunique()),
+                 "detected_share": round(fit.accuracy, 4), "default_task": fit.default,
+                 "per_task": {k: round(v, 4) for k, v in fit.coverage.items()}}
     ranking = [m for m in _rank_models(results) if m in catalog] or list(dict.fromkeys([default, *routes.values()]))
     routed = list(dict.fromkeys([*routes.values(), default]))
     fallbacks = {m: [x for x in ranking if x != m][:n_fallbacks] for m in routed}
@@ -92,6 +170,8 @@ def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, 
                                   strategy=strategy, metrics=metrics, per_task=per_task,
                                   confidence_level=0.95, selection="per task, the model the strategy used most"),
     }
+    if found:
+        doc["provenance"]["task_detection"] = found
     return validate_document(doc, source=f"table from results of {strategy!r}")
 
 

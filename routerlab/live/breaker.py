@@ -137,6 +137,8 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._generation = 0
         self._window: deque[tuple[bool, bool]] = deque(maxlen=int(self.config.window))
+        # the (failure, slow-call) rates of the window that opened the breaker: shown while it is open
+        self._opened_rates: tuple[float, float] = (math.nan, math.nan)
         self._n_fail = 0  # running counts over the window: evaluating it is O(1)
         self._n_slow = 0
         self._open_until: float | None = None
@@ -240,15 +242,17 @@ class CircuitBreaker:
 
     @property
     def failure_rate(self) -> float:
-        """Failure rate over the window (NaN when empty)."""
+        """Failure rate over the window. Opening clears the window, so while the breaker is OPEN or
+        HALF_OPEN with no probe back yet this is the rate that opened it (e.g. 0.8 after 4 of 5 failed),
+        never NaN; NaN only when a CLOSED breaker has recorded nothing."""
         n = len(self._window)
-        return self._n_fail / n if n else math.nan
+        return self._n_fail / n if n else self._opened_rates[0]
 
     @property
     def slow_rate(self) -> float:
-        """Slow-call rate over the window (NaN when empty)."""
+        """Slow-call rate over the window (while OPEN with an empty window: the rate when it opened)."""
         n = len(self._window)
-        return self._n_slow / n if n else math.nan
+        return self._n_slow / n if n else self._opened_rates[1]
 
     def current_open_duration(self) -> float:
         """How long the next opening would last."""
@@ -297,6 +301,8 @@ class CircuitBreaker:
             self._open(f"slow-call rate {slows}/{n}")
 
     def _open(self, reason: str) -> None:
+        n = len(self._window)
+        self._opened_rates = (self._n_fail / n, self._n_slow / n) if n else (1.0, math.nan)  # a failed probe
         duration = self.current_open_duration()
         self.consecutive_openings += 1
         self.openings += 1
@@ -305,6 +311,7 @@ class CircuitBreaker:
         self._move(BreakerState.OPEN, f"{reason}; open {duration:g}s")
 
     def _close(self, reason: str = "probes succeeded") -> None:
+        self._opened_rates = (math.nan, math.nan)
         self.consecutive_openings = 0
         self._open_until = None
         self._clear_window()

@@ -531,8 +531,22 @@ class Gateway:
         await self.aclose()
 
     def _repr_html_(self) -> str:
-        return f"<h4>Gateway ({len(self._groups)} models, {len(self._deps)} deployments)</h4>" + str(
-            self.stats()._repr_html_())
+        """The one line, then per deployment: model, provider, state, calls, failures, failure rate, reason."""
+        from html import escape
+
+        st = self.stats()
+        st.insert(2, "provider", [self._deps[n].provider_kind for n in st["deployment"]])
+        cols = ["deployment", "model", "provider", "state", "available", "calls", "failures", "failure_rate", "reason"]
+        table = st[cols].to_html(index=False, float_format=lambda v: f"{v:.0%}", na_rep="—", border=0)
+        return f"<div><b>{escape(repr(self))}</b>{table}</div>"
 
     def __repr__(self) -> str:
-        return f"Gateway(models={self.models!r}, strategy={self.config.strategy!r})"
+        """One line: ``Gateway: 3 models, 4 deployments (groq 2, openai 2), weighted; all available``."""
+        kinds: dict[str, int] = {}
+        for d in self._deps.values():
+            kinds[d.provider_kind] = kinds.get(d.provider_kind, 0) + 1
+        out = [n for n in self._deps if not self.balancer.status(n)[0]]
+        health = f"{len(out)} not available ({', '.join(out)})" if out else "all available"
+        return (f"Gateway: {len(self._groups)} model{'s' * (len(self._groups) != 1)}, {len(self._deps)} deployment"
+                f"{'s' * (len(self._deps) != 1)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}), "
+                f"{self.config.strategy}; {health}")

@@ -21,6 +21,7 @@ from pydantic import Field, Strict, StrictBool, field_validator, model_validator
 
 from .._validation import Validated, validate
 from .http import _Handler, _HTTPServer, _last_user
+from .._args import ArgumentParser, port
 from ..catalog import Catalog, ModelSpec
 from ..errors import ConfigError
 from ..tokens import count_text
@@ -437,22 +438,34 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         $ routerlab serve --port 8000 --deployments P1,P2,P3 --latency-scale 0.1 \\
               --fault P1:status=429,retry_after=7 --fault P2:status=503,start=0,end=30
     """
-    ap = argparse.ArgumentParser(
-        prog="routerlab serve", description=(__doc__ or "").split("\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ap = ArgumentParser(
+        prog="routerlab serve", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the local provider server on 127.0.0.1 until interrupted (Ctrl-C). It speaks the OpenAI, "
+                    "Anthropic and Groq wire formats, so the official SDKs (and the Gateway) reach it with a "
+                    "base_url, and it injects faults on request. P1, P2, P3 are the default deployment names: three "
+                    "independent endpoints of one server, each with its own faults and request log, as the three "
+                    "provider deployments of RELIABILITY.md's scenarios. Prints one JSON line with the URL once it "
+                    "listens.",
         epilog="base URLs: openai http://127.0.0.1:PORT/d/P1/v1, anthropic and groq http://127.0.0.1:PORT/d/P1\n"
                f"fault fields: {', '.join(sorted(_FAULT_FIELDS))} (+ start, end for a time window)\n"
                "admin: GET /_admin/log/P1, GET|POST /_admin/faults/P1 (JSON; \"merge\": true keeps other fields), "
-               "POST /_admin/reset")
-    ap.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
-    ap.add_argument("--deployments", default="P1,P2,P3", help="comma-separated deployment names")
-    ap.add_argument("--latency-scale", type=float, default=1.0, help="× catalog latency (0: none)")
-    ap.add_argument("--seed", type=int, default=0)
+               "POST /_admin/reset\n\nexample:\n  routerlab serve --port 8000 --dataset zeroeval "
+               "--fault P1:status=429,retry_after=7")
+    ap.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free port)")
+    ap.add_argument("--deployments", default="P1,P2,P3",
+                    help="comma-separated deployment names, each its own endpoint /d/NAME with its own faults and "
+                         "log (default: P1,P2,P3)")
+    ap.add_argument("--latency-scale", type=float, default=1.0,
+                    help="multiply the catalog's simulated latency by this (default: 1.0; 0: answer at once)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed of the simulated latencies and of random faults (error_rate), so runs repeat "
+                         "(default: 0)")
     ap.add_argument("--fault", action="append", default=[], metavar="DEP:FIELD=VALUE,...",
                     help="inject a fault (repeatable); start=/end= make it a time window; DEP may be '*'")
     ap.add_argument("--api-key-env", action="append", default=[], metavar="DEP=VARIABLE",
                     help="require the key held in environment VARIABLE on deployment DEP")
-    ap.add_argument("--dataset", default=None, help="answer from a routerlab dataset (e.g. zeroeval)")
+    ap.add_argument("--dataset", default=None,
+                    help="answer from a routerlab data set's recorded answers (e.g. zeroeval; default: echo the prompt)")
     args = ap.parse_args(list(argv) if argv is not None else None)
 
     answers: Answers | None = None
@@ -461,8 +474,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             from .. import datasets
 
             answers = answers_from_dataset(datasets.load(args.dataset))
-        except Exception as exc:  # noqa: BLE001
-            print(f"routerlab serve: cannot load dataset {args.dataset!r} ({exc}); echoing instead", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is the user's argument: say it, exit 2
+            print(f"routerlab serve: --dataset {args.dataset!r}: {exc}", file=sys.stderr)
+            return 2
     try:
         srv = ProviderServer([d.strip() for d in args.deployments.split(",") if d.strip()], port=args.port,
                              answers=answers, latency_scale=args.latency_scale, seed=args.seed)

@@ -13,8 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -22,9 +22,12 @@ from matplotlib.figure import Figure
 from ..harness import views
 from .curves import plot_curves
 from .plots import forest, frontier, heatmap, latency, oracle_point, shares
+from .style import color_of, set_colors, styles
+from .tables import ab_table, summary_markdown, summary_table
 
 __all__ = ["plot", "KINDS", "frontier", "latency", "heatmap", "shares", "forest", "oracle_point",
-           "plot_curves", "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard"]
+           "plot_curves", "save_frontier_png", "figure_png", "Dashboard", "recommend", "live_dashboard", "styles",
+           "color_of", "set_colors", "summary_markdown", "summary_table", "ab_table"]
 
 KINDS: dict[str, Callable[..., Figure]] = {"frontier": frontier, "latency": latency, "heatmap": heatmap, "shares": shares,
                                            "forest": forest, "curves": plot_curves}
@@ -86,7 +89,7 @@ views.register("live_dashboard", _live_dashboard)
 
 def __getattr__(name: str) -> Any:
     # the dashboard pulls in ipywidgets: load it only when asked for
-    if name in ("Dashboard", "recommend", "live_dashboard"):
+    if name in ("Dashboard", "recommend", "Recommendation", "live_dashboard"):
         from . import dashboard
 
         return getattr(dashboard, name)

@@ -2,8 +2,9 @@
 
 :class:`Dashboard` (``Results.dashboard()``) shows sliders for a cost budget (USD per 1,000 prompts),
 a p95 latency objective and a quality floor, pickers for the tasks included and the strategies
-shown, the recommendation with its numbers and an A/B test against the runner-up, the frontier plot,
-the summary table and an export button. Where widgets cannot render (nbviewer, GitHub, a plain
+shown, a non-inferiority margin, the recommendation (:meth:`routerlab.harness.Results.recommend`: the
+cheapest strategy that meets the constraints and is non-inferior to the best feasible one) with its
+numbers and the paired test behind it, the frontier plot, the summary table and an export button. Where widgets cannot render (nbviewer, GitHub, a plain
 console) the same object displays as a static HTML table with the plot inlined as a PNG.
 
 :func:`live_dashboard` is what ``Experiment.run(dashboard=True)`` uses to show progress and fill the
@@ -11,9 +12,9 @@ plot while results arrive.
 
 Example::
 
-    >>> dash = res.dashboard(budget=1.0)                     # doctest: +SKIP
+    >>> dash = res.dashboard(budget=1.0, margin=0.03)         # doctest: +SKIP
     >>> dash.recommended                                      # doctest: +SKIP
-    'gpt-4o-mini'
+    'cascade-agreement'
     >>> dash.export("routing_table.json")                     # doctest: +SKIP
 """
 
@@ -33,58 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import stats
+from ..harness.recommend import DEFAULT_ALPHA, DEFAULT_MARGIN, Recommendation, recommend, score_matrix
 from . import figure_png
 from .plots import frontier
 
 __all__ = ["Dashboard", "Recommendation", "recommend", "live_dashboard", "nice_step"]
-
-
-# ---------------------------------------------------------------------------------- the rule
-@dataclass(frozen=True)
-class Recommendation:
-    """The outcome of :func:`recommend`: the chosen strategy (or ``None``), the runner-up, and the
-    per-strategy table with an ``eligible`` column and, for the excluded, ``why_not``."""
-
-    strategy: str | None
-    runner_up: str | None
-    table: pd.DataFrame
-
-
-def recommend(summary: pd.DataFrame, *, budget: float | None = None, latency_p95: float | None = None,
-              quality_floor: float | None = None, exclude: Sequence[str] = ()) -> Recommendation:
-    """Among strategies meeting the budget (``cost_per_1k``), the latency objective
-    (``latency_p95``) and the quality floor, the highest quality; ties go to the cheaper one.
-
-    ``summary`` is ``Results.summary()`` (indexed by strategy). ``None`` constraints are not applied.
-    Strategies in ``exclude`` (e.g. an oracle, which reads the answers) are never recommended.
-
-    Example::
-
-        >>> s = pd.DataFrame({"quality": [0.9, 0.8], "cost_per_1k": [5.0, 1.0], "latency_p95": [2.0, 1.0]},
-        ...                  index=pd.Index(["big", "small"], name="strategy"))
-        >>> recommend(s, budget=2.0).strategy
-        'small'
-    """
-    t = summary.copy()
-    reasons: list[list[str]] = [[] for _ in range(len(t))]
-    for i, (name, r) in enumerate(t.iterrows()):
-        if name in exclude:
-            reasons[i].append("upper bound, not deployable")
-        if budget is not None and not (r["cost_per_1k"] <= budget + 1e-12):
-            reasons[i].append(f"cost ${r['cost_per_1k']:,.3f}/1k > budget")
-        p95 = r.get("latency_p95", np.nan)
-        if latency_p95 is not None and np.isfinite(p95) and p95 > latency_p95 + 1e-12:
-            reasons[i].append(f"p95 {p95:.2f}s > objective")
-        if quality_floor is not None and not (r["quality"] >= quality_floor - 1e-12):
-            reasons[i].append(f"quality {r['quality']:.3f} < floor")
-        if not np.isfinite(r["quality"]):
-            reasons[i].append("no scored answers")
-    t["eligible"] = [not rs for rs in reasons]
-    t["why_not"] = ["; ".join(rs) for rs in reasons]
-    ok = t[t["eligible"]].sort_values(["quality", "cost_per_1k"], ascending=[False, True], kind="stable")
-    names = [str(n) for n in ok.index]
-    return Recommendation(names[0] if names else None, names[1] if len(names) > 1 else None, t)
 
 
 def nice_step(span: float, steps: int = 500) -> float:
@@ -99,20 +53,6 @@ def nice_step(span: float, steps: int = 500) -> float:
 def _ceil_to(x: float, step: float) -> float:
     # a hair above x on the step grid, so the slider's own snapping cannot drop below x
     return round(math.ceil(x / step - 1e-9) * step, 10)
-
-
-# ---------------------------------------------------------------------------------- A/B
-def _ab(results: Any, a: str, b: str) -> dict[str, Any]:
-    """Paired A/B test of ``b`` (recommended) against ``a`` (runner-up) on quality
-    (:func:`routerlab.stats.compare`); too few paired prompts is said, not tested."""
-    try:
-        r = stats.compare(results, a, b, metric="quality")
-    except stats.InsufficientDataError as exc:
-        return {"estimate": np.nan, "ci": (np.nan, np.nan), "p": np.nan,
-                "decision": f"no test: {exc}", "method": "routerlab.stats.compare"}
-    decision = r.decision.replace("B better", f"{b} is better").replace("A better", f"{a} is better")
-    return {"estimate": r.estimate, "ci": r.ci, "p": r.p_value, "decision": decision,
-            "method": f"routerlab.stats.compare: {r.test}"}
 
 
 # ---------------------------------------------------------------------------------- dashboard
@@ -135,6 +75,9 @@ class Dashboard:
         with no budget, so moving the slider down changes the answer.
     latency_p95: initial p95 latency objective in seconds (default: no constraint).
     quality_floor: initial minimum quality (default 0).
+    margin: initial non-inferiority margin in score units (default 0.02, two points of accuracy: the
+        quality a cheaper strategy may be shown not to lose; a slider from 0 to 0.10); ``alpha``: the
+        one-sided level of that paired test (default 0.05), shown in the text.
     tasks, strategies: initially included tasks and shown strategies (default: all).
     export_dir: where the export button writes the routing table.
     never_recommend: strategies shown but never recommended, besides the oracles (``results.oracles``,
@@ -143,7 +86,8 @@ class Dashboard:
     """
 
     def __init__(self, results: Any, *, budget: float | None = None, latency_p95: float | None = None,
-                 quality_floor: float = 0.0, tasks: Sequence[str] | None = None,
+                 quality_floor: float = 0.0, margin: float = DEFAULT_MARGIN, alpha: float = DEFAULT_ALPHA,
+                 tasks: Sequence[str] | None = None,
                  strategies: Sequence[str] | None = None, export_dir: str | Path = ".",
                  never_recommend: Sequence[str] | None = None, widgets: bool | None = None) -> None:
         self.results = results
@@ -154,7 +98,9 @@ class Dashboard:
         self.strategies = list(strategies) if strategies is not None else list(self.all_strategies)
         self.export_dir = Path(export_dir)
         self._summaries: dict[tuple[tuple[str, ...], tuple[str, ...]], pd.DataFrame] = {}
-        self._ab_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._scores: dict[tuple[str, ...], pd.DataFrame] = {}
+        self._canvases: dict[tuple[Any, ...], Any] = {}
+        self.margin, self.alpha = float(margin), float(alpha)
         full = self._summary()
         costs = full["cost_per_1k"].replace([np.inf, -np.inf], np.nan).dropna()
         p95s = full["latency_p95"].replace([np.inf, -np.inf], np.nan).dropna()
@@ -162,9 +108,9 @@ class Dashboard:
         self.budget_step = nice_step(self.budget_max)
         self.budget_max = _ceil_to(self.budget_max, self.budget_step)
         self.latency_max = float(math.ceil(p95s.max() * 1.05 * 10) / 10) if len(p95s) else 10.0
-        if budget is None:
-            best = recommend(full.loc[[s for s in self.strategies if s in full.index]],
-                             exclude=self.never_recommend).strategy
+        if budget is None:  # the recommendation's own cost: moving the slider down changes the answer
+            self.budget, self.latency_p95, self.quality_floor = self.budget_max, self.latency_max, 0.0
+            best = self._recommend().strategy
             budget = float(full.loc[best, "cost_per_1k"]) if best is not None else self.budget_max
             budget = min(_ceil_to(budget, self.budget_step), self.budget_max)
         self.budget = float(budget)
@@ -195,13 +141,22 @@ class Dashboard:
         s = self._summaries[key]
         return s.loc[[x for x in shown if x in s.index]] if len(s) else s
 
+    def _score_matrix(self) -> pd.DataFrame:
+        """Per-prompt scores of the included tasks (what the paired tests compare), computed once per selection."""
+        key = tuple(sorted(self.tasks))
+        if key not in self._scores:
+            self._scores[key] = score_matrix(self.results.select(tasks=list(key) or None))
+        return self._scores[key]
+
     def _recommend(self) -> Recommendation:
         s = self._summary()
         if s.empty:
-            return Recommendation(None, None, s)
+            return Recommendation(None, None, self.margin, self.alpha, s.assign(eligible=[], why_not=[]), {},
+                                  "No results for this selection.")
         lat = None if self.latency_p95 >= self.latency_max else self.latency_p95
-        return recommend(s, budget=self.budget, latency_p95=lat, quality_floor=self.quality_floor or None,
-                         exclude=self.never_recommend)
+        return recommend(self.results, budget=self.budget, max_latency=lat, quality_floor=self.quality_floor or None,
+                         margin=self.margin, alpha=self.alpha, exclude=self.never_recommend, summary=s,
+                         scores=self._score_matrix())
 
     @property
     def recommended(self) -> str | None:
@@ -209,10 +164,10 @@ class Dashboard:
         return self.rec.strategy
 
     def set(self, **controls: Any) -> Dashboard:
-        """Change controls from code (``budget``, ``latency_p95``, ``quality_floor``, ``tasks``,
+        """Change controls from code (``budget``, ``latency_p95``, ``quality_floor``, ``margin``, ``tasks``,
         ``strategies``) and refresh; the widgets follow."""
         for k, v in controls.items():
-            if k not in ("budget", "latency_p95", "quality_floor", "tasks", "strategies"):
+            if k not in ("budget", "latency_p95", "quality_floor", "margin", "tasks", "strategies"):
                 raise TypeError(f"unknown control {k!r}")
             setattr(self, k, list(v) if k in ("tasks", "strategies") else float(v))
         if self.widget is not None:
@@ -221,45 +176,19 @@ class Dashboard:
         return self
 
     # ------------------------------------------------------------------ text
-    def _ab_against_runner_up(self) -> dict[str, Any] | None:
-        rec, run = self.rec.strategy, self.rec.runner_up
-        if rec is None or run is None:
-            return None
-        key = (tuple(sorted(self.tasks)), run, rec)
-        if key not in self._ab_cache:
-            self._ab_cache[key] = _ab(self.results.select(strategies=[run, rec], tasks=self.tasks), run, rec)
-        return self._ab_cache[key]
-
     def recommendation_html(self) -> str:
-        """The answer to "which strategy should I use?", with its numbers and why."""
-        s = self.rec.table
-        cons = (f"budget ≤ ${self.budget:,.2f} per 1k prompts"
-                + (f", p95 latency ≤ {self.latency_p95:.1f} s" if self.latency_p95 < self.latency_max else "")
-                + (f", quality ≥ {self.quality_floor:.2f}" if self.quality_floor > 0 else ""))
-        if self.rec.strategy is None:
-            cheapest = s.sort_values("cost_per_1k").index[0] if len(s) else "—"
-            return (f"<div class='routerlab-rec'><b>No strategy meets {escape(cons)}.</b> "
-                    f"Relax a constraint; the cheapest shown is <code>{escape(str(cheapest))}</code>.</div>")
-        name = self.rec.strategy
-        r = s.loc[name]
+        """The answer to "which strategy should I use?": the recommendation's numbers, its one-sentence
+        reason (with the quality it may lose) and the paired test behind it (the same test: they agree)."""
+        rec, s = self.rec, self.rec.table
+        if rec.strategy is None:
+            return f"<div class='routerlab-rec'><b>{escape(rec.reason)}</b></div>"
+        r = s.loc[rec.strategy]
         sim = " (simulated)" if bool(r.get("simulated_latency", False)) else ""
-        n_ok = int(s["eligible"].sum())
-        parts = [f"<div class='routerlab-rec'><b>Use <code>{escape(name)}</code></b>: quality "
-                 f"{r['quality']:.3f} [{r['quality_lo']:.3f}, {r['quality_hi']:.3f}] (95% CI), "
-                 f"${r['cost_per_1k']:,.3f} per 1k prompts, p95 latency {r['latency_p95']:.2f} s{sim}.",
-                 f"<br>Why: the highest quality of the {n_ok} of {len(s)} strategies meeting {escape(cons)}."]
-        ab = self._ab_against_runner_up()
-        if ab is not None:
-            run = self.rec.runner_up
-            rr = s.loc[run]
-            parts.append(
-                f"<br>Versus runner-up <code>{escape(str(run))}</code> (quality {rr['quality']:.3f}, "
-                f"${rr['cost_per_1k']:,.3f}/1k): Δquality {ab['estimate']:+.3f} "
-                f"[{ab['ci'][0]:+.3f}, {ab['ci'][1]:+.3f}], p {_p(ab['p'])}"
-                + (f" — {escape(ab['decision'])}" if ab["decision"] else "") + ".")
-        else:
-            parts.append("<br>No runner-up meets the constraints.")
-        return "".join(parts) + "</div>"
+        return (f"<div class='routerlab-rec'><b>Use <code>{escape(rec.strategy)}</code></b>: quality "
+                f"{r['quality']:.3f} [{r['quality_lo']:.3f}, {r['quality_hi']:.3f}] (95% CI), "
+                f"${r['cost_per_1k']:,.3f} per 1k prompts, p95 latency {r['latency_p95']:.2f} s{sim}."
+                f"<br>Why: {escape(rec.reason.split(': ', 1)[1])}"
+                f"<br><span class='routerlab-ab'>Paired test: {escape(rec.ab_text())}</span></div>")
 
     def table_html(self) -> str:
         """The summary table of the shown strategies, the recommended one highlighted."""
@@ -275,11 +204,13 @@ class Dashboard:
                         f"<td>${r['cost_per_1k']:,.3f}</td><td>{r['latency_p50']:.2f}</td>"
                         f"<td>{r['latency_p95']:.2f}</td><td>{r['error_rate']:.1%}</td>"
                         f"<td>{'bound' if r['oracle'] else '★' if r['pareto'] else ''}</td>"
+                        f"<td>{_ni_cell(str(name), r, self.rec)}</td>"
                         f"<td style='text-align:left'>{status}</td></tr>")
         sim = " (simulated)" if bool(s["simulated_latency"].any()) else ""
         head = ("<tr><th>strategy</th><th>quality</th><th>95% CI</th><th>$/1k prompts</th>"
-                f"<th>p50 s{sim}</th><th>p95 s{sim}</th><th>errors</th><th>Pareto</th><th>meets constraints</th></tr>")
-        return f"<table class='routerlab-table'>{head}{''.join(rows)}</table>{self.curves_html()}"
+                f"<th>p50 s{sim}</th><th>p95 s{sim}</th><th>errors</th><th>Pareto</th>"
+                f"<th>vs best: lower bound (margin {self.margin:.3f})</th><th>meets constraints</th></tr>")
+        return f"<table class='routerlab-table' style='white-space:nowrap'>{head}{''.join(rows)}</table>{self.curves_html()}"
 
     def curves_html(self) -> str:
         """The learned strategies' whole curves (plot) and AIQ / APGR / CPT with 95% CIs, when the
@@ -350,6 +281,11 @@ class Dashboard:
         self.floor_slider = w.FloatSlider(value=self.quality_floor, min=0.0, max=1.0, step=0.01,
                                           description="Quality floor", readout_format=".2f",
                                           continuous_update=False, style=style, layout=wide)
+        self.margin_slider = w.FloatSlider(value=self.margin, min=0.0, max=max(0.10, self.margin), step=0.005,
+                                           description="Non-inferiority margin", readout_format=".3f",
+                                           continuous_update=False, style=style, layout=wide,
+                                           tooltip="the quality a cheaper strategy may be shown not to lose "
+                                                   "(score units; default 0.02)")
         self.tasks_select = w.SelectMultiple(options=self.all_tasks, value=tuple(self.tasks), description="Tasks", style={"description_width": "50px"},
                                              rows=min(6, max(2, len(self.all_tasks))))
         self.strategies_select = w.SelectMultiple(options=self.all_strategies, value=tuple(self.strategies),
@@ -369,11 +305,12 @@ class Dashboard:
             self.budget = float(self.budget_slider.value)
             self.latency_p95 = float(self.latency_slider.value)
             self.quality_floor = float(self.floor_slider.value)
+            self.margin = float(self.margin_slider.value)
             self.tasks = list(self.tasks_select.value)
             self.strategies = list(self.strategies_select.value)
             self.update()
 
-        for c in (self.budget_slider, self.latency_slider, self.floor_slider, self.tasks_select,
+        for c in (self.budget_slider, self.latency_slider, self.floor_slider, self.margin_slider, self.tasks_select,
                   self.strategies_select):
             c.observe(on_change, names="value")
 
@@ -386,7 +323,7 @@ class Dashboard:
                 self.export_label.value = f"<span style='color:#b00'>export failed: {escape(str(exc))}</span>"
 
         self.export_button.on_click(on_export)
-        controls = w.VBox([self.budget_slider, self.latency_slider, self.floor_slider],
+        controls = w.VBox([self.budget_slider, self.latency_slider, self.floor_slider, self.margin_slider],
                           layout=w.Layout(flex="0 0 auto", width="580px", overflow="visible"))
         pickers = w.HBox([self.tasks_select, self.strategies_select], layout=w.Layout(margin="0 0 0 24px"))
         title = w.HTML("<h3 style='margin:4px 0'>routerlab — which strategy should I use?</h3>")
@@ -400,10 +337,24 @@ class Dashboard:
             self.budget_slider.value = self.budget
             self.latency_slider.value = self.latency_p95
             self.floor_slider.value = self.quality_floor
+            self.margin_slider.value = self.margin
             self.tasks_select.value = tuple(self.tasks)
             self.strategies_select.value = tuple(self.strategies)
         finally:
             self._syncing = False
+
+    def plot_png(self) -> bytes:
+        """The plot as PNG: the frontier of the current selection, drawn once per selection
+        (:class:`~routerlab.viz.blit.FrontierCanvas`), with the budget line and the ring drawn on top."""
+        from .blit import FrontierCanvas
+
+        key = (tuple(sorted(self.tasks)), tuple(self.strategies))
+        canvas = self._canvases.get(key)
+        if canvas is None:
+            canvas = self._canvases[key] = FrontierCanvas(self._selected())
+            if len(self._canvases) > 16:  # a few selections are kept; the oldest is dropped
+                self._canvases.pop(next(iter(self._canvases)))
+        return canvas.png(budget=self.budget, highlight=self.rec.strategy)
 
     def update(self) -> None:
         """Recompute the recommendation, and redraw plot and table (called as controls move)."""
@@ -411,7 +362,7 @@ class Dashboard:
         if self.widget is None:
             return
         # the plot first: the recommendation text changing is the signal that the view is current
-        self.plot_image.value = figure_png(self.figure())
+        self.plot_image.value = self.plot_png()
         self.table_view.value = self.table_html()
         self.rec_html.value = self.recommendation_html()
 
@@ -433,12 +384,17 @@ class Dashboard:
 
     def __repr__(self) -> str:
         return (f"Dashboard(recommended={self.rec.strategy!r}, budget=${self.budget:,.2f}/1k, "
-                f"p95<={self.latency_p95:.1f}s, floor={self.quality_floor:.2f}, "
+                f"p95<={self.latency_p95:.1f}s, floor={self.quality_floor:.2f}, margin={self.margin:.3f}, "
                 f"{len(self.strategies)} strategies, tasks={self.tasks})")
 
 
-def _p(p: float) -> str:
-    return "= —" if not np.isfinite(p) else ("< 0.001" if p < 0.001 else f"= {p:.3f}")
+def _ni_cell(name: str, r: pd.Series, rec: Recommendation) -> str:
+    """The non-inferiority column: the best one, or the lower bound of (quality − best's) and the verdict."""
+    if name == rec.best:
+        return "best"
+    if not np.isfinite(r.get("ni_lower", np.nan)):
+        return "—"
+    return f"{r['ni_lower']:+.3f} {'✓' if r['noninferior'] else '✗'}"
 
 
 def _slug(name: str) -> str:

@@ -23,8 +23,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import stats
+from .style import styles
 
-__all__ = ["frontier", "latency", "heatmap", "shares", "forest", "oracle_point", "new_axes"]
+__all__ = ["frontier", "latency", "heatmap", "shares", "forest", "oracle_point", "new_axes", "place_labels"]
 
 _SIM_NOTE = "simulated from catalog latency profiles"
 
@@ -91,48 +92,56 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
              pyplot: bool = True) -> Figure:
     """Cost (USD per 1k prompts) against quality, one point per strategy with 95 % CI bars.
 
-    The cost-quality Pareto frontier of the realisable strategies (``summary()["pareto"]``, see
-    :meth:`~routerlab.harness.Results.pareto`) is drawn as a line through its strategies; the oracle is
-    a star, an upper bound and never on the frontier: the results' oracle strategies
-    (``results.oracles``, which read the answers) when there are any, else, with ``oracle=True``, the
-    per-prompt best of the strategies (:func:`oracle_point`). ``highlight`` rings one strategy (the
-    dashboard's recommendation) and ``budget`` draws a vertical budget line. The cost axis is logarithmic when
-    costs span more than a factor of 30 (``log_cost`` forces it either way).
+    Each strategy has its own colour (:mod:`routerlab.viz.style`, the same in every plot) and a label
+    joined to its point by a thin line, placed so labels overlap neither each other nor the points
+    (adjustText). Strategies on the cost-quality Pareto frontier of the realisable strategies
+    (``summary()["pareto"]``, see :meth:`~routerlab.harness.Results.pareto`) are filled markers joined by
+    the frontier line; the others are hollow. The oracle is a star, an upper bound and never on the
+    frontier: the results' oracle strategies (``results.oracles``, which read the answers) when there
+    are any, else, with ``oracle=True``, the per-prompt best of the strategies (:func:`oracle_point`).
+    ``highlight`` rings one strategy (the dashboard's recommendation) and ``budget`` draws a vertical
+    budget line. The cost axis is logarithmic when costs span more than a factor of 30 (``log_cost``
+    forces it either way).
     """
     fig, ax = new_axes(ax, figsize, pyplot=pyplot)
     if len(results.df) == 0:
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
         return fig
-    s = _frontier_table(results)
-    s = s.dropna(subset=["quality"])
+    s = _frontier_table(results).dropna(subset=["quality"])
     # an oracle strategy reads the answers: an upper bound to mark, not a point of the frontier
     is_oracle = s["oracle"].to_numpy(dtype=bool)
     oracles, s = s[is_oracle], s[~is_oracle].reset_index(drop=True)
-    x, y = s["cost_per_1k"].to_numpy(), s["quality"].to_numpy()
+    x, y = s["cost_per_1k"].to_numpy(dtype=float), s["quality"].to_numpy(dtype=float)
     xerr = np.vstack([np.clip(x - s["cost_lo"].fillna(s["cost_per_1k"]), 0, None),
                       np.clip(s["cost_hi"].fillna(s["cost_per_1k"]) - x, 0, None)])
     yerr = np.vstack([np.clip(y - s["quality_lo"].fillna(s["quality"]), 0, None),
                       np.clip(s["quality_hi"].fillna(s["quality"]) - y, 0, None)])
     on = s["pareto"].to_numpy(dtype=bool)
-    ax.errorbar(x[~on], y[~on], xerr=xerr[:, ~on], yerr=yerr[:, ~on], fmt="o", color="0.55", ecolor="0.75",
-                capsize=2, label="strategy (95% CI)")
-    ax.errorbar(x[on], y[on], xerr=xerr[:, on], yerr=yerr[:, on], fmt="o", color="C0", ecolor="C0",
-                capsize=2, label="on the Pareto frontier")
+    names = [str(n) for n in s["strategy"]]
+    look = styles([*names, *map(str, oracles["strategy"])])
+    ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.8", elinewidth=1, capsize=2, zorder=1)
     front = s[on].sort_values("cost_per_1k")
     if len(front) > 1:
-        ax.step(front["cost_per_1k"], front["quality"], where="post", color="C0", alpha=0.6, lw=1.5)
+        ax.step(front["cost_per_1k"], front["quality"], where="post", color="0.35", alpha=0.6, lw=1.2, zorder=2,
+                label="Pareto frontier", gid="pareto-frontier")
+    for i, name in enumerate(names):
+        st = look[name]
+        ax.plot([x[i]], [y[i]], ls="none", marker=st.marker, ms=7, mec=st.color, mew=1.6,
+                mfc=st.color if on[i] else "white", zorder=3, gid=f"strategy:{name}")
+    ax.plot([], [], ls="none", marker="o", mfc="0.4", mec="0.4", label="on the frontier (filled)")
+    ax.plot([], [], ls="none", marker="o", mfc="white", mec="0.4", label="not on it (hollow); bars: 95% CI")
     if len(oracles):
         for _, r in oracles.iterrows():
-            ax.plot([r["cost_per_1k"]], [r["quality"]], marker="*", ms=14, color="C3", ls="none",
-                    label=f"{r['strategy']} (upper bound, reads the answers)")
+            ax.plot([r["cost_per_1k"]], [r["quality"]], marker="*", ms=14, color=look[str(r["strategy"])].color,
+                    ls="none", label=f"{r['strategy']} (upper bound, reads the answers)", zorder=3)
     elif oracle:
         pt = oracle_point(results)
         if pt is not None:
-            ax.plot([pt[0]], [pt[1]], marker="*", ms=14, color="C3", ls="none", label="oracle (per-prompt best)")
-    if highlight is not None and highlight in set(s["strategy"]):
-        r = s[s["strategy"] == highlight].iloc[0]
-        ax.plot([r["cost_per_1k"]], [r["quality"]], marker="o", ms=16, mfc="none", mec="C2", mew=2.5,
-                ls="none", label=f"recommended: {highlight}")
+            ax.plot([pt[0]], [pt[1]], marker="*", ms=14, color="0.2", ls="none", label="oracle (per-prompt best)")
+    if highlight is not None and highlight in set(names):
+        i = names.index(highlight)
+        ax.plot([x[i]], [y[i]], marker="o", ms=17, mfc="none", mec="#2ca02c", mew=2.5, ls="none", zorder=4,
+                label=f"recommended: {highlight}")
     if budget is not None and np.isfinite(budget):
         ax.axvline(budget, color="C1", ls="--", lw=1, label=f"budget ${budget:,.2f}/1k")
     pos = x[x > 0]
@@ -140,50 +149,60 @@ def frontier(results: Any, *, ax: Axes | None = None, oracle: bool = True, highl
         log_cost = len(pos) > 1 and pos.max() / pos.min() > 30
     if log_cost:
         ax.set_xscale("log")
-    _place_labels(ax, [str(n) for n in s["strategy"]], x, y)
     ax.set_xlabel("cost (USD per 1,000 prompts)")
     ax.set_ylabel("quality (mean score, 95% CI)")
     ax.set_title(f"Cost vs quality — {results.df['prompt_id'].nunique():,} prompts")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7.5, loc="lower right", framealpha=0.9)
+    place_labels(ax, names, x, y, colors=[look[n].color for n in names])
     return _done(fig, pyplot)
 
 
-_OFFSETS = [(5, 3, "left"), (5, -10, "left"), (-5, 3, "right"), (-5, -10, "right"), (5, 12, "left"),
-            (-5, 12, "right"), (5, -19, "left"), (-5, -19, "right")]
-
-
-def _place_labels(ax: Axes, names: list[str], x: np.ndarray, y: np.ndarray) -> None:
-    """Strategy labels that do not sit on each other: identical points share one label; each label
-    takes the first spot around its marker whose (estimated) box overlaps no label placed before."""
+def place_labels(ax: Axes, names: list[str], x: np.ndarray, y: np.ndarray, *,
+                 colors: Sequence[str] | None = None, fontsize: float = 8) -> list[Any]:
+    """Label points so that labels overlap neither each other nor the points, each joined to its point
+    by a thin line (adjustText; identical points share one label). The layout of a set of points and
+    axes limits is computed once and reused (a dashboard redraws the same points many times).
+    Returns the text artists."""
+    groups: dict[tuple[float, float], list[int]] = {}
+    for i, (xi, yi) in enumerate(zip(x.tolist(), y.tolist())):
+        groups.setdefault((xi, yi), []).append(i)
     ax.autoscale_view()
-    groups: dict[tuple[float, float], list[str]] = {}
-    for n, xi, yi in zip(names, x, y):
-        groups.setdefault((float(xi), float(yi)), []).append(n)
     fig = ax.get_figure()
-    assert fig is not None
-    bbox = ax.get_window_extent()
-    px = fig.dpi / 72.0  # pixels per point
-    char_w, line_h = 4.9 * px, 9.5 * px  # 8 pt text, estimated
-    boxes: list[tuple[float, float, float, float]] = []
-    for (xi, yi), ns in sorted(groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
-        label = " = ".join(ns)
-        X, Y = ax.transData.transform((xi, yi))
-        w = char_w * len(label)
-        choice = _OFFSETS[0]
-        for dx, dy, ha in _OFFSETS:
-            x0 = X + dx * px - (w if ha == "right" else 0)
-            y0 = Y + dy * px
-            box = (x0, y0, x0 + w, y0 + line_h)
-            inside = box[0] >= bbox.x0 - 2 and box[2] <= bbox.x1 + 2
-            if inside and not any(b[0] < box[2] and box[0] < b[2] and b[1] < box[3] and box[1] < b[3]
-                                  for b in boxes):
-                choice = (dx, dy, ha)
-                break
-        dx, dy, ha = choice
-        x0 = X + dx * px - (w if ha == "right" else 0)
-        boxes.append((x0, Y + dy * px, x0 + w, Y + dy * px + line_h))
-        ax.annotate(label, (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=8, ha=ha)
+    assert isinstance(fig, Figure)
+    key = (tuple((k, tuple(names[i] for i in v)) for k, v in groups.items()), ax.get_xlim(), ax.get_ylim(),
+           ax.get_xscale(), tuple(fig.get_size_inches()), fontsize)
+    texts = []
+    for (xi, yi), idx in groups.items():
+        color = colors[idx[0]] if colors is not None else "black"
+        texts.append(ax.text(xi, yi, " = ".join(names[i] for i in idx), fontsize=fontsize, color=color,
+                             ha="left", va="bottom", zorder=5,
+                             bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.7}))
+    placed = _LAYOUTS.get(key)
+    if placed is None:
+        placed = _adjust(ax, texts, x, y)
+        if len(_LAYOUTS) > 64:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = placed
+    for t, (px, py), (xi, yi) in zip(texts, placed, groups):
+        t.set_position((px, py))
+        ax.annotate("", xy=(xi, yi), xytext=(px, py), arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 0.6,
+                                                                   "shrinkA": 0, "shrinkB": 3}, zorder=4)
+    return texts
+
+
+_LAYOUTS: dict[Any, list[tuple[float, float]]] = {}
+
+
+def _adjust(ax: Axes, texts: list[Any], x: np.ndarray, y: np.ndarray) -> list[tuple[float, float]]:
+    """adjustText's positions for ``texts`` (data coordinates), away from the points ``x``, ``y``."""
+    from adjustText import adjust_text
+
+    if len(texts) > 1:
+        # the points are obstacles too (static), pushed harder than the default so a label never sits on one
+        adjust_text(texts, x=x, y=y, ax=ax, expand=(1.2, 1.6), force_static=(0.4, 0.8), force_text=(0.3, 0.5),
+                    ensure_inside_axes=True, iter_lim=400)
+    return [tuple(map(float, t.get_position())) for t in texts]  # type: ignore[misc]
 
 
 def latency(results: Any, *, ax: Axes | None = None, strategies: Sequence[str] | None = None,
@@ -197,15 +216,16 @@ def latency(results: Any, *, ax: Axes | None = None, strategies: Sequence[str] |
     df = results.df
     ok = df[(df["error_type"] == "") & ~df["cached"]].dropna(subset=["latency"])
     names = list(strategies) if strategies is not None else results.strategies
-    for i, name in enumerate(names):
+    look = styles(names)
+    for name in names:
         lat = np.sort(ok.loc[ok["strategy"] == name, "latency"].to_numpy(dtype=float))
         if not len(lat):
             continue
-        color = f"C{i % 10}"
-        ax.plot(lat, np.arange(1, len(lat) + 1) / len(lat), color=color, lw=1.3, label=name)
+        st = look[name]
+        ax.plot(lat, np.arange(1, len(lat) + 1) / len(lat), color=st.color, ls=st.linestyle, lw=1.4, label=name)
         p50, p95 = np.percentile(lat, [50, 95])
-        ax.plot([p50], [0.5], "o", color=color, ms=5)
-        ax.plot([p95], [0.95], "^", color=color, ms=6)
+        ax.plot([p50], [0.5], "o", color=st.color, ms=5)
+        ax.plot([p95], [0.95], "^", color=st.color, ms=6)
     sim = bool(ok["simulated_latency"].any())
     ax.axhline(0.5, color="0.8", lw=0.8, ls=":")
     ax.axhline(0.95, color="0.8", lw=0.8, ls=":")
@@ -215,7 +235,8 @@ def latency(results: Any, *, ax: Axes | None = None, strategies: Sequence[str] |
     ax.set_ylabel("share of requests ≤ x")
     ax.set_title("Latency CDF (● p50, ▲ p95)" + (" — SIMULATED" if sim else ""))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # outside the axes: a dozen strategies would cover the curves
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return _done(fig, pyplot)
 
 
@@ -228,7 +249,8 @@ def heatmap(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float
         return fig
     s = results.summary(by="task")["quality"].unstack("strategy")
     s = s[[c for c in results.strategies if c in s.columns]]
-    size = figsize or (max(5.0, 0.9 * s.shape[1] + 2.5), max(2.5, 0.6 * s.shape[0] + 1.8))
+    # about 1.1 inch per cell: the numbers are set at 11 pt and stay readable in a report
+    size = figsize or (max(6.0, 1.1 * s.shape[1] + 2.5), max(3.0, 0.9 * s.shape[0] + 2.2))
     fig, ax = new_axes(ax, size, pyplot=pyplot)
     im = ax.imshow(s.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for i in range(s.shape[0]):
@@ -236,13 +258,13 @@ def heatmap(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float
         best = int(np.nanargmax(row)) if np.isfinite(row).any() else -1
         for j, v in enumerate(row):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=11,
                         color="black" if v > 0.6 else "white", fontweight="bold" if j == best else "normal")
         if best >= 0:
             ax.add_patch(_rect(best - 0.5, i - 0.5))
-    ax.set_xticks(range(s.shape[1]), [str(c) for c in s.columns], rotation=35, ha="right", fontsize=8)
-    ax.set_yticks(range(s.shape[0]), [str(t) for t in s.index], fontsize=8)
-    ax.set_title("Quality by task (boxed: best per task)")
+    ax.set_xticks(range(s.shape[1]), [str(c) for c in s.columns], rotation=35, ha="right", fontsize=10)
+    ax.set_yticks(range(s.shape[0]), [str(t) for t in s.index], fontsize=10)
+    ax.set_title("Quality by task (boxed, bold: best per task)", fontsize=12)
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="quality")
     return _done(fig, pyplot)
 
@@ -264,10 +286,11 @@ def shares(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float]
         return fig
     tab = tab.loc[:, tab.sum().sort_values(ascending=False).index]
     left = np.zeros(len(tab))
-    cmap = _cmap(tab.shape[1])
-    for j, model in enumerate(tab.columns):
+    look = styles(str(m) for m in tab.columns)
+    for model in tab.columns:
         v = tab[model].to_numpy(dtype=float)
-        ax.barh(range(len(tab)), v, left=left, color=cmap[j], label=str(model), edgecolor="white", lw=0.5)
+        ax.barh(range(len(tab)), v, left=left, color=look[str(model)].color, label=str(model), edgecolor="white",
+                lw=0.5)
         for i, (l0, w) in enumerate(zip(left, v)):
             if w >= 0.08:
                 ax.text(l0 + w / 2, i, f"{w:.0%}", ha="center", va="center", fontsize=7, color="white")
@@ -280,13 +303,6 @@ def shares(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float]
     ax.set_title("Which model answers, per strategy")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return _done(fig, pyplot)
-
-
-def _cmap(n: int) -> list[Any]:
-    import matplotlib
-
-    cm = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-    return [cm(i % cm.N) for i in range(n)]
 
 
 def _pct() -> Any:

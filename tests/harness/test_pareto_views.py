@@ -35,19 +35,24 @@ def _summary_front(r: Results) -> set[str]:
 
 
 def _plot_front(r: Results, **kw) -> tuple[set[str], set[str]]:
-    """(strategies drawn on the frontier, strategies drawn as upper-bound stars), read off the figure."""
+    """(strategies drawn on the frontier, strategies drawn as upper-bound stars), read off the figure:
+    a strategy's point is the line whose gid is ``strategy:NAME``, filled when it is on the frontier; the
+    frontier line must run through exactly those points."""
+    from matplotlib.colors import to_rgba
+
     ax = viz.frontier(r, pyplot=False, **kw).axes[0]
-    s = r.summary().reset_index()
-    where: dict[tuple[float, float], set[str]] = {}
-    for n, c, q in zip(s["strategy"], s["cost_per_1k"], s["quality"]):
-        if n not in r.oracles:
-            where.setdefault((round(c, 9), round(q, 9)), set()).add(n)
     front: set[str] = set()
-    for container in ax.containers:
-        if container.get_label() == "on the Pareto frontier":
-            xs, ys = container.lines[0].get_data()
-            for x, y in zip(xs, ys):
-                front |= where[(round(float(x), 9), round(float(y), 9))]
+    filled: set[tuple[float, float]] = set()
+    for line in ax.get_lines():
+        gid = line.get_gid() or ""
+        if gid.startswith("strategy:") and to_rgba(line.get_markerfacecolor()) != to_rgba("white"):
+            front.add(gid.split(":", 1)[1])
+            xs, ys = line.get_data()
+            filled.add((round(float(xs[0]), 9), round(float(ys[0]), 9)))
+    steps = [line for line in ax.get_lines() if line.get_gid() == "pareto-frontier"]
+    if len(filled) > 1:
+        xs, ys = steps[0].get_data()
+        assert {(round(float(x), 9), round(float(y), 9)) for x, y in zip(xs, ys)} == filled
     stars = {line.get_label().split(" (")[0] for line in ax.get_lines() if line.get_marker() == "*"}
     return front, stars
 
