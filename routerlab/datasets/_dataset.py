@@ -504,5 +504,6 @@ class Dataset:
             note = f"<br>{missing:,} outcomes without a score (missing, not 0)" if missing else ""
         return (f"<div><b>{escape(repr(self))}</b>{note}"
                 + table.to_html(float_format=lambda v: f"{v:.3f}", na_rep="—", border=0)
-                + "scorers: " + self.scorers._repr_html_() + "</div>")
+                + "scorers: " + ", ".join(f"{escape(t)} → <code>{escape(s)}</code>"
+                                           for t, s in self.scorers.names().items()) + "</div>")
 
