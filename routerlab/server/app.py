@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field, Strict, StrictBool, field_validator, model_validator
 
 from .._validation import Validated, validate
+from .guard import DEFAULT_MAX_BODY, Access, parse_size
 from .http import _Handler, _HTTPServer, _last_user
 from ..catalog import Catalog, ModelSpec
 from ..errors import ConfigError
@@ -215,6 +216,12 @@ class ProviderServer:
     - ``faults``: ``{deployment: Faults | dict}``; ``api_keys``: ``{deployment: key}`` to require
     - ``max_hang``: the longest a ``hang`` fault holds a request (the server also lets go as soon as the
       client hangs up, or at ``stop``)
+    - ``max_body``: the largest request body in bytes (or ``"8MiB"``); larger ones get a 413 in the route's
+      wire format, read in bounded memory (see :mod:`routerlab.server.guard`)
+    - ``admin_token``: what HTTP admin routes (``/_admin/...``) require (default: a random one, in
+      ``srv.admin_token``); the Python API (``set_faults``, ``log``, ...) needs none
+    - ``allowed_hosts`` / ``allowed_origins``: ``Host`` names and browser origins accepted besides this
+      machine's own (anything else gets a 403)
 
     Example::
 
@@ -229,7 +236,8 @@ class ProviderServer:
                  answers: Answers | Mapping[Any, str] | None = None, latency_scale: float = 1.0, seed: int = 0,
                  clock: Callable[[], float] = time.monotonic, faults: Mapping[str, Faults | Mapping[str, Any]] | None = None,
                  api_keys: Mapping[str, str] | None = None, catalog: Catalog | None = None,
-                 max_hang: float = 600.0) -> None:
+                 max_hang: float = 600.0, max_body: int | str = DEFAULT_MAX_BODY, admin_token: str | None = None,
+                 allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()) -> None:
         names = list(deployments)
         if not names or len(set(names)) != len(names) or any(not re.fullmatch(r"[\w.\-]+", n) for n in names):
             raise ConfigError(f"deployments must be distinct names of letters, digits, '_', '-', '.'; got {names!r}")
@@ -238,6 +246,8 @@ class ProviderServer:
         self.host, self.requested_port = host, int(port)
         self.latency_scale = float(latency_scale)
         self.seed, self.clock, self.max_hang = seed, clock, float(max_hang)
+        self.max_body = parse_size(max_body)
+        self.access = Access.build(admin_token, allowed_hosts, allowed_origins)
         self.catalog = catalog or Catalog.default()
         self._answers = _as_answers(answers)
         self._lock = threading.Lock()
@@ -311,6 +321,16 @@ class ProviderServer:
     @property
     def deployments(self) -> list[str]:
         return list(self._deps)
+
+    @property
+    def admin_token(self) -> str:
+        """The token HTTP admin routes require (``Authorization: Bearer <token>``)."""
+        return self.access.admin_token
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The headers of an HTTP admin request, e.g. ``httpx.get(srv.url + "/_admin/log/P1", headers=srv.admin_headers)``."""
+        return {"authorization": f"Bearer {self.admin_token}"}
 
     def base_url(self, deployment: str | None = None, kind: str = "openai") -> str:
         """The SDK ``base_url`` for a deployment: kind ``openai`` (and gemini, openai-compatible),
@@ -427,23 +447,19 @@ def parse_fault(spec: str) -> tuple[str, dict[str, Any]]:
     return dep, fields
 
 
-def serve_main(argv: Sequence[str] | None = None) -> int:
-    """``routerlab serve``: run the local provider server until interrupted.
+ADMIN_TOKEN_ENV = "ROUTERLAB_ADMIN_TOKEN"
 
-    Prints one JSON line (``{"url": ..., "port": ..., "deployments": [...]}``) once it listens.
 
-    Example::
-
-        $ routerlab serve --port 8000 --deployments P1,P2,P3 --latency-scale 0.1 \\
-              --fault P1:status=429,retry_after=7 --fault P2:status=503,start=0,end=30
-    """
+def _serve_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="routerlab serve", description=(__doc__ or "").split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="base URLs: openai http://127.0.0.1:PORT/d/P1/v1, anthropic and groq http://127.0.0.1:PORT/d/P1\n"
                f"fault fields: {', '.join(sorted(_FAULT_FIELDS))} (+ start, end for a time window)\n"
                "admin: GET /_admin/log/P1, GET|POST /_admin/faults/P1 (JSON; \"merge\": true keeps other fields), "
-               "POST /_admin/reset")
+               "POST /_admin/reset; each needs 'Authorization: Bearer TOKEN' (the admin_token printed at start, "
+               f"--admin-token, or ${ADMIN_TOKEN_ENV})\n"
+               "the server binds 127.0.0.1 only and answers 403 to a foreign Host or a browser's foreign Origin")
     ap.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
     ap.add_argument("--deployments", default="P1,P2,P3", help="comma-separated deployment names")
     ap.add_argument("--latency-scale", type=float, default=1.0, help="× catalog latency (0: none)")
@@ -453,30 +469,67 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--api-key-env", action="append", default=[], metavar="DEP=VARIABLE",
                     help="require the key held in environment VARIABLE on deployment DEP")
     ap.add_argument("--dataset", default=None, help="answer from a routerlab dataset (e.g. zeroeval)")
-    args = ap.parse_args(list(argv) if argv is not None else None)
+    ap.add_argument("--max-body", default=str(DEFAULT_MAX_BODY), metavar="SIZE",
+                    help="largest request body (bytes, or e.g. 8MiB, 20MB); larger ones get a 413 (default 8MiB)")
+    ap.add_argument("--admin-token", default=None, metavar="TOKEN",
+                    help=f"token the /_admin routes require (default: ${ADMIN_TOKEN_ENV}, else a random one, printed)")
+    ap.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="accept this Host name besides 127.0.0.1/localhost/::1 (e.g. behind a port forward)")
+    ap.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                    help="accept requests from this browser origin (e.g. http://127.0.0.1:8888)")
+    return ap
 
-    answers: Answers | None = None
-    if args.dataset:
-        try:
-            from .. import datasets
 
-            answers = answers_from_dataset(datasets.load(args.dataset))
-        except Exception as exc:  # noqa: BLE001
-            print(f"routerlab serve: cannot load dataset {args.dataset!r} ({exc}); echoing instead", file=sys.stderr)
+def _load_answers(dataset: str | None) -> Answers | None:
+    if not dataset:
+        return None
     try:
-        srv = ProviderServer([d.strip() for d in args.deployments.split(",") if d.strip()], port=args.port,
-                             answers=answers, latency_scale=args.latency_scale, seed=args.seed)
-        for spec in args.fault:
-            dep, fields = parse_fault(spec)
-            for d in srv._targets(dep):
-                merged = d.faults.to_dict()
-                windows = merged.pop("windows") + fields.pop("windows", [])
-                srv.set_faults(d.name, {**merged, **fields, "windows": windows})
-        for item in args.api_key_env:
-            dep, _, var = item.partition("=")
-            if not os.environ.get(var):
-                raise ConfigError(f"--api-key-env {item!r}: environment variable {var!r} is not set")
-            srv.set_api_key(dep, os.environ[var])
+        from .. import datasets
+
+        return answers_from_dataset(datasets.load(dataset))
+    except Exception as exc:  # noqa: BLE001
+        print(f"routerlab serve: cannot load dataset {dataset!r} ({exc}); echoing instead", file=sys.stderr)
+        return None
+
+
+def _server_from_args(args: argparse.Namespace) -> ProviderServer:
+    srv = ProviderServer([d.strip() for d in args.deployments.split(",") if d.strip()], port=args.port,
+                         answers=_load_answers(args.dataset), latency_scale=args.latency_scale, seed=args.seed,
+                         max_body=args.max_body, admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENV),
+                         allowed_hosts=args.allow_host, allowed_origins=args.allow_origin)
+    for spec in args.fault:
+        dep, fields = parse_fault(spec)
+        for d in srv._targets(dep):
+            merged = d.faults.to_dict()
+            windows = merged.pop("windows") + fields.pop("windows", [])
+            srv.set_faults(d.name, {**merged, **fields, "windows": windows})
+    for item in args.api_key_env:
+        dep, _, var = item.partition("=")
+        if not os.environ.get(var):
+            raise ConfigError(f"--api-key-env {item!r}: environment variable {var!r} is not set")
+        srv.set_api_key(dep, os.environ[var])
+    return srv
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """``routerlab serve``: run the local provider server until interrupted.
+
+    Prints one JSON line once it listens: ``{"url", "port", "deployments", "max_body", "admin_token"}``;
+    ``admin_token`` is the token the ``/_admin`` routes require when the server made it up, and ``null``
+    when it came from ``--admin-token`` or ``$ROUTERLAB_ADMIN_TOKEN`` (it is not echoed). Returns 2 (with
+    the reason on stderr) for a bad flag or a port in use.
+
+    Example::
+
+        $ routerlab serve --port 8000 --deployments P1,P2,P3 --latency-scale 0.1 --max-body 4MiB \\
+              --fault P1:status=429,retry_after=7 --fault P2:status=503,start=0,end=30
+        {"url": "http://127.0.0.1:8000", "port": 8000, ..., "admin_token": "q3J..."}
+        $ curl -H "Authorization: Bearer q3J..." http://127.0.0.1:8000/_admin/log/P1
+    """
+    args = _serve_parser().parse_args(list(argv) if argv is not None else None)
+    given = bool(args.admin_token or os.environ.get(ADMIN_TOKEN_ENV))
+    try:
+        srv = _server_from_args(args)
         srv.start()
     except (ConfigError, OSError) as exc:
         print(f"routerlab serve: {exc}", file=sys.stderr)
@@ -487,11 +540,11 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, lambda *_: stop.set())
         except ValueError:  # not the main thread
             pass
-    print(json.dumps({"url": srv.url, "port": srv.port, "deployments": srv.deployments}), flush=True)
+    print(json.dumps({"url": srv.url, "port": srv.port, "deployments": srv.deployments, "max_body": srv.max_body,
+                      "admin_token": None if given else srv.admin_token}), flush=True)
     try:
         while not stop.wait(0.5):
             pass
     finally:
         srv.stop()
     return 0
-
