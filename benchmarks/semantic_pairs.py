@@ -134,10 +134,10 @@ def _thousands(p: str, task: str, rng: random.Random) -> str | None:
 def _digits(p: str, task: str, rng: random.Random) -> str | None:
     if task not in PROSE:
         return None
-    m = re.search(r"(?<![\w.,$])(10|[0-9]) (?=[a-z]{3,})", p)
+    m = re.search(r"(?<![\w.,$/-])(10|[0-9]) (?=[a-z]{3,})", p)
     if m is not None:
         return p[:m.start()] + NUMBER_WORDS[int(m.group(1))] + " " + p[m.end():]
-    m = re.search(r"\b(%s) (?=[a-z]{3,})" % "|".join(NUMBER_WORDS[2:]), p)
+    m = re.search(r"(?<![\w/-])(%s) (?=[a-z]{3,})" % "|".join(NUMBER_WORDS[2:]), p)
     return None if m is None else p[:m.start()] + str(NUMBER_WORDS.index(m.group(1))) + " " + p[m.end():]
 
 
