@@ -40,15 +40,16 @@ import math
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..errors import ConfigError, StoreError
 from ..embeddings import Embedder, HashingEmbedder
-from ..types import Completion, Message, Request
+from ..types import Completion, Message, Request  # noqa: F401 - Message: the doctest of context_key
 from .meaning import MeaningGuard, TextFeatures
 
 __all__ = [
@@ -222,6 +223,7 @@ DEFAULT_THRESHOLD = 0.875
 measurement."""
 
 _ANSWER_NEUTRAL = ("prompt_id", "task", "metadata")  # Request fields that never change the answer
+_FEATURES_KEPT = 4096
 
 
 def context_key(request: Request) -> str:
@@ -330,6 +332,8 @@ class SemanticCache:
         self.threshold = float(threshold)
         self.cross_model = bool(cross_model)
         self.guard: MeaningGuard | None = (guard or MeaningGuard()) if check_meaning else None
+        if self.guard is not None:
+            _ = self.guard.lexicon  # load the word lists now, not inside the first request that needs them
         self.candidates = int(candidates)
         self._lock = threading.RLock()
         cap = max(16, int(initial_capacity))
@@ -342,7 +346,7 @@ class SemanticCache:
         self._scope_ids: dict[str, int] = {}
         self._ctx_ids: dict[str, int] = {}
         self._texts: list[str] = []
-        self._features: list[TextFeatures | None] = []
+        self._features: OrderedDict[int, TextFeatures] = OrderedDict()  # an LRU: ~10 KB each for long prompts
         self._models: list[str | None] = []
         self._values: list[Any] = []
         self.hits = self.misses = self.refused = self.not_stored = 0
@@ -387,7 +391,6 @@ class SemanticCache:
             self._scope[n0:n0 + len(vectors)] = self._code(self._scope_ids, model or "")
             self._ctx[n0:n0 + len(vectors)] = self._code(self._ctx_ids, context)
             self._texts.extend(str(t) for t in texts)
-            self._features.extend([None] * len(vectors))  # computed when an entry is first a candidate
             self._models.extend([model] * len(vectors))
             self._values.extend(values)
 
@@ -416,11 +419,17 @@ class SemanticCache:
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(i), float(sims[i])) for i in top if math.isfinite(sims[i]) and sims[i] >= self.threshold]
 
-    def _entry_features(self, i: int) -> TextFeatures:
-        f = self._features[i]
-        if f is None and self.guard is not None:
-            f = self._features[i] = self.guard.features(self._texts[i])
-        return cast(TextFeatures, f)
+    def _entry_features(self, guard: MeaningGuard, i: int) -> TextFeatures:
+        """The meaning-check features of entry ``i``, computed when it is first a candidate and kept for the
+        ``_FEATURES_KEPT`` most recently used entries."""
+        f = self._features.get(i)
+        if f is None:
+            f = self._features[i] = guard.features(self._texts[i])
+            if len(self._features) > _FEATURES_KEPT:
+                self._features.popitem(last=False)
+        else:
+            self._features.move_to_end(i)
+        return f
 
     def lookup_vector(self, vector: np.ndarray, *, model: str | None = None, context: str = "",
                       text: str | None = None) -> SemanticHit | None:
@@ -428,9 +437,10 @@ class SemanticCache:
         meaning check needs ``text``; without it the most similar entry is served), or None."""
         with self._lock:
             cands = self._candidates(vector, model, context) if self._values else []
-            query = self.guard.features(text) if self.guard is not None and text is not None and cands else None
+            guard = self.guard if text is not None and cands else None
+            query = guard.features(text) if guard is not None and text is not None else None
             for i, sim in cands:
-                why = None if query is None or self.guard is None else self.guard.difference(query, self._entry_features(i))
+                why = None if guard is None or query is None else guard.difference(query, self._entry_features(guard, i))
                 if why is None:
                     self.hits += 1
                     return SemanticHit(self._values[i], sim, self._texts[i], self._models[i], i)

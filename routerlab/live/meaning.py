@@ -25,9 +25,9 @@ refuses the match when any of these differ:
   through; with this rule none.
 
 The word lists are ``routerlab/data/lexicon.json.gz``, built from Princeton WordNet 3.0 and scikit-learn's
-English stop words by ``scripts/build_lexicon.py`` (WordNet's license is inside the file). A check costs
-tens of microseconds for a prompt of a few hundred characters; a text's features can be computed once
-(:meth:`MeaningGuard.features`) and kept with a cache entry.
+English stop words by ``scripts/build_lexicon.py`` (WordNet's license is inside the file). For prompts of
+a few hundred characters, a text's features (:meth:`MeaningGuard.features`) take ~0.3 ms to compute and
+two feature sets ~50 µs to compare (2-core machine under load); a cache computes an entry's once.
 
 What it does not see: a change of meaning made only with framing words ("the answer" vs "an answer"),
 a synonym of different sense; what it refuses although the meaning is kept: synonyms ("calculate" →
@@ -78,7 +78,7 @@ _UNITS = {w: i for i, w in enumerate(
     "seventeen eighteen nineteen".split())}
 _TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
-_ORDINALS = {w: i + 1 for i, w in enumerate(
+_ORDINALS = {w: i + 1 for i, w in enumerate(  # not "second": far more often the unit of time
     "first _ third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split()) if w != "_"}
 _OTHER_NUMBERS = {"dozen": "12", "half": "0.5", "twice": "2", "hundredth": "100", "thousandth": "1000"}
 _VALUES: dict[str, Decimal] = {w: Decimal(v) for table in (_UNITS, _TENS, _ORDINALS) for w, v in table.items()}

@@ -132,3 +132,13 @@ def test_the_packaged_lexicon_is_what_the_build_script_makes(tmp_path: Path) -> 
                    capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert json.loads(gzip.decompress(out.read_bytes())) == json.loads(
         gzip.decompress((ROOT / "routerlab" / "data" / "lexicon.json.gz").read_bytes()))
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from routerlab.live import cache, meaning
+
+    for module in (meaning, cache):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 5, module.__name__

@@ -77,6 +77,18 @@ def test_a_refused_best_match_does_not_hide_a_good_second_one() -> None:
     assert sc.lookup("What is 17 * 25?", model="m") is None and sc.misses == 1
 
 
+def test_kept_features_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routerlab.live.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_FEATURES_KEPT", 3)
+    sc = SemanticCache(threshold=0.3)
+    for i in range(8):
+        sc.add(f"How many apples does basket number {i} hold?", i, model="m")
+    for i in range(8):
+        assert sc.lookup(f"how many apples does basket number {i} hold", model="m").value == i
+    assert len(sc._features) <= 3  # memory stays bounded however many entries were candidates
+
+
 def test_meaning_check_can_be_turned_off_and_candidates_are_validated() -> None:
     plain = SemanticCache(threshold=0.5, check_meaning=False)
     plain.add("What is the capital of France?", "Paris", model="m")

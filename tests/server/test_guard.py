@@ -359,3 +359,12 @@ def test_serve_rejects_bad_limits_and_tokens(capsys: pytest.CaptureFixture[str])
     assert "size 'huge'" in capsys.readouterr().err
     assert serve_main(["--port", "0", "--admin-token", "abc"]) == 2
     assert "at least 8" in capsys.readouterr().err
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from routerlab.server import guard
+
+    result = doctest.testmod(guard)
+    assert result.failed == 0 and result.attempted >= 5
