@@ -43,6 +43,12 @@ def _text_of(content: Any) -> str:
     return str(content)
 
 
+def _api_of(route: re.Match[str]) -> str:
+    """The wire format of a matched provider route."""
+    r = route["route"]
+    return "anthropic" if r == "/v1/messages" else "groq" if r.startswith("/openai") else "openai"
+
+
 class _HTTPServer(ThreadingHTTPServer):
     app: ProviderServer  # set by ProviderServer.start
     daemon_threads = True
@@ -63,12 +69,6 @@ _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 4
                     500: "api_error", 529: "overloaded_error", 503: "overloaded_error"}
 _OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_denied",
                  404: "invalid_request_error", 413: "invalid_request_error", 429: "requests"}
-
-
-def _api_of(route: re.Match[str]) -> str:
-    """The wire format of a matched provider route."""
-    r = route["route"]
-    return "anthropic" if r == "/v1/messages" else "groq" if r.startswith("/openai") else "openai"
 
 
 class _Handler(BaseHTTPRequestHandler):
