@@ -57,7 +57,8 @@ def main() -> None:
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/d/P1/v1", api_key="k", max_retries=0, timeout=600)
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         base = peak_kb(proc.pid)
-        print(f"load average {os.getloadavg()[0]:.2f}; server {args.server_path}; peak RSS after warm-up {base / 1024:.0f} MB")
+        print(f"load average {os.getloadavg()[0]:.2f}; server {args.server_path}; "
+              f"peak RSS after warm-up {base / 1024:.0f} MB")
         if args.body_mb:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
             t = time.perf_counter()

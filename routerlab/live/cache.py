@@ -440,7 +440,9 @@ class SemanticCache:
             guard = self.guard if text is not None and cands else None
             query = guard.features(text) if guard is not None and text is not None else None
             for i, sim in cands:
-                why = None if guard is None or query is None else guard.difference(query, self._entry_features(guard, i))
+                why = None
+                if guard is not None and query is not None:
+                    why = guard.difference(query, self._entry_features(guard, i))
                 if why is None:
                     self.hits += 1
                     return SemanticHit(self._values[i], sim, self._texts[i], self._models[i], i)

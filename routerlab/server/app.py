@@ -329,7 +329,12 @@ class ProviderServer:
 
     @property
     def admin_headers(self) -> dict[str, str]:
-        """The headers of an HTTP admin request, e.g. ``httpx.get(srv.url + "/_admin/log/P1", headers=srv.admin_headers)``."""
+        """The headers of an HTTP admin request.
+
+        Example::
+
+            >>> httpx.get(srv.url + "/_admin/log/P1", headers=srv.admin_headers).json()   # doctest: +SKIP
+        """
         return {"authorization": f"Bearer {self.admin_token}"}
 
     def base_url(self, deployment: str | None = None, kind: str = "openai") -> str:

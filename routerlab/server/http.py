@@ -200,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if not self._admit(self.path.split("?")[0]):
             return None
-        if pending_body(self.headers) != 0:  # a GET with a body: answer, then close rather than parse the body as a request
+        if pending_body(self.headers) != 0:  # a GET with a body: answer, then close (never parse it as a request)
             self.close_connection = True
         m = _ADMIN.match(self.path.split("?")[0])
         if m and m["what"] == "log" and m["dep"] in self.app._deps:

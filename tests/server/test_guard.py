@@ -36,7 +36,8 @@ BODY = json.dumps({"model": OPENAI_MODEL, "messages": MSGS}).encode()
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-def raw(port: int, data: bytes, *, half_close: bool = False, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+def raw(port: int, data: bytes, *, half_close: bool = False,
+        timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
     """Send bytes as they are (no client fixes them up); the status, headers and body of the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
@@ -60,9 +61,12 @@ def raw(port: int, data: bytes, *, half_close: bool = False, timeout: float = 10
     return int(lines[0].split()[1]), headers, rest
 
 
-def post(path: str, body: bytes = BODY, *, host: str = "127.0.0.1", extra: str = "", length: str | None = None) -> bytes:
+def post(path: str, body: bytes = BODY, *, host: str = "127.0.0.1", extra: str = "",
+         length: str | None = None) -> bytes:
+    """A raw POST; ``length`` overrides the Content-Length value ("" leaves the header out)."""
     cl = f"Content-Length: {len(body) if length is None else length}\r\n" if length != "" else ""
-    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{cl}{extra}\r\n").encode() + body
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{cl}{extra}\r\n"
+    return head.encode() + body
 
 
 def peak_rss_kb(pid: int) -> int:
