@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import socket
 import statistics
 import subprocess
@@ -59,14 +60,17 @@ def free_port() -> int:
 
 def start_server() -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    token = secrets.token_urlsafe(24)  # the server's admin routes need it
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ROUTERLAB_ADMIN_TOKEN": token}
     proc = subprocess.Popen([sys.executable, "-m", "routerlab.server", "--port", str(port), "--deployments",
                              ",".join(DEPLOYMENTS), "--latency-scale", "0"], cwd=str(ROOT), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_admin/health", timeout=1) as r:
+            health = urllib.request.Request(f"http://127.0.0.1:{port}/_admin/health",
+                                            headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(health, timeout=1) as r:
                 if r.status == 200:
                     return proc, port
         except OSError:

@@ -2,7 +2,8 @@
 
 The exact cache (:class:`~routerlab.live.cache.ResponseCache`) keys an answer per deployment (provider,
 API model name, endpoint, the request); the semantic cache (:class:`~routerlab.live.cache.SemanticCache`)
-per model. A hit comes back with ``attempts = (("cache:exact", "hit"),)`` (or ``cache:semantic``).
+per model, within everything else the request says (see :func:`~routerlab.live.cache.context_key`), and
+only for a prompt of the same meaning. A hit comes back with ``attempts = (("cache:exact", "hit"),)`` (or ``cache:semantic``).
 
 Example::
 
@@ -61,7 +62,7 @@ class GatewayCaches:
                 hit = self.exact.get(key)
                 if hit is not None:
                     return replace(hit, attempts=(("cache:exact", "hit"),))
-        if self.semantic is not None and not request.temperature:
+        if self.semantic is not None:  # it decides what it serves (scope, similarity, meaning)
             return self.semantic.get(request, model)
         return None
 
@@ -73,7 +74,7 @@ class GatewayCaches:
             except Exception as exc:  # noqa: BLE001 - the answer is already paid for: keep it, report loudly
                 self.write_errors += 1
                 log.error("response cache write failed (answer returned, not cached): %s", self._redact(str(exc)))
-        if self.semantic is not None and not request.temperature:
+        if self.semantic is not None:  # it keeps only whole answers of requests that may be shared
             self.semantic.put(request, model, replace(completion, attempts=()))
 
     def close(self) -> None:

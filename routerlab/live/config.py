@@ -45,6 +45,7 @@ from .._validation import Validated, validate
 from ..catalog import Catalog
 from ..errors import ConfigError
 from .breaker import BreakerConfig
+from .cache import DEFAULT_THRESHOLD
 from .balancer import STRATEGIES
 
 __all__ = ["Deployment", "RetryPolicy", "BudgetPolicy", "CacheSettings", "GatewayConfig"]
@@ -139,7 +140,8 @@ class BudgetPolicy(Validated):
 
 class CacheSettings(Validated):
     """Response caches: ``directory`` turns on the exact disk cache; ``semantic`` the semantic one, which
-    serves an answer to a prompt whose cosine similarity to a cached one is at least ``threshold``.
+    serves an answer to a prompt whose cosine similarity to a cached one is at least ``threshold``
+    (default: :data:`~routerlab.live.cache.DEFAULT_THRESHOLD`, measured) and that means the same.
 
     Example::
 
@@ -150,7 +152,7 @@ class CacheSettings(Validated):
     section = "cache"
     directory: Name | None = None
     semantic: StrictBool = False
-    threshold: Annotated[float, Strict(), Field(gt=0, le=1)] = 0.92
+    threshold: Annotated[float, Strict(), Field(gt=0, le=1)] = DEFAULT_THRESHOLD
     cross_model: StrictBool = False
 
 
@@ -173,7 +175,7 @@ class _ModelEntry(Validated):
 
 class _Semantic(Validated):
     enabled: StrictBool = True
-    threshold: Annotated[float, Strict(), Field(gt=0, le=1)] = 0.92
+    threshold: Annotated[float, Strict(), Field(gt=0, le=1)] = DEFAULT_THRESHOLD
     cross_model: StrictBool = False
 
     @model_validator(mode="before")

@@ -25,7 +25,10 @@ Example::
     ...     srv.log("P1")                                                  # plain dicts, one per request
 
 Run it alone with ``python -m routerlab.server --port 8000 --fault P1:status=500,start=0,end=30``
-(or ``routerlab serve``); ``GET /_admin/log/P1`` and ``POST /_admin/faults/P1`` drive it from outside.
+(or ``routerlab serve``); ``GET /_admin/log/P1`` and ``POST /_admin/faults/P1`` drive it from outside with
+the admin token it prints at start-up (``Authorization: Bearer <token>``; in-process: ``srv.admin_headers``).
+It binds 127.0.0.1 only, refuses a foreign ``Host`` or browser ``Origin`` (403), bodies over ``max_body``
+(413, read in bounded memory) and malformed ``Content-Length`` (400): see :mod:`routerlab.server.guard`.
 """
 
 import lazy_loader as _lazy

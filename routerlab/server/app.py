@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field, Strict, StrictBool, field_validator, model_validator
 
 from .._validation import Validated, validate
+from .guard import DEFAULT_MAX_BODY, Access, parse_size
 from .http import _Handler, _HTTPServer, _last_user
 from .._args import ArgumentParser, port
 from ..catalog import Catalog, ModelSpec
@@ -216,6 +217,12 @@ class ProviderServer:
     - ``faults``: ``{deployment: Faults | dict}``; ``api_keys``: ``{deployment: key}`` to require
     - ``max_hang``: the longest a ``hang`` fault holds a request (the server also lets go as soon as the
       client hangs up, or at ``stop``)
+    - ``max_body``: the largest request body in bytes (or ``"8MiB"``); larger ones get a 413 in the route's
+      wire format, read in bounded memory (see :mod:`routerlab.server.guard`)
+    - ``admin_token``: what HTTP admin routes (``/_admin/...``) require (default: a random one, in
+      ``srv.admin_token``); the Python API (``set_faults``, ``log``, ...) needs none
+    - ``allowed_hosts`` / ``allowed_origins``: ``Host`` names and browser origins accepted besides this
+      machine's own (anything else gets a 403)
 
     Example::
 
@@ -230,7 +237,8 @@ class ProviderServer:
                  answers: Answers | Mapping[Any, str] | None = None, latency_scale: float = 1.0, seed: int = 0,
                  clock: Callable[[], float] = time.monotonic, faults: Mapping[str, Faults | Mapping[str, Any]] | None = None,
                  api_keys: Mapping[str, str] | None = None, catalog: Catalog | None = None,
-                 max_hang: float = 600.0) -> None:
+                 max_hang: float = 600.0, max_body: int | str = DEFAULT_MAX_BODY, admin_token: str | None = None,
+                 allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()) -> None:
         names = list(deployments)
         if not names or len(set(names)) != len(names) or any(not re.fullmatch(r"[\w.\-]+", n) for n in names):
             raise ConfigError(f"deployments must be distinct names of letters, digits, '_', '-', '.'; got {names!r}")
@@ -239,6 +247,8 @@ class ProviderServer:
         self.host, self.requested_port = host, int(port)
         self.latency_scale = float(latency_scale)
         self.seed, self.clock, self.max_hang = seed, clock, float(max_hang)
+        self.max_body = parse_size(max_body)
+        self.access = Access.build(admin_token, allowed_hosts, allowed_origins)
         self.catalog = catalog or Catalog.default()
         self._answers = _as_answers(answers)
         self._lock = threading.Lock()
@@ -312,6 +322,21 @@ class ProviderServer:
     @property
     def deployments(self) -> list[str]:
         return list(self._deps)
+
+    @property
+    def admin_token(self) -> str:
+        """The token HTTP admin routes require (``Authorization: Bearer <token>``)."""
+        return self.access.admin_token
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The headers of an HTTP admin request.
+
+        Example::
+
+            >>> httpx.get(srv.url + "/_admin/log/P1", headers=srv.admin_headers).json()   # doctest: +SKIP
+        """
+        return {"authorization": f"Bearer {self.admin_token}"}
 
     def base_url(self, deployment: str | None = None, kind: str = "openai") -> str:
         """The SDK ``base_url`` for a deployment: kind ``openai`` (and gemini, openai-compatible),
@@ -428,29 +453,25 @@ def parse_fault(spec: str) -> tuple[str, dict[str, Any]]:
     return dep, fields
 
 
-def serve_main(argv: Sequence[str] | None = None) -> int:
-    """``routerlab serve``: run the local provider server until interrupted.
+ADMIN_TOKEN_ENV = "ROUTERLAB_ADMIN_TOKEN"
 
-    Prints one JSON line (``{"url": ..., "port": ..., "deployments": [...]}``) once it listens.
 
-    Example::
-
-        $ routerlab serve --port 8000 --deployments P1,P2,P3 --latency-scale 0.1 \\
-              --fault P1:status=429,retry_after=7 --fault P2:status=503,start=0,end=30
-    """
+def _serve_parser() -> ArgumentParser:
     ap = ArgumentParser(
         prog="routerlab serve", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the local provider server on 127.0.0.1 until interrupted (Ctrl-C). It speaks the OpenAI, "
                     "Anthropic and Groq wire formats, so the official SDKs (and the Gateway) reach it with a "
                     "base_url, and it injects faults on request. P1, P2, P3 are the default deployment names: three "
                     "independent endpoints of one server, each with its own faults and request log, as the three "
-                    "provider deployments of RELIABILITY.md's scenarios. Prints one JSON line with the URL once it "
-                    "listens.",
+                    "provider deployments of RELIABILITY.md's scenarios. Prints one JSON line with the URL (and the "
+                    "admin token it made up) once it listens.",
         epilog="base URLs: openai http://127.0.0.1:PORT/d/P1/v1, anthropic and groq http://127.0.0.1:PORT/d/P1\n"
                f"fault fields: {', '.join(sorted(_FAULT_FIELDS))} (+ start, end for a time window)\n"
                "admin: GET /_admin/log/P1, GET|POST /_admin/faults/P1 (JSON; \"merge\": true keeps other fields), "
-               "POST /_admin/reset\n\nexample:\n  routerlab serve --port 8000 --dataset zeroeval "
-               "--fault P1:status=429,retry_after=7")
+               "POST /_admin/reset; each needs 'Authorization: Bearer TOKEN' (the admin_token printed at start, "
+               f"--admin-token, or ${ADMIN_TOKEN_ENV})\n"
+               "the server binds 127.0.0.1 only and answers 403 to a foreign Host or a browser's foreign Origin\n\n"
+               "example:\n  routerlab serve --port 8000 --dataset zeroeval --fault P1:status=429,retry_after=7")
     ap.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free port)")
     ap.add_argument("--deployments", default="P1,P2,P3",
                     help="comma-separated deployment names, each its own endpoint /d/NAME with its own faults and "
@@ -466,31 +487,68 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
                     help="require the key held in environment VARIABLE on deployment DEP")
     ap.add_argument("--dataset", default=None,
                     help="answer from a routerlab data set's recorded answers (e.g. zeroeval; default: echo the prompt)")
-    args = ap.parse_args(list(argv) if argv is not None else None)
+    ap.add_argument("--max-body", default=str(DEFAULT_MAX_BODY), metavar="SIZE",
+                    help="largest request body (bytes, or e.g. 8MiB, 20MB); larger ones get a 413 (default 8MiB)")
+    ap.add_argument("--admin-token", default=None, metavar="TOKEN",
+                    help=f"token the /_admin routes require (default: ${ADMIN_TOKEN_ENV}, else a random one, printed)")
+    ap.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="accept this Host name besides 127.0.0.1/localhost/::1 (e.g. behind a port forward)")
+    ap.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                    help="accept requests from this browser origin (e.g. http://127.0.0.1:8888)")
+    return ap
 
-    answers: Answers | None = None
-    if args.dataset:
-        try:
-            from .. import datasets
 
-            answers = answers_from_dataset(datasets.load(args.dataset))
-        except Exception as exc:  # noqa: BLE001 - any failure to load is the user's argument: say it, exit 2
-            print(f"routerlab serve: --dataset {args.dataset!r}: {exc}", file=sys.stderr)
-            return 2
+def _load_answers(dataset: str | None) -> Answers | None:
+    """Answers from a data set's recorded responses; a data set that does not load is the user's
+    argument: ConfigError (exit 2), never a silent echo."""
+    if not dataset:
+        return None
+    from .. import datasets
+
     try:
-        srv = ProviderServer([d.strip() for d in args.deployments.split(",") if d.strip()], port=args.port,
-                             answers=answers, latency_scale=args.latency_scale, seed=args.seed)
-        for spec in args.fault:
-            dep, fields = parse_fault(spec)
-            for d in srv._targets(dep):
-                merged = d.faults.to_dict()
-                windows = merged.pop("windows") + fields.pop("windows", [])
-                srv.set_faults(d.name, {**merged, **fields, "windows": windows})
-        for item in args.api_key_env:
-            dep, _, var = item.partition("=")
-            if not os.environ.get(var):
-                raise ConfigError(f"--api-key-env {item!r}: environment variable {var!r} is not set")
-            srv.set_api_key(dep, os.environ[var])
+        return answers_from_dataset(datasets.load(dataset))
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the --dataset argument's
+        raise ConfigError(f"--dataset {dataset!r}: {exc}") from None
+
+
+def _server_from_args(args: argparse.Namespace) -> ProviderServer:
+    srv = ProviderServer([d.strip() for d in args.deployments.split(",") if d.strip()], port=args.port,
+                         answers=_load_answers(args.dataset), latency_scale=args.latency_scale, seed=args.seed,
+                         max_body=args.max_body, admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENV),
+                         allowed_hosts=args.allow_host, allowed_origins=args.allow_origin)
+    for spec in args.fault:
+        dep, fields = parse_fault(spec)
+        for d in srv._targets(dep):
+            merged = d.faults.to_dict()
+            windows = merged.pop("windows") + fields.pop("windows", [])
+            srv.set_faults(d.name, {**merged, **fields, "windows": windows})
+    for item in args.api_key_env:
+        dep, _, var = item.partition("=")
+        if not os.environ.get(var):
+            raise ConfigError(f"--api-key-env {item!r}: environment variable {var!r} is not set")
+        srv.set_api_key(dep, os.environ[var])
+    return srv
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """``routerlab serve``: run the local provider server until interrupted.
+
+    Prints one JSON line once it listens: ``{"url", "port", "deployments", "max_body", "admin_token"}``;
+    ``admin_token`` is the token the ``/_admin`` routes require when the server made it up, and ``null``
+    when it came from ``--admin-token`` or ``$ROUTERLAB_ADMIN_TOKEN`` (it is not echoed). Returns 2 (with
+    the reason on stderr) for a bad flag or a port in use.
+
+    Example::
+
+        $ routerlab serve --port 8000 --deployments P1,P2,P3 --latency-scale 0.1 --max-body 4MiB \\
+              --fault P1:status=429,retry_after=7 --fault P2:status=503,start=0,end=30
+        {"url": "http://127.0.0.1:8000", "port": 8000, ..., "admin_token": "q3J..."}
+        $ curl -H "Authorization: Bearer q3J..." http://127.0.0.1:8000/_admin/log/P1
+    """
+    args = _serve_parser().parse_args(list(argv) if argv is not None else None)
+    given = bool(args.admin_token or os.environ.get(ADMIN_TOKEN_ENV))
+    try:
+        srv = _server_from_args(args)
         srv.start()
     except (ConfigError, OSError) as exc:
         print(f"routerlab serve: {exc}", file=sys.stderr)
@@ -501,11 +559,11 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, lambda *_: stop.set())
         except ValueError:  # not the main thread
             pass
-    print(json.dumps({"url": srv.url, "port": srv.port, "deployments": srv.deployments}), flush=True)
+    print(json.dumps({"url": srv.url, "port": srv.port, "deployments": srv.deployments, "max_body": srv.max_body,
+                      "admin_token": None if given else srv.admin_token}), flush=True)
     try:
         while not stop.wait(0.5):
             pass
     finally:
         srv.stop()
     return 0
-

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..tokens import count_message_tokens, count_text, encoding
+from .guard import Rejected, declared_length, linger, pending_body, read_body, too_large
 
 if TYPE_CHECKING:
     from .app import Faults, ProviderServer, _Deployment
@@ -40,6 +41,12 @@ def _text_of(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
     return str(content)
+
+
+def _api_of(route: re.Match[str]) -> str:
+    """The wire format of a matched provider route."""
+    r = route["route"]
+    return "anthropic" if r == "/v1/messages" else "groq" if r.startswith("/openai") else "openai"
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -61,7 +68,7 @@ _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 4
                     404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
                     500: "api_error", 529: "overloaded_error", 503: "overloaded_error"}
 _OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_denied",
-                 404: "invalid_request_error", 429: "requests"}
+                 404: "invalid_request_error", 413: "invalid_request_error", 429: "requests"}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -147,11 +154,54 @@ class _Handler(BaseHTTPRequestHandler):
                 return False
 
     def _read_body(self) -> bytes:
-        n = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
+        """The request body, read (within the server's ``max_body``) by :meth:`do_POST` before routing."""
+        return self._body
+
+    # --- who may come in (see routerlab.server.guard) ---------------------------------------------
+    _body = b""
+
+    def _admit(self, path: str) -> bool:
+        """Host, Origin and, on admin routes, the admin token; on a refusal answer it and return False."""
+        refused = self.app.access.check(self.headers, port=self.server.server_address[1],
+                                        http11=self.request_version >= "HTTP/1.1", admin=path.startswith("/_admin"))
+        if refused is not None:
+            extra = {"www-authenticate": 'Bearer realm="routerlab admin"'} if refused.status == 401 else None
+            self._refuse(path, refused, extra)
+        return refused is None
+
+    def _refuse(self, path: str, exc: Rejected, headers: dict[str, str] | None = None) -> None:
+        """Answer a refused request in the route's wire format, close the connection, drop the unread body."""
+        headers = {**(headers or {}), "connection": "close"}
+        route = _ROUTE.match(path)
+        if route:
+            self._error(_api_of(route), exc.status, exc.message, exc.code, headers)
+        else:
+            self._send(exc.status, {"error": {"message": exc.message, "type": exc.code or "invalid_request_error"}},
+                       headers)
+        if exc.unread != 0:
+            linger(self.rfile, self.connection, exc.unread)
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue`` (curl sends it for bodies over 1 MB): refuse before the body is sent."""
+        path = self.path.split("?")[0]
+        if not self._admit(path):
+            return False
+        try:
+            n = declared_length(self.headers)
+        except Rejected as exc:
+            self._refuse(path, exc)
+            return False
+        if n > self.app.max_body:
+            self._refuse(path, too_large(self.app.max_body, f"{n:,} bytes", None))
+            return False
+        return super().handle_expect_100()
 
     # --- admin (subprocess mode) -----------------------------------------------------------------
     def do_GET(self) -> None:
+        if not self._admit(self.path.split("?")[0]):
+            return None
+        if pending_body(self.headers) != 0:  # a GET with a body: answer, then close (never parse it as a request)
+            self.close_connection = True
         m = _ADMIN.match(self.path.split("?")[0])
         if m and m["what"] == "log" and m["dep"] in self.app._deps:
             return self._send(200, self.app.log(m["dep"]))
@@ -213,11 +263,23 @@ class _Handler(BaseHTTPRequestHandler):
     # --- the provider APIs -----------------------------------------------------------------------
     def do_POST(self) -> None:
         path = self.path.split("?")[0]
+        if not self._admit(path):
+            return None
+        try:
+            self._body = read_body(self.rfile, self.headers, self.app.max_body)
+        except Rejected as exc:
+            return self._refuse(path, exc)
+        try:
+            self._route_post(path)
+        except RecursionError:  # json.loads of a body nested thousands deep: the client's error, not a crash
+            self._refuse(path, Rejected(400, "the JSON body is nested too deeply", code="invalid_json"))
+
+    def _route_post(self, path: str) -> None:
         admin = _ADMIN.match(path)
         if admin:
             return self._admin_post(admin)
         m = _ROUTE.match(path)
-        api = "anthropic" if m and m["route"] == "/v1/messages" else "groq" if m and m["route"].startswith("/openai") else "openai"
+        api = _api_of(m) if m else "openai"
         if not m:
             self._read_body()
             return self._error(api, 404, f"no route for POST {path}", "not_found")

@@ -242,7 +242,7 @@ def test_evaluate_measures_hit_and_false_hit_rates() -> None:
     pairs = [
         ("What is the capital of France?", "what is the capital of france"),
         ("How many legs does a spider have?", "how many legs does a spider have"),
-        ("Translate 'cat' to German", "translate 'cat' into german"),
+        ("Translate 'cat' to German", "Translate 'cat' to German, please."),
         ("What is the capital of France?", "What is the capital of Germany?"),
         ("How many legs does a spider have?", "How many eyes does a spider have?"),
         ("Write a haiku about rain", "Summarise the French revolution"),
@@ -253,7 +253,9 @@ def test_evaluate_measures_hit_and_false_hit_rates() -> None:
     low, mid, high = (df.iloc[i] for i in range(3))
     assert low["hit_rate"] >= mid["hit_rate"] >= high["hit_rate"]
     assert mid["recall"] == 1.0  # the three paraphrases hit at 0.8
-    assert low["false_hit_rate"] > 0  # near-miss questions ("capital of Germany") are false hits when loose
+    assert low["false_hit_rate"] == 0 and low["refused"] >= 2  # the near-misses are similar, and refused
+    plain = SemanticCache(check_meaning=False).evaluate(pairs, labels, thresholds=[0.5])
+    assert plain["false_hit_rate"].iloc[0] > 0  # without the meaning check, "capital of Germany" is a false hit
     assert high["hits"] == 0 or high["false_hit_rate"] == 0
     with pytest.raises(ConfigError):
         SemanticCache().evaluate(pairs, labels[:2])

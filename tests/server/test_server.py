@@ -381,9 +381,11 @@ def test_subprocess_mode_and_admin_api(tmp_path):
         with pytest.raises(openai.InternalServerError) as e:
             c.chat.completions.create(model=OPENAI_MODEL, messages=MSGS)
         assert e.value.response.headers["retry-after"] == "4"
-        assert httpx.post(f"{base}/_admin/faults/A", json={}).status_code == 200  # clear A's faults
+        admin = {"Authorization": f"Bearer {info['admin_token']}"}  # the token printed at start-up
+        assert httpx.post(f"{base}/_admin/faults/A", json={}).status_code == 401
+        assert httpx.post(f"{base}/_admin/faults/A", json={}, headers=admin).status_code == 200  # clear A's faults
         assert c.chat.completions.create(model=OPENAI_MODEL, messages=MSGS).choices[0].message.content
-        log = httpx.get(f"{base}/_admin/log/A").json()
+        log = httpx.get(f"{base}/_admin/log/A", headers=admin).json()
         assert [r["status"] for r in log] == [503, 200]
         b = anthropic.Anthropic(base_url=f"{base}/d/B", api_key="k", max_retries=0)
         with pytest.raises(anthropic.BadRequestError):
