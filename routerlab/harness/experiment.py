@@ -35,12 +35,14 @@ import pandas as pd
 from ..datasets import Dataset
 from ..errors import ConfigError, RouterlabError
 from ..providers.replay import ReplayCaller
+from ..routers.base import Batch
 from ..routers.params import Params
 from ..types import Answer, Caller, Request
 from . import schema, views
 from .executors.base import Plan, ProgressHook, postfix
 from .executors.resolve import resolve
 from .executors.local import LocalExecutor
+from .replay import replay_rows
 from .results import Results
 from .store import MemoryStore, ResultStore
 from .units import caller_fingerprint, retryable_failure
@@ -376,6 +378,8 @@ class Experiment:
     def _fast_rows(self, name: str, router: Any, todo: list[tuple[str, int]]) -> pd.DataFrame:
         """The rows of ``todo``'s units of a prompt-only router, replayed in one vectorised pass."""
         assert isinstance(self.caller, ReplayCaller)
+        if len(todo) == len(self.dataset) and self.samples == 1:  # every unit (a plan keeps the data set's order)
+            return replay_rows(name, router, self.caller, Batch.of(self.dataset), 0, self.split)
         ids = np.array([p for p, _ in todo], dtype=object)
         samples = np.array([s for _, s in todo])
         prompts = self.dataset.prompts.iloc[[self.dataset._pos()[p] for p in ids]].reset_index(drop=True)
@@ -414,66 +418,3 @@ class Experiment:
         reference = self.dataset.reference(request.prompt_id or "")
         s = scorer.score(answer.text, reference, model=answer.model)
         return float(s.value), s.answer
-
-
-def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFrame,
-                samples: np.ndarray | int = 0, split: str = "all", *,
-                prompt_codes: np.ndarray | None = None) -> pd.DataFrame:
-    """The vectorised replay of a prompt-only router: ``route_many`` plus a join on the outcomes.
-
-    Returns result rows (:mod:`~routerlab.harness.schema`'s columns; constant text columns as
-    categoricals) equal, once normalised, to what the per-prompt path records; a decision without a
-    recorded outcome is a row with the error and the schema's fill values. ``prompt_codes``
-    (``caller.outcomes.prompt_codes(ids)``) lets several strategies share the prompt half of the join.
-    """
-    n = len(prompts)
-    samples = np.broadcast_to(np.asarray(samples), (n,))
-    decided = np.asarray(router.route_many(prompts), dtype=object)
-    if len(decided) != n:
-        raise ConfigError(f"{name}: route_many returned {len(decided)} decisions for {n} prompts")
-    outcomes = caller.outcomes
-    pc = outcomes.prompt_codes(prompts["prompt_id"]) if prompt_codes is None else prompt_codes
-    codes, uniques = pd.factorize(decided)
-    canonical = np.array([caller.catalog.canonical(str(m), strict=False) for m in uniques], dtype=object)
-    models = canonical[codes] if len(uniques) else decided
-    pos = outcomes.positions(models=models, prompt_codes=pc, samples=samples)
-    ok = pos >= 0
-    got = caller.complete_many(positions=pos[ok], samples=samples[ok], columns=())
-    found = int(ok.sum())
-
-    def full(column: str, values: np.ndarray | None = None) -> np.ndarray:
-        """``values`` for the rows with an outcome, the schema's fill value for the others."""
-        fill = schema.FILL[column]
-        dtype = object if fill is None else schema.DTYPES[column]
-        if values is None:
-            values = np.full(found, fill, dtype=dtype)
-        if ok.all():
-            return values
-        out = np.full(n, fill, dtype=dtype)
-        out[ok] = values
-        return out
-
-    def const(value: str) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
-
-    model_cat = pd.Categorical.from_codes(codes, categories=canonical) if len(uniques) else decided
-    out = schema.frame({
-        "strategy": const(name), "prompt_id": prompts["prompt_id"].array, "task": prompts["task"].array,
-        "sample": samples.astype(np.int64), "split": const(split),
-        "models_called": model_cat, "final_model": model_cat,
-        **{c: full(c, got.get(c)) for c in ("answer", "score", "input_tokens", "output_tokens", "cost", "latency",
-                                            "ttft")},
-        "simulated_latency": full("simulated_latency", got["simulated_latency"]),
-        "cached": np.zeros(n, dtype=bool), "error_type": const(""), "error": const(""),
-    })
-    if not ok.all():  # each missing outcome is a row that says what is missing, as on the per-prompt path
-        blank = ["final_model", "models_called"]
-        for col in ("error_type", "error", *blank):
-            out[col] = out[col].astype(object)
-        for i in np.flatnonzero(~ok):
-            try:
-                outcomes.record(str(out.at[i, "prompt_id"]), str(models[i]), int(samples[i]))
-            except RouterlabError as exc:
-                out.loc[i, ["error_type", "error", *blank]] = [type(exc).__name__, str(exc),
-                                                               *(schema.FILL[c] for c in blank)]
-    return out

@@ -175,8 +175,76 @@ class ReplayCaller:
                 "cost": df["cost"].to_numpy(dtype=float, na_value=np.nan),
                 "latency": (df["latency"].to_numpy(dtype=float, na_value=np.nan) if "latency" in df.columns
                             else np.full(len(df), np.nan)),
+                "row_sample": df["sample"].to_numpy(dtype=np.int64),
+                # each row's simulated time to first token and token rate, drawn for the row's own sample on
+                # first use and kept: replaying it again is a gather (see _draws)
+                "draw_ttft": np.full(len(df), np.nan),
+                "draw_rate": np.full(len(df), np.nan),
+                "drawn": np.zeros(len(df), dtype=bool),
             }
+            arrays = self._arrays
+            # where a call's latency is drawn: the model has a profile and the row records no latency
+            arrays["row_simulated"] = np.isnan(arrays["latency"]) & arrays["simulated"][arrays["row_model"]]
+            if "score" in df.columns:
+                arrays["score"] = df["score"].to_numpy(dtype=float, na_value=np.nan)
         return self._arrays
+
+    def prompt_codes(self, batch: Any) -> np.ndarray:
+        """Each row's code in the outcomes' prompt index (-1: no outcome), for a :class:`~routerlab.routers.Batch`
+        (kept with it) or a sequence of prompt ids."""
+        index = self.outcomes._prompt_index
+        rows_in = getattr(batch, "rows_in", None)
+        return rows_in(index) if callable(rows_in) else np.asarray(index.get_indexer(pd.Index(batch)))
+
+    def positions(self, prompt_codes: np.ndarray, models: pd.Categorical, samples: np.ndarray) -> np.ndarray:
+        """Outcome rows of many calls at once (-1 where nothing was recorded): ``prompt_codes`` from
+        :meth:`prompt_codes`, ``models`` a Categorical of catalog names (code -1: no model), ``samples``
+        the sample index per call. Model names are looked up once per category, not per call."""
+        o = self.outcomes
+        by_category = np.append(o._model_index.get_indexer(pd.Index(models.categories, dtype=object)), -1)
+        mi = by_category[models.codes]
+        pi = np.asarray(prompt_codes, dtype=np.int64)
+        matrix = o._matrix
+        if o.n_samples == 1:
+            if (by_category[:-1] >= 0).all() and not (models.codes < 0).any() and not (pi < 0).any():
+                # every call has an outcome row: one flat gather through the (prompt x model) plane
+                return np.take(matrix.reshape(-1), pi * matrix.shape[1] + mi)
+            ok = (pi >= 0) & (mi >= 0)
+            return np.where(ok, matrix[np.where(ok, pi, 0), np.where(ok, mi, 0), 0], -1)
+        si = np.asarray(samples, dtype=np.int64)
+        ok = (pi >= 0) & (mi >= 0) & (si >= 0) & (si < o.n_samples)
+        return np.where(ok, matrix[np.where(ok, pi, 0), np.where(ok, mi, 0), np.where(ok, si, 0)], -1)
+
+    def values(self, column: str, positions: np.ndarray) -> np.ndarray:
+        """``score`` or ``cost`` (USD) of the outcome rows at ``positions`` (NaN where not recorded): the two
+        numbers a cost-quality curve needs, gathered without building Completions."""
+        t = self._tables()
+        if column not in ("score", "cost"):
+            raise ValueError(f"values() gathers 'score' or 'cost', not {column!r}")
+        return t[column][positions] if column in t else np.full(len(positions), np.nan)
+
+    def _draws(self, pos: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(time to first token, token rate) drawn from the latency profile of each call's model: a pure
+        function of (seed, prompt, model, sample), kept per outcome row for calls of the row's own sample."""
+        t = self._tables()
+        # one recorded sample per call: a call's own draw is that of sample 0
+        own = (samples == 0) if self.outcomes.n_samples == 1 else (samples == t["row_sample"][pos])
+        if own.all():
+            fresh = pos[~t["drawn"][pos]]
+            if fresh.size:
+                t["draw_ttft"][fresh], t["draw_rate"][fresh] = self._draw(fresh, t["row_sample"][fresh])
+                t["drawn"][fresh] = True
+            return t["draw_ttft"][pos], t["draw_rate"][pos]
+        ttft, rate = np.empty(len(pos)), np.empty(len(pos))
+        ttft[own], rate[own] = self._draws(pos[own], samples[own])
+        ttft[~own], rate[~own] = self._draw(pos[~own], samples[~own])
+        return ttft, rate
+
+    def _draw(self, pos: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = self._tables()
+        mc = t["row_model"][pos]
+        z1, z2 = stable_normals(t["prompt_hash"][t["row_prompt"][pos]], t["model_hash"][mc], samples, self.seed)
+        return t["ttft_p50"][mc] * np.exp(t["ttft_sigma"][mc] * z1), t["tps_p50"][mc] * np.exp(t["tps_sigma"][mc] * z2)
 
     def complete_many(self, prompt_ids: Sequence[str] | np.ndarray | None = None,
                       models: Sequence[str] | np.ndarray = (), samples: Sequence[int] | np.ndarray | int = 0, *,
@@ -199,25 +267,26 @@ class ReplayCaller:
             self.outcomes.record(str(prompt_ids[i]), str(models[i]),
                                  int(np.broadcast_to(np.asarray(samples), pos.shape)[i]))  # raises the precise error
         t = self._tables()
-        pc, mc = t["row_prompt"][pos], t["row_model"][pos]
         n_in, n_out = self.dataset.token_counts(pos)
-        out: dict[str, np.ndarray] = {"prompt_code": pc, "model_code": mc, "input_tokens": n_in, "output_tokens": n_out,
-                                      "cost": t["cost"][pos]}
-        recorded = t["latency"][pos]
-        simulated = np.isnan(recorded) & t["simulated"][mc]
-        latency, ttft = recorded.copy(), np.full(len(pos), np.nan)
-        if simulated.any():
-            z1, z2 = stable_normals(t["prompt_hash"][pc], t["model_hash"][mc],
-                                    np.broadcast_to(np.asarray(samples), pos.shape), self.seed)
-            draw = t["ttft_p50"][mc] * np.exp(t["ttft_sigma"][mc] * z1)
-            total = (draw + n_out / (t["tps_p50"][mc] * np.exp(t["tps_sigma"][mc] * z2))) * self.latency_scale
-            latency = np.where(simulated, total, latency)
-            ttft = np.where(simulated, draw * self.latency_scale, ttft)
+        out: dict[str, np.ndarray] = {"input_tokens": n_in, "output_tokens": n_out, "cost": t["cost"][pos]}
+        simulated = t["row_simulated"][pos]
         if self.simulate_latency is False:
             latency, ttft, simulated = np.zeros(len(pos)), np.full(len(pos), np.nan), np.zeros(len(pos), dtype=bool)
+        elif simulated.all():
+            draw, rate = self._draws(pos, np.broadcast_to(np.asarray(samples, dtype=np.int64), pos.shape))
+            latency, ttft = (draw + n_out / rate) * self.latency_scale, draw * self.latency_scale
+        else:
+            latency, ttft = t["latency"][pos], np.full(len(pos), np.nan)
+            if simulated.any():
+                some = np.broadcast_to(np.asarray(samples, dtype=np.int64), pos.shape)[simulated]
+                draw, rate = self._draws(pos[simulated], some)
+                latency[simulated] = (draw + n_out[simulated] / rate) * self.latency_scale
+                ttft[simulated] = draw * self.latency_scale
         out["latency"], out["ttft"], out["simulated_latency"] = latency, ttft, simulated
         df = self.outcomes.df
-        for col in (*columns, "score"):
+        if "score" in t:
+            out["score"] = t["score"][pos]
+        for col in columns:
             if col in df.columns:
                 out[col] = df[col].take(pos).to_numpy()
         if "answer" in df.columns and hasattr(self.dataset, "answers"):

@@ -33,7 +33,7 @@ from ..types import Answer, Caller, Decision, Message, Request
 from .params import DerivedDefault, Params, check_params, clone
 
 __all__ = ["Router", "BaseRouter", "BaseStrategy", "Batch", "RouterStrategy", "check_router", "EXPLAIN_COLUMNS",
-           "explain_frame"]
+           "explain_frame", "decisions", "key_hash"]
 
 #: Columns every ``explain`` table has (routers may add more after them).
 EXPLAIN_COLUMNS = ["model", "score", "removed_by", "chosen"]
@@ -92,7 +92,9 @@ class Batch:
     ``texts`` equals ``Request.text`` (system prompt and prompt joined by a newline).
 
     Columns are converted on first use only: a router that reads none of them (a fixed model) or
-    only one (task labels) does not pay for the others on a million-row frame.
+    only one (task labels) does not pay for the others on a million-row frame. What routers derive from
+    the rows (a field's codes, key hashes, positions in an index) is kept too, so several routers
+    replayed over one batch (an Experiment's strategies, a threshold sweep) derive it once.
     """
 
     _COLUMNS = ("prompts", "prompt_ids", "tasks", "texts", "n_messages", "max_tokens")
@@ -102,6 +104,7 @@ class Batch:
         self.frame = frame
         self.requests = requests
         self._tokens: np.ndarray | None = None
+        self._derived: dict[Any, Any] = {}
         self._n = len(frame) if frame is not None else len(requests or [])
         for name, value in columns.items():
             if name not in self._COLUMNS:
@@ -157,7 +160,13 @@ class Batch:
         if isinstance(requests, Batch):
             return requests
         if hasattr(requests, "prompts") and isinstance(getattr(requests, "prompts"), pd.DataFrame):
-            requests = requests.prompts  # a Dataset
+            info = getattr(requests, "info", None)  # a Dataset: one batch of its prompts, kept with it
+            if isinstance(info, dict):
+                kept = info.get("_batch")
+                if kept is None:
+                    kept = info["_batch"] = cls.of(requests.prompts)
+                return kept
+            requests = requests.prompts
         if isinstance(requests, pd.DataFrame):
             if "prompt" not in requests.columns:
                 raise ConfigError(f"route_many: the DataFrame needs a 'prompt' column; it has {list(requests.columns)}")
@@ -184,6 +193,53 @@ class Batch:
         assert self.requests is not None
         return np.array([r.metadata.get(name) for r in self.requests], dtype=object).reshape(len(self))
 
+    def factorized(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A request field per row as ``(codes, uniques)``: ``uniques[codes[i]]`` is row ``i``'s value,
+        code -1 where it is missing (None / NaN). Computed once per batch.
+
+        Example::
+
+            >>> codes, uniques = Batch.of(pd.DataFrame({"prompt": ["a", "b", "c"], "task": ["x", None, "x"]})).factorized("task")
+            >>> codes.tolist(), uniques.tolist()
+            ([0, -1, 0], ['x'])
+        """
+        key = ("factorized", name)
+        if key not in self._derived:
+            col = {"task": "task", "prompt_id": "prompt_id"}.get(name, name)
+            if self.frame is not None and col in self.frame.columns:
+                codes, uniques = pd.factorize(self.frame[col], use_na_sentinel=True)
+            else:
+                codes, uniques = pd.factorize(pd.Series(self.column(name), dtype=object), use_na_sentinel=True)
+            self._derived[key] = (np.asarray(codes), np.asarray(uniques, dtype=object))
+        return self._derived[key]
+
+    def key_hashes(self) -> np.ndarray:
+        """Per row a stable 64-bit hash (uint64) of what identifies the request: its prompt id, else its
+        prompt text (see :func:`key_hash`, which gives the same number for one request). The same in every
+        process and run; computed once per batch."""
+        if "key_hashes" not in self._derived:
+            ids = self.prompt_ids
+            has_id = pd.notna(ids)
+            out = np.empty(len(self), dtype=np.uint64)
+            if has_id.all():
+                out[:] = pd.util.hash_array(ids, categorize=False)
+            else:
+                out[has_id] = pd.util.hash_array(ids[has_id], categorize=False)
+                out[~has_id] = pd.util.hash_array(self.prompts[~has_id], categorize=False) ^ _TEXT_KEY
+            self._derived["key_hashes"] = out
+        return self._derived["key_hashes"]
+
+    def rows_in(self, index: pd.Index) -> np.ndarray:
+        """Each row's position in ``index``, a pd.Index of prompt ids (-1 where its id is absent or
+        missing); computed once per batch and index."""
+        hit = self._derived.get(("rows_in", id(index)))
+        if hit is None or hit[0] is not index:  # the index is kept with its positions: its id stays its own
+            ids = self.frame["prompt_id"] if self.frame is not None and "prompt_id" in self.frame.columns \
+                else pd.Series(self.prompt_ids, dtype=object)
+            hit = (index, np.asarray(index.get_indexer(pd.Index(ids))))
+            self._derived[("rows_in", id(index))] = hit
+        return hit[1]
+
     def input_tokens(self) -> np.ndarray:
         """Input tokens per row (cl100k over ``texts`` plus chat overhead), computed once."""
         if self._tokens is None:
@@ -204,6 +260,36 @@ class Batch:
         mt = self.max_tokens[i]
         return Request(messages=tuple(msgs), prompt_id=self.prompt_ids[i], task=self.tasks[i],
                        max_tokens=None if np.isnan(mt) else int(mt))
+
+
+#: what a prompt text's hash is XOR-ed with, so a text and a prompt id that are the same string differ
+_TEXT_KEY = np.uint64(0x7E57_0000_0000_0000 | 0x5EED)
+
+
+def key_hash(prompt_id: Any, prompt: str) -> int:
+    """:meth:`Batch.key_hashes` for one request: the hash of its prompt id, else of its prompt text."""
+    if prompt_id is not None and prompt_id == prompt_id:
+        return int(pd.util.hash_array(np.array([prompt_id], dtype=object), categorize=False)[0])
+    return int(pd.util.hash_array(np.array([prompt], dtype=object), categorize=False)[0] ^ _TEXT_KEY)
+
+
+def decisions(codes: np.ndarray, models: Sequence[Any]) -> pd.Categorical:
+    """Decisions as a Categorical: row ``i`` goes to ``models[codes[i]]`` (``models`` may name a model
+    twice; code -1 decides nothing). What ``_route_batch`` returns when it picks from a few models, so a
+    replay joins on integer codes instead of hashing a million model names.
+
+    Example::
+
+        >>> decisions(np.array([1, 0, 2]), ["gpt-4o", "gpt-4o-mini", "gpt-4o"]).tolist()
+        ['gpt-4o-mini', 'gpt-4o', 'gpt-4o']
+    """
+    names = [str(m) for m in models]
+    unique = list(dict.fromkeys(names))
+    codes = np.asarray(codes)
+    if len(unique) != len(names):  # the same model twice: one category, the codes remapped
+        remap = np.array([unique.index(n) for n in names] + [-1], dtype=np.int64)
+        codes = remap[codes]
+    return pd.Categorical.from_codes(codes, categories=unique)
 
 
 def text_tokens(texts: Sequence[str]) -> list[int]:
@@ -302,16 +388,34 @@ class BaseRouter(Params):
             >>> FixedRouter("gpt-4o").route_many(pd.DataFrame({"prompt": ["a", "b"]})).tolist()
             ['gpt-4o', 'gpt-4o']
         """
+        return np.asarray(self._decide(requests), dtype=object)
+
+    def _decide(self, requests: Any) -> np.ndarray | pd.Categorical:
         if not self.prompt_only:
             raise TypeError(f"{type(self).__name__} is not prompt-only: route each request with route()")
         batch = Batch.of(requests)
         if len(batch) == 0:
             return np.zeros(0, dtype=object)
-        out = np.asarray(self._route_batch(batch), dtype=object)
+        out = self._route_batch(batch)
         assert len(out) == len(batch), "a router's _route_batch returned the wrong number of decisions"
         return out
 
-    def _route_batch(self, batch: Batch) -> np.ndarray:  # pragma: no cover - abstract
+    def route_codes(self, requests: Any) -> pd.Categorical:
+        """:meth:`route_many` as a Categorical: the same decisions, as integer codes into the few models
+        picked. What a vectorised replay joins on (no per-row model names to hash); takes the same input
+        and raises the same errors as :meth:`route_many`.
+
+        Example::
+
+            >>> from routerlab.routers import FixedRouter
+            >>> FixedRouter("gpt-4o").route_codes(["a", "b"]).codes.tolist()
+            [0, 0]
+        """
+        out = self._decide(requests)
+        return out if isinstance(out, pd.Categorical) else pd.Categorical(np.asarray(out, dtype=object))
+
+    def _route_batch(self, batch: Batch) -> np.ndarray | pd.Categorical:  # pragma: no cover - abstract
+        """One model per row of ``batch``: an array of names, or :func:`decisions` (codes into a few names)."""
         raise NotImplementedError
 
     def _explain_html(self, request: Request) -> str:
@@ -394,6 +498,15 @@ class RouterStrategy(BaseStrategy):
     def route_many(self, requests: Any) -> np.ndarray:
         """The router's :meth:`BaseRouter.route_many`."""
         return self.router.route_many(requests)
+
+    def route_codes(self, requests: Any) -> pd.Categorical:
+        """The router's :meth:`BaseRouter.route_codes` (for a router without it, its route_many's)."""
+        own = getattr(self.router, "route_codes", None)
+        if callable(own):
+            return own(requests)
+        if isinstance(requests, Batch):  # a router of the user's own may expect what it was given: the frame
+            requests = requests.frame if requests.frame is not None else requests.requests
+        return pd.Categorical(np.asarray(self.router.route_many(requests), dtype=object))
 
     async def answer(self, request: Request, caller: Caller) -> Answer:
         self.validate()
