@@ -28,7 +28,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,7 @@ class ResultStore:
         through = -1 if retry_through is None else int(retry_through)
         claimed: list[Unit] = []
         settled: list[Unit] = []
-        with self._lock:
+        with self._lock, self._leasing():
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for pid, sample in units:
@@ -217,7 +218,7 @@ class ResultStore:
 
     def renew(self, owner: str, ttl: float) -> int:
         """Push the expiry of every lease ``owner`` holds to now + ``ttl`` seconds; returns how many it holds."""
-        with self._lock:
+        with self._lock, self._leasing():
             try:
                 cur = self._db.execute("UPDATE leases SET expires=? WHERE owner=?", (self.clock() + ttl, owner))
             except sqlite3.Error as exc:
@@ -228,7 +229,7 @@ class ResultStore:
                 units: Iterable[Unit] | None = None) -> int:
         """Drop ``owner``'s leases (all of them, or those of ``units`` of one config and strategy) without
         writing rows: the units are free for others at once. Returns how many were dropped."""
-        with self._lock:
+        with self._lock, self._leasing():
             try:
                 if units is None:
                     return int(self._db.execute("DELETE FROM leases WHERE owner=?", (owner,)).rowcount)
@@ -253,6 +254,17 @@ class ResultStore:
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def _leasing(self) -> Iterator[None]:
+        """Lease changes are committed without waiting for the disk: they survive a killed process (WAL), and
+        after a power cut a lost lease only makes a unit claimable again, its worker gone too. Rows keep
+        ``synchronous=FULL``."""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
 
     def put_many(self, config: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Write finished units atomically (all of them or none). Returns how many were written.

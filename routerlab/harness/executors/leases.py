@@ -48,8 +48,9 @@ class UnitFeed:
     ``units``: what the run planned (in order); ``retry_through``: the store's write sequence number when
     it planned (:class:`~routerlab.harness.store.Snapshot`), so stored failures it retries are claimable
     and failures written since (another worker's retry) are not. ``batch``: units claimed per look at
-    the store; ``lease_seconds``: a lease's life without renewal; ``poll``: seconds between looks when
-    every unit left is held by another worker (default: a quarter of the lease, at most 1 s).
+    the store; ``lease_seconds``: a lease's life without renewal; ``poll``: the longest wait between looks
+    when every unit left is held by another worker (default: a quarter of the lease, at most 1 s; the first
+    looks come sooner, from 20 ms, doubling).
 
     :meth:`next` returns the next unit to call, or None when every planned unit has a row (written
     here or by another worker). ``by_others`` counts the units another worker finished.
@@ -99,11 +100,15 @@ class UnitFeed:
     async def next(self) -> Unit | None:
         """The next unit to call (leased to this worker), or None when there is nothing left to call."""
         async with self._lock:
+            waits = 0
             while not self._ready:
                 if not self._pending:
                     return None
                 if not self._claim() and self._pending:
-                    await asyncio.sleep(self.poll)  # every unit left is held by a live worker elsewhere
+                    # every unit left is held by a live worker elsewhere: its rows usually land within a call's
+                    # time, so look again soon, then less and less often (up to ``poll``)
+                    await asyncio.sleep(min(self.poll, 0.02 * 2 ** waits))
+                    waits += 1
             return self._ready.popleft()
 
     def _claim(self) -> bool:

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -92,19 +92,18 @@ class LocalExecutor:
     async def _run_units(self, experiment: Experiment, name: str, strategy: Any, config: str, plan: Plan,
                          bar: Any, on_rows: ProgressHook | None) -> None:
         replay = experiment._is_replay()
-        flush_every = REPLAY_BATCH if replay else 1  # a live call is paid for: persist it at once
         store = experiment.store
         feed = UnitFeed(store, config, name, plan.units, retry_through=plan.seq, lease_seconds=self.lease_seconds,
                         batch=REPLAY_BATCH if replay else min(max(1, experiment.concurrency), 64), poll=self.poll)
-        buffer: list[dict[str, Any]] = []
         stats = {"errors": 0, "cost": 0.0, "others": 0}
 
-        def flush() -> None:
-            if buffer:
-                store.put_many(config, buffer)  # also drops the units' leases
-                if on_rows is not None:
-                    on_rows(name, pd.DataFrame.from_records(buffer, columns=schema.RESULT_COLUMNS))
-                buffer.clear()
+        def write(rows: list[dict[str, Any]]) -> None:
+            store.put_many(config, rows)  # also drops the units' leases
+            if on_rows is not None:
+                on_rows(name, pd.DataFrame.from_records(rows, columns=schema.RESULT_COLUMNS))
+
+        # a live call is paid for: its row is written at once, with the others that finished meanwhile
+        rows = _Rows(write, REPLAY_BATCH if replay else 1)
 
         def note_others() -> None:  # units another process finished count towards this bar too
             if feed.by_others > stats["others"]:
@@ -114,20 +113,18 @@ class LocalExecutor:
         async def worker() -> None:
             while (unit := await feed.next()) is not None:
                 row = await experiment._unit(name, strategy, unit[0], unit[1])
-                buffer.append(row)
+                rows.add(row)
                 stats["errors"] += bool(row["error_type"])
                 stats["cost"] += row["cost"]
                 bar.update(1)
                 note_others()
-                if len(buffer) >= flush_every:
-                    flush()
-                    bar.set_postfix(errors=stats["errors"], cost=f"${stats['cost']:.4f}", refresh=False)
+                bar.set_postfix(errors=stats["errors"], cost=f"${stats['cost']:.4f}", refresh=False)
 
         async with feed:  # leaving it gives back the leases of units claimed but not called
             try:
                 await asyncio.gather(*(worker() for _ in range(max(1, experiment.concurrency))))
             finally:
-                flush()  # nothing already computed is lost, also on Ctrl-C
+                await rows.close()  # nothing already computed is lost, also on Ctrl-C
                 note_others()
                 bar.set_postfix(errors=stats["errors"], cost=f"${stats['cost']:.4f}", refresh=True)
         if feed.by_others:
@@ -166,6 +163,44 @@ class LocalExecutor:
         # what a failed worker did not hand back runs here
         again = {n: experiment._plan(n) for n in plans if n in away}
         run_sync(self.arun(experiment, again, progress=progress, on_rows=on_rows))
+
+
+class _Rows:
+    """Finished rows on their way to the store. ``every > 1`` (replay): written ``every`` at a time. ``every=1``
+    (live): a group commit, rows written as soon as they finish, on a thread, all that finished while the
+    previous write was on disk in one transaction, so concurrent calls share the disk's flushes and the event
+    loop keeps serving answers meanwhile. A failed write is raised by the next :meth:`add` or :meth:`close`."""
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], None], every: int) -> None:
+        self.write, self.every = write, every
+        self.buffer: list[dict[str, Any]] = []
+        self.task: asyncio.Future[None] | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        if self.task is not None and self.task.done():
+            self.task.result()  # a failed write stops the run
+        if self.every > 1:
+            if len(self.buffer) >= self.every:
+                self._take()
+        elif self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._drain())
+
+    def _take(self) -> None:
+        rows, self.buffer = self.buffer, []
+        self.write(rows)
+
+    async def _drain(self) -> None:
+        while self.buffer:
+            rows, self.buffer = self.buffer, []
+            await asyncio.to_thread(self.write, rows)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            await asyncio.shield(self.task) if not self.task.done() else None
+            self.task.result()
+        if self.buffer:
+            self._take()
 
 
 def _shares(experiment: Experiment, plans: Mapping[str, Plan], workers: int) -> list[frozenset[str]]:
