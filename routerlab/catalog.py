@@ -60,13 +60,20 @@ class ModelDeprecationWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Price:
-    """USD per million input and output tokens, with when and where the price was read."""
+    """USD per million input and output tokens, with when and where the price was read.
+
+    ``cached_input`` is the price of input tokens read from the provider's prompt cache and
+    ``cache_write`` of input tokens written to it (USD per million; ``None``: not published, the
+    ``input`` price applies).
+    """
 
     input: float
     output: float
     as_of: str = ""
     source: str = ""
     estimated: bool = False
+    cached_input: float | None = None
+    cache_write: float | None = None
 
 
 @dataclass(frozen=True)
@@ -112,10 +119,25 @@ class ModelSpec:
     deprecated: str | None = None
     replacement: str | None = None
 
-    def cost(self, input_tokens: Any, output_tokens: Any) -> Any:
-        """USD for the given token counts (scalars or numpy arrays)."""
-        value = (np.asarray(input_tokens, dtype=float) * self.price.input
-                 + np.asarray(output_tokens, dtype=float) * self.price.output) / 1e6
+    def cost(self, input_tokens: Any, output_tokens: Any, *, cached_tokens: Any = 0, cache_write_tokens: Any = 0) -> Any:
+        """USD for the given token counts (scalars or numpy arrays).
+
+        ``cached_tokens`` (read from the prompt cache) and ``cache_write_tokens`` (written to it) are
+        counted inside ``input_tokens`` (OpenAI's convention) and priced at ``price.cached_input`` and
+        ``price.cache_write`` (the input price where those are not published).
+
+        Example::
+
+            >>> Catalog.default()["gpt-4o-mini"].cost(2006, 300, cached_tokens=1920)
+            0.0003369
+        """
+        p = self.price
+        value = np.asarray(input_tokens, dtype=float) * p.input + np.asarray(output_tokens, dtype=float) * p.output
+        if np.any(cached_tokens) and p.cached_input is not None:
+            value = value + np.asarray(cached_tokens, dtype=float) * (p.cached_input - p.input)
+        if np.any(cache_write_tokens) and p.cache_write is not None:
+            value = value + np.asarray(cache_write_tokens, dtype=float) * (p.cache_write - p.input)
+        value = value / 1e6
         return float(value) if np.ndim(value) == 0 else value
 
     def score(self, capability: str | Capability) -> float:
@@ -134,7 +156,8 @@ def _spec_from_dict(name: str, raw: Mapping[str, Any], where: str) -> ModelSpec:
         return raw[key]
 
     try:
-        price = Price(**{k: (str(v) if k in ("as_of", "source") else v) for k, v in need("price").items()})
+        fields: dict[str, Any] = {k: (str(v) if k in ("as_of", "source") else v) for k, v in need("price").items()}
+        price = Price(**fields)
         latency = LatencyProfile(**need("latency"))
     except TypeError as exc:
         raise ConfigError(f"{where}: model {name!r}: {exc}") from None
