@@ -31,4 +31,4 @@ class GroqProvider(OpenAIProvider):
     client_class = "AsyncGroq"
 
     def _stream_params(self) -> dict[str, Any]:
-        return {"extra_body": {"stream_options": {"include_usage": True}}}
+        return {"stream": True, "extra_body": {"stream_options": {"include_usage": True}}}

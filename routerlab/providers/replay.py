@@ -47,6 +47,23 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def _column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """An integer column of the outcomes, zeros when they do not record it (NaN: not recorded, 0)."""
+    if name not in df.columns:
+        return np.zeros(len(df), dtype=np.int64)
+    return df[name].fillna(0).to_numpy(dtype=np.int64)
+
+
+def _count(value: Any) -> int:
+    """A recorded token count, 0 when it was not recorded (None or NaN)."""
+    return 0 if value is None or value != value else int(value)
+
+
+def _delta(price: float | None, input_price: float) -> float:
+    """What a cached (or cache-written) input token costs more than a fresh one (USD per 1M; 0 unpublished)."""
+    return 0.0 if price is None else price - input_price
+
+
 def string_hashes(values: Any) -> np.ndarray:
     """Stable 64-bit hashes of strings (pandas' SipHash): the same in every process and run."""
     return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
@@ -157,6 +174,11 @@ class ReplayCaller:
                 "row_model": o._row_model,
                 "input_tokens": o.df["input_tokens"].to_numpy(),
                 "output_tokens": o.df["output_tokens"].to_numpy(),
+                # prompt-cache tokens when the outcomes record them (inside input_tokens), priced as ModelSpec.cost does
+                "cached_tokens": _column(o.df, "cached_tokens"),
+                "cache_write_tokens": _column(o.df, "cache_write_tokens"),
+                "price_cached": np.array([_delta(s.price.cached_input, s.price.input) for s in specs]),
+                "price_write": np.array([_delta(s.price.cache_write, s.price.input) for s in specs]),
             }
         return self._arrays
 
@@ -181,8 +203,12 @@ class ReplayCaller:
         pc, mc = t["row_prompt"][pos], t["row_model"][pos]
         n_in, n_out = t["input_tokens"][pos], t["output_tokens"][pos]
         out: dict[str, np.ndarray] = {"prompt_code": pc, "model_code": mc, "input_tokens": n_in, "output_tokens": n_out}
+        cached, written = t["cached_tokens"][pos], t["cache_write_tokens"][pos]
+        out["cached_tokens"], out["cache_write_tokens"] = cached, written
         # the same arithmetic, in the same order, as ModelSpec.cost and complete(): identical floats
-        out["cost"] = (n_in.astype(float) * t["price_in"][mc] + n_out.astype(float) * t["price_out"][mc]) / 1e6
+        out["cost"] = (n_in.astype(float) * t["price_in"][mc] + n_out.astype(float) * t["price_out"][mc]
+                       + cached.astype(float) * t["price_cached"][mc]
+                       + written.astype(float) * t["price_write"][mc]) / 1e6
         if self.simulate_latency:
             z1, z2 = stable_normals(t["prompt_hash"][pc], t["model_hash"][mc],
                                     np.broadcast_to(np.asarray(samples), pos.shape), self.seed)
@@ -213,6 +239,7 @@ class ReplayCaller:
         row = self.outcomes.record(pid, model)
         spec = self._spec(model)
         n_in, n_out = int(row["input_tokens"]), int(row["output_tokens"])
+        cached, written = _count(row.get("cached_tokens")), _count(row.get("cache_write_tokens"))
         if self.simulate_latency:
             prof = spec.latency
             t = self._tables()
@@ -228,8 +255,10 @@ class ReplayCaller:
             ttft, latency = None, 0.0
         return Completion(
             text=str(row["response"]), model=model, provider=self.provider,
-            input_tokens=n_in, output_tokens=n_out, cost=float(spec.cost(n_in, n_out)),
+            input_tokens=n_in, output_tokens=n_out,
+            cost=float(spec.cost(n_in, n_out, cached_tokens=cached, cache_write_tokens=written)),
             latency=latency, ttft=ttft, simulated_latency=self.simulate_latency, deployment="replay",
+            cached_tokens=cached, cache_write_tokens=written,
         )
 
     def complete_sync(self, request: Request, model: str) -> Completion:
