@@ -24,7 +24,8 @@ from ..errors import ProviderError, StreamInterrupted, Timeout
 from ..types import Completion, Request
 from .balancer import Lease, LoadBalancer
 from .config import Deployment, RetryPolicy
-from .quota import DeploymentLimits, SpendLedger
+from ..tokens import count_message_tokens
+from .quota import DeploymentLimits, Reservation, SpendLedger
 
 __all__ = ["Attempts", "CallState", "Item"]
 
@@ -57,16 +58,19 @@ class CallState:
     """
 
     __slots__ = ("request", "stream", "use_cache", "wait", "primary", "chain", "pos", "attempts", "tokens_in",
-                 "tokens_out", "cost", "made", "last_error", "done_models", "tried", "barred", "backoff_due",
-                 "budget_blocked", "estimate", "start", "wait_deadline", "progressed", "answered")
+                 "tokens_out", "cached_tokens", "cache_write_tokens", "cost", "made", "last_error", "done_models",
+                 "tried", "barred", "backoff_due", "budget_blocked", "estimate", "start", "wait_deadline",
+                 "progressed", "answered", "reservation", "_prompt_tokens")
 
     def __init__(self, request: Request, chain: list[str], *, stream: bool, use_cache: bool, wait: bool,
                  start: float, max_wait: float) -> None:
         self.request, self.stream, self.use_cache, self.wait = request, stream, use_cache, wait
         self.primary, self.chain, self.pos = chain[0], chain, 0
         self.attempts: list[tuple[str, str]] = []
-        self.tokens_in = self.tokens_out = self.made = 0
+        self.tokens_in = self.tokens_out = self.cached_tokens = self.cache_write_tokens = self.made = 0
         self.cost = 0.0
+        self.reservation: Reservation | None = None  # what the attempt in flight holds against the budgets
+        self._prompt_tokens: int | None = None
         self.last_error: ProviderError | None = None
         self.done_models: set[str] = set()
         self.tried: set[str] = set()
@@ -75,6 +79,12 @@ class CallState:
         self.budget_blocked: dict[str, str] = {}
         self.estimate = max(1, len(request.text) // 4) + int(request.max_tokens or 256)
         self.start, self.wait_deadline = start, start + max_wait
+
+    def prompt_tokens(self) -> int:
+        """The prompt's tokens (cl100k, message overheads included), counted once per request."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = count_message_tokens(self.request.messages_as_dicts())
+        return self._prompt_tokens
 
     def next_model(self) -> str | None:
         """The next model of the chain this pass may still try (None at the end of the chain)."""
@@ -131,6 +141,7 @@ class Attempts:
             failure = exc
         except BaseException as exc:  # cancelled, or the consumer stopped reading: nothing to learn
             self.balancer.release(lease, error=exc, latency=self.clock() - t0)
+            self._release_budget(call)
             raise
         yield self._settle(call, lease, dep, model, t0, self._as_error(failure, dep, call, parts, result), result)
 
@@ -188,10 +199,12 @@ class Attempts:
         label = self.balancer.release(lease, error=err, latency=latency)
         if result is not None:
             tokens, cost = (result.input_tokens, result.output_tokens), float(result.cost)
+            cache = (result.cached_tokens, result.cache_write_tokens)
         else:
-            tokens = err.tokens if err is not None else (0, 0)
+            tokens, cache = (err.tokens if err is not None else (0, 0)), (0, 0)
             cost = self._price(dep, tokens)
-        self._charge(model, dep, tokens, cost, ok=err is None, call=call)
+        self._charge(model, dep, tokens, cache, cost, ok=err is None, call=call)
+        self._release_budget(call)
         if self.limits:
             self.limits.settle(dep.name, call.estimate, tokens[0] + tokens[1])
         call.attempts.append((dep.name, label))
@@ -214,9 +227,17 @@ class Attempts:
             return 0.0
         return float(self.catalog[dep.model].cost(tokens[0], tokens[1]))
 
-    def _charge(self, model: str, dep: Deployment, tokens: tuple[int, int], cost: float, *, ok: bool,
-                call: CallState) -> None:
-        self.ledger.charge(model, dep.provider_kind, dep.name, tokens, cost, ok=ok)
+    def _charge(self, model: str, dep: Deployment, tokens: tuple[int, int], cache: tuple[int, int], cost: float, *,
+                ok: bool, call: CallState) -> None:
+        self.ledger.charge(model, dep.provider_kind, dep.name, tokens, cost, ok=ok, cached=cache[0],
+                           cache_write=cache[1])
         call.tokens_in += int(tokens[0])
         call.tokens_out += int(tokens[1])
+        call.cached_tokens += int(cache[0])
+        call.cache_write_tokens += int(cache[1])
         call.cost += cost
+
+    def _release_budget(self, call: CallState) -> None:
+        if call.reservation is not None:
+            self.ledger.release(call.reservation)
+            call.reservation = None

@@ -43,7 +43,8 @@ from dataclasses import replace
 from typing import Any, cast
 
 from ..catalog import Catalog
-from ..errors import ConfigError, ProviderError, UnknownModelError, Unavailable
+from ..providers.base import Secret
+from ..errors import ConfigError, ContextTooLong, ProviderError, UnknownModelError, Unavailable
 from ..types import Completion, Request
 from .attempt import Attempts, CallState, Item, with_changes
 from .balancer import AT_CAPACITY, Lease, LoadBalancer
@@ -88,14 +89,14 @@ class Gateway:
         self.catalog = catalog if catalog is not None else cfg.load_catalog()
         self.balancer = LoadBalancer(strategy=cfg.strategy, breaker=cfg.breaker, clock=self.clock,
                                      rng=rng if rng is not None else random.Random(cfg.seed),
-                                     on_transition=self._log_transition)
+                                     on_transition=self._log_transition, max_cooldown=cfg.retry.max_cooldown)
         self._deps = {d.name: d for d in cfg.deployments}
         self._model_of = {d.name: m for m, deps in cfg.models.items() for d in deps}
         self._groups = {m: tuple(d.name for d in deps) for m, deps in cfg.models.items()}
         for d in cfg.deployments:
             self.balancer.add(d.name, d.weight, max_concurrency=d.max_concurrency)
         self._limits = DeploymentLimits({d.name: (d.rpm, d.tpm) for d in cfg.deployments}, clock=self.clock)
-        self._secrets: tuple[str, ...] = ()
+        self._secrets: tuple[Secret, ...] = ()
         self._providers = self._build_providers(providers, provider_factory)
         self._secrets = self._secret_values()
         self.caches = GatewayCaches(
@@ -145,14 +146,15 @@ class Gateway:
         from ..providers import make_provider
 
         return make_provider(d.provider_kind, base_url=d.base_url, api_key_env=d.api_key_env, deployment=d.name,
-                             timeout=d.timeout or self.config.retry.timeout, catalog=self.catalog)
+                             timeout=d.timeout or self.config.retry.timeout, catalog=self.catalog, compat=d.compat)
 
-    def _secret_values(self) -> tuple[str, ...]:
-        """The key values of every variable a deployment names, longest first: scrubbed from messages."""
+    def _secret_values(self) -> tuple[Secret, ...]:
+        """The keys of every variable a deployment names, wrapped, longest first: scrubbed from messages.
+        They are held only to be found in text; no attribute of the Gateway is a key as a plain string."""
         names = {d.api_key_env for d in self._deps.values()} | {
             getattr(p, "api_key_env", None) for p in self._providers.values()}
-        values = {v for e in names if isinstance(e, str) for v in [os.environ.get(e, "")] if len(v) >= 6}
-        return tuple(sorted(values, key=len, reverse=True))
+        keys = {(e, v) for e in names if isinstance(e, str) for v in [os.environ.get(e, "")] if len(v) >= 6}
+        return tuple(Secret(v, env=e) for e, v in sorted(keys, key=lambda ev: len(ev[1]), reverse=True))
 
     @property
     def models(self) -> list[str]:
@@ -319,19 +321,18 @@ class Gateway:
     # layer 2: one model's deployments --------------------------------------------------------
     async def _serve_model(self, call: CallState, model: str) -> AsyncIterator[Item]:
         """Attempts on ``model``'s deployments (after the cache) until one answers or none can."""
-        deps = self._within_budget(model, call) if self._budgeted else self._groups[model]
-        if not deps:
+        deps = self._groups[model]
+        for item in await self._from_cache(call, model):
+            yield item
+        if call.answered or self._too_long(call, model):
             return
-        if call.use_cache:
-            hit = await self.caches.lookup(call.request, model, [self._deps[n] for n in deps])
-            if hit is not None:
-                for item in self._from_cache(call, hit):
-                    yield item
-                return
-        while call.made < self.config.retry.attempts:
+        while call.made < self.config.retry.attempts and model not in call.budget_blocked:
             lease = await self._lease(call, model, deps)
             if lease is None:
                 return
+            if self._budgeted and not self._reserve(call, model, lease):
+                continue
+            call.progressed = True
             try:
                 async for item in self._attempts.run(call, lease, model):
                     yield await self._answered(call, model, lease.deployment, item) \
@@ -357,7 +358,6 @@ class Gateway:
                                  f"more than {self.config.retry.max_wait:g} s", call, retry_after=pause)
             await asyncio.sleep(pause)
         call.tried.add(lease.deployment)
-        call.progressed = True
         return lease
 
     def _after_failure(self, call: CallState, model: str, deployment: str, err: ProviderError) -> bool:
@@ -377,7 +377,12 @@ class Gateway:
             call.done_models.add(model)
         return kind.other_deployment
 
-    def _from_cache(self, call: CallState, hit: Completion) -> list[Item]:
+    async def _from_cache(self, call: CallState, model: str) -> list[Item]:
+        """A cached answer of ``model`` as the items to yield (none on a miss, or when caching is off)."""
+        hit = await self.caches.lookup(call.request, model, [self._deps[n] for n in self._groups[model]]) \
+            if call.use_cache else None
+        if hit is None:
+            return []
         call.attempts.extend(hit.attempts)
         call.answered = True
         hit = replace(hit, attempts=tuple(call.attempts), latency=self.clock() - call.start)
@@ -389,7 +394,8 @@ class Gateway:
         if call.use_cache:
             await self.caches.store(call.request, model, self._deps[deployment], final)
         return with_changes(final, deployment=deployment, attempts=tuple(call.attempts), input_tokens=call.tokens_in,
-                     output_tokens=call.tokens_out, cost=call.cost, latency=self.clock() - call.start)
+                            output_tokens=call.tokens_out, cost=call.cost, latency=self.clock() - call.start,
+                            cached_tokens=call.cached_tokens, cache_write_tokens=call.cache_write_tokens)
 
     def _backoff(self, retry: int) -> float:
         p = self.config.retry
@@ -409,17 +415,47 @@ class Gateway:
                 waits.append(max(self._limits.wait(n, call.estimate), 0.001))
         return min(waits) if waits else None
 
-    def _within_budget(self, model: str, call: CallState) -> tuple[str, ...]:
-        """The deployments of ``model`` that the budget still allows (empty when it is over budget)."""
-        reason, deps = self.ledger.blocked(model, {n: self._deps[n].provider_kind for n in self._groups[model]})
-        if reason is None:
-            return deps
-        if model not in call.budget_blocked:
-            call.attempts.append((f"budget:{model}", "budget_exceeded"))
-            call.budget_blocked[model] = reason
-        if self.config.budgets.on_exceeded == "refuse":
-            raise self._fail(BudgetExceeded, f"refused: {reason} (budgets.on_exceeded=refuse)", call)
-        return ()
+    def _reserve(self, call: CallState, model: str, lease: Lease) -> bool:
+        """Hold the attempt's estimated cost against the budgets (before it is sent). When a cap has no room:
+        ``refuse`` raises BudgetExceeded; ``fallback`` bars the deployment (a provider's cap) or the model
+        (the model's or the total cap) for this request. True when the attempt may go."""
+        dep = self._deps[lease.deployment]
+        try:
+            call.reservation = self.ledger.reserve(model, dep.provider_kind, self._estimate(call, dep))
+            return True
+        except BudgetExceeded as exc:
+            self.balancer.release(lease, error=exc)  # no call was made: says nothing about the deployment
+            if self.config.budgets.on_exceeded == "refuse":
+                raise self._fail(exc, f"refused: {exc} (budgets.on_exceeded=refuse)", call) from None
+            call.barred.add(dep.name)
+            if exc.scope != "provider" or all(n in call.barred for n in self._groups[model]):
+                call.attempts.append((f"budget:{model}", "budget_exceeded"))
+                call.budget_blocked[model] = str(exc)
+            return False
+
+    def _estimate(self, call: CallState, dep: Deployment) -> float:
+        """An upper bound of the attempt's cost (USD): the prompt's tokens plus ``max_tokens`` (else the
+        model's output limit, at most 4,096) at list price, the prompt cache ignored."""
+        if dep.model not in self.catalog:
+            return 0.0
+        spec = self.catalog[dep.model]
+        return float(spec.cost(call.prompt_tokens(), call.request.max_tokens or min(spec.max_output, 4096)))
+
+    def _too_long(self, call: CallState, model: str) -> bool:
+        """Whether the prompt (plus ``max_tokens``) is known not to fit ``model``'s window: then nothing is
+        sent and the models with a larger window come next (raises ContextTooLong when there are none)."""
+        window = self._context_window(model)
+        reserve = int(call.request.max_tokens or 0)
+        size = len(call.request.text.encode("utf-8", "surrogatepass"))
+        if window is None or size + 8 * len(call.request.messages) + reserve <= window:
+            return False  # a token is at least one byte: it fits without counting
+        if call.prompt_tokens() + reserve <= window:
+            return False
+        call.attempts.append((f"context:{model}", "context_too_long"))
+        self._to_larger_model(call, model, ContextTooLong(
+            f"the prompt is {call.prompt_tokens():,} tokens{f' + max_tokens {reserve:,}' if reserve else ''}, more "
+            f"than {model}'s context window of {window:,} tokens (counted before sending)"))
+        return True
 
     def _context_window(self, model: str) -> int | None:
         if model in self.config.context_windows:
@@ -447,8 +483,7 @@ class Gateway:
     # errors and secrets ----------------------------------------------------------------------
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
+            text = secret.redact(text)
         return text
 
     def _fail(self, kind: ProviderError | type[ProviderError], message: str, call: CallState, *,
