@@ -196,6 +196,7 @@ class Attempts:
                 err: ProviderError | None, result: Completion | None) -> Completion:
         """Release the lease, charge the attempt once, record it; return the answer or raise the error."""
         latency = self.clock() - t0
+        newly_out = err is not None and err.kind.out_of_rotation and dep.name not in self.balancer.misconfigured()
         label = self.balancer.release(lease, error=err, latency=latency)
         if result is not None:
             tokens, cost = (result.input_tokens, result.output_tokens), float(result.cost)
@@ -215,7 +216,7 @@ class Attempts:
         assert err is not None  # _as_error returns an error whenever there is no result
         err.deployment = err.deployment or dep.name
         call.last_error = err
-        if err.kind.out_of_rotation:
+        if newly_out:
             log.warning("deployment %s is misconfigured (HTTP %s) and leaves rotation until gateway.restore(%r)",
                         dep.name, err.status, dep.name)
         log.debug("%s attempt %d on %s: %s (%.3f s): %s", model, call.made, dep.name, label, latency,

@@ -203,22 +203,31 @@ class Gateway:
 
         Returns the :class:`~routerlab.types.Completion` of the deployment that answered (``model`` and
         ``deployment`` say which), with the request's totals over every attempt: ``input_tokens`` and
-        ``output_tokens`` (tokens), ``cost`` (USD), ``latency`` (seconds since the call, backoff and
-        waits included) and ``attempts`` (``((deployment, outcome), ...)``). A cache hit has
-        ``cached=True`` and the original call's tokens and cost.
+        ``output_tokens`` (tokens; ``cached_tokens`` / ``cache_write_tokens`` of the input ones were read
+        from / written to the provider's prompt cache), ``cost`` (USD, cached input at its own price),
+        ``latency`` (seconds since the call, backoff and waits included) and ``attempts``
+        (``((deployment, outcome), ...)``, outcomes being :data:`~routerlab.errors.ERROR_KINDS` names). A
+        cache hit has ``cached=True`` and the original call's tokens and cost.
 
         Raises (every one a :class:`~routerlab.errors.ProviderError` carrying ``attempts`` and ``cost``,
-        with key values scrubbed from the message):
-        :class:`~routerlab.errors.UnknownModelError` (a ``ConfigError``) when ``model`` is not configured;
-        :class:`~routerlab.errors.BadRequest` at once when the provider rejects the request itself (never
-        retried); :class:`~routerlab.errors.ContextTooLong` when the prompt fits no configured model;
-        :class:`~routerlab.live.quota.BudgetExceeded` when a spend cap is reached and the budget policy
-        refuses (or no model of the chain is within budget); :class:`~routerlab.errors.Unavailable` when no
-        deployment can take the call now (``retry_after`` says when the earliest returns), or every
-        deployment stays at its rate or concurrency limit past ``retry.max_wait``; otherwise the last
-        attempt's error (:class:`~routerlab.errors.ServerError`, :class:`~routerlab.errors.RateLimited`,
-        :class:`~routerlab.errors.Timeout`, :class:`~routerlab.errors.AuthError`, ...) when the retry
-        budget (``retry.attempts`` upstream calls) is spent or no deployment is left.
+        with key values scrubbed from the message), each when:
+
+        - :class:`~routerlab.errors.UnknownModelError` (a ``ConfigError``): ``model`` is not configured;
+        - :class:`~routerlab.errors.InvalidRequest` (also a ``ValueError``), at once: the request cannot be
+          sent (it fails to serialise or encode, or an SDK rejects it locally); no deployment is blamed;
+        - :class:`~routerlab.errors.BadRequest`, at once: the provider rejects the request itself (never
+          retried; a parameter the host does not take is first dropped once, see ``compat``);
+        - :class:`~routerlab.errors.ContextTooLong`: the prompt fits no configured model (counted before
+          sending where the window is known);
+        - :class:`~routerlab.live.quota.BudgetExceeded`: a spend cap has no room for this call's estimate and
+          ``budgets.on_exceeded`` is ``refuse``, or no model of the chain is within budget (the message
+          names the cap, the spend and what calls in flight hold);
+        - :class:`~routerlab.errors.Unavailable`: no deployment can take the call now (circuits open,
+          cooling down after a Retry-After, out of rotation; ``retry_after`` says when the earliest returns),
+          or every deployment stays at its rate or concurrency limit past ``retry.max_wait``;
+        - the last attempt's error (:class:`~routerlab.errors.ServerError`, ``Overloaded``, ``RateLimited``,
+          ``DeploymentLimit``, ``Timeout``, ``AuthError``, ``NotFound``, ...): the retry budget
+          (``retry.attempts`` upstream calls) is spent, or every deployment that could answer is out.
 
         Example::
 
