@@ -59,7 +59,7 @@ class CallState:
 
     __slots__ = ("request", "stream", "use_cache", "wait", "primary", "chain", "pos", "attempts", "tokens_in",
                  "tokens_out", "cached_tokens", "cache_write_tokens", "cost", "made", "last_error", "done_models",
-                 "tried", "barred", "backoff_due", "budget_blocked", "estimate", "start", "wait_deadline",
+                 "tried", "barred", "backoff_due", "budget_blocked", "_estimate", "start", "wait_deadline",
                  "progressed", "answered", "reservation", "_prompt_tokens")
 
     def __init__(self, request: Request, chain: list[str], *, stream: bool, use_cache: bool, wait: bool,
@@ -77,8 +77,15 @@ class CallState:
         self.barred: set[str] = set()
         self.backoff_due = self.progressed = self.answered = False
         self.budget_blocked: dict[str, str] = {}
-        self.estimate = max(1, len(request.text) // 4) + int(request.max_tokens or 256)
+        self._estimate: int | None = None
         self.start, self.wait_deadline = start, start + max_wait
+
+    @property
+    def estimate(self) -> int:
+        """A rough token count of the call (prompt characters / 4 + the output budget), for rate limits."""
+        if self._estimate is None:
+            self._estimate = max(1, len(self.request.text) // 4) + int(self.request.max_tokens or 256)
+        return self._estimate
 
     def prompt_tokens(self) -> int:
         """The prompt's tokens (cl100k, message overheads included), counted once per request."""
@@ -146,11 +153,12 @@ class Attempts:
         yield self._settle(call, lease, dep, model, t0, self._as_error(failure, dep, call, parts, result), result)
 
     async def _pull(self, items: AsyncIterator[Item], deadline: float) -> AsyncIterator[Item]:
-        """``items``, each pull cut at ``deadline`` (clock time): the deadline covers the provider, never
-        the consumer's time between items."""
+        """``items`` up to the final Completion, each pull cut at ``deadline`` (clock time): the deadline
+        covers the provider, never the consumer's time between items."""
         it = items.__aiter__()
         try:
-            while True:
+            item: Item = ""
+            while not isinstance(item, Completion):  # a provider's last item is its Completion
                 async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
                     try:
                         item = await it.__anext__()

@@ -95,6 +95,7 @@ class Gateway:
         self._groups = {m: tuple(d.name for d in deps) for m, deps in cfg.models.items()}
         for d in cfg.deployments:
             self.balancer.add(d.name, d.weight, max_concurrency=d.max_concurrency)
+        self._windows: dict[str, int | None] = {}
         self._limits = DeploymentLimits({d.name: (d.rpm, d.tpm) for d in cfg.deployments}, clock=self.clock)
         self._secrets: tuple[Secret, ...] = ()
         self._providers = self._build_providers(providers, provider_factory)
@@ -467,6 +468,12 @@ class Gateway:
         return True
 
     def _context_window(self, model: str) -> int | None:
+        """The model's context window in tokens (config first, then the catalog), looked up once."""
+        if model not in self._windows:
+            self._windows[model] = self._find_window(model)
+        return self._windows[model]
+
+    def _find_window(self, model: str) -> int | None:
         if model in self.config.context_windows:
             return int(self.config.context_windows[model])
         for name in (model, *(self._deps[n].model for n in self._groups[model])):

@@ -152,12 +152,20 @@ class SpendLedger:
         """Record one attempt: its (input, output) tokens, the cached / cache-write ones among the input
         tokens, and its cost in USD."""
         with self._lock:
-            row = self._rows.setdefault((model, provider, deployment), [0, 0, 0, 0, 0, 0, 0, 0.0])
-            for i, value in enumerate((1 if ok else 0, 1, 0 if ok else 1, tokens[0], tokens[1], cached, cache_write)):
-                row[i] += int(value)
+            row = self._rows.get((model, provider, deployment))
+            if row is None:
+                row = self._rows[(model, provider, deployment)] = [0, 0, 0, 0, 0, 0, 0, 0.0]
+            row[0] += ok
+            row[1] += 1
+            row[2] += not ok
+            row[3] += int(tokens[0])
+            row[4] += int(tokens[1])
+            row[5] += int(cached)
+            row[6] += int(cache_write)
             row[7] += float(cost)
-            for key in self._scopes(model, provider):
-                self._spent[key] = self._spent.get(key, 0.0) + cost
+            spent = self._spent
+            for key in (("total", ""), ("model", model), ("provider", provider)):
+                spent[key] = spent.get(key, 0.0) + cost
             self.total += cost
 
     @staticmethod
