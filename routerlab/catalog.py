@@ -132,6 +132,13 @@ class ModelSpec:
             0.0003369
         """
         p = self.price
+        if all(isinstance(x, (int, float)) for x in (input_tokens, output_tokens, cached_tokens, cache_write_tokens)):
+            total = float(input_tokens) * p.input + float(output_tokens) * p.output  # the same IEEE sums as arrays
+            if cached_tokens and p.cached_input is not None:
+                total += float(cached_tokens) * (p.cached_input - p.input)
+            if cache_write_tokens and p.cache_write is not None:
+                total += float(cache_write_tokens) * (p.cache_write - p.input)
+            return total / 1e6
         value = np.asarray(input_tokens, dtype=float) * p.input + np.asarray(output_tokens, dtype=float) * p.output
         if np.any(cached_tokens) and p.cached_input is not None:
             value = value + np.asarray(cached_tokens, dtype=float) * (p.cached_input - p.input)

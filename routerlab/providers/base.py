@@ -131,17 +131,27 @@ def error_from_status(status: int, message: str, *, headers: Mapping[str, str] |
 
 
 # prompt-cache fields, as each API reports them (read: served from the cache; write: stored into it)
-_CACHE_READ = ("prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens", "prompt_cache_hit_tokens",
-               "cached_tokens", "cache_read_input_tokens", "cached_content_token_count")
-_CACHE_WRITE = ("prompt_tokens_details.cache_write_tokens", "cache_creation_input_tokens", "cache_write_tokens")
+_CACHE_READ = tuple(n.split(".") for n in (
+    "prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens", "prompt_cache_hit_tokens",
+    "cached_tokens", "cache_read_input_tokens", "cached_content_token_count"))
+_CACHE_WRITE = tuple(n.split(".") for n in (
+    "prompt_tokens_details.cache_write_tokens", "cache_creation_input_tokens", "cache_write_tokens"))
 
 
-def _field(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
+def _field(obj: Any, path: list[str]) -> Any:
+    for part in path:
         obj = obj.get(part) if isinstance(obj, Mapping) else getattr(obj, part, None)
         if obj is None:
             return None
     return obj
+
+
+def _first_count(usage: Any, paths: tuple[list[str], ...]) -> int:
+    for path in paths:
+        value = _field(usage, path)
+        if isinstance(value, (int, float)):
+            return max(int(value), 0)
+    return 0
 
 
 def cache_fields(usage: Any) -> tuple[int, int]:
@@ -154,11 +164,7 @@ def cache_fields(usage: Any) -> tuple[int, int]:
         >>> cache_fields({"input_tokens": 50, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20})
         (100, 20)
     """
-    found = []
-    for names in (_CACHE_READ, _CACHE_WRITE):
-        value = next((v for n in names for v in [_field(usage, n)] if isinstance(v, (int, float))), 0)
-        found.append(max(int(value), 0))
-    return found[0], found[1]
+    return _first_count(usage, _CACHE_READ), _first_count(usage, _CACHE_WRITE)
 
 
 _FINISH = {
