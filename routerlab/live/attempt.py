@@ -4,19 +4,19 @@
 settles it exactly once: the lease goes back to the load balancer (which reads the error's kind), the
 tokens and USD go to the spend ledger and the request's totals, the rate-limit buckets are corrected,
 and the attempt is recorded as ``(deployment, outcome)``. A failure is raised as a routerlab error; a
-stream cut after text went out becomes :class:`~routerlab.errors.StreamInterrupted`.
+stream cut after text went out becomes :class:`~routerlab.errors.StreamInterrupted`. A whole-answer
+call is one awaited ``provider.complete``; a streamed one hands each delta to the request's ``sink``.
 
 Example::
 
-    >>> async for item in gateway._attempts.run(call, lease, "gpt-4o-mini"):   # doctest: +SKIP
-    ...     print(item)
+    >>> completion = await gateway._attempts.run(call, lease, "gpt-4o-mini")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..catalog import Catalog
@@ -31,7 +31,9 @@ __all__ = ["Attempts", "CallState", "Item"]
 
 log = logging.getLogger("routerlab.gateway")
 Item = str | Completion
-"""What the layers yield: text deltas, then one final Completion."""
+"""What a stream yields: text deltas, then one final Completion."""
+Sink = Callable[[str], Awaitable[None]]
+"""Where a streamed call's text deltas go, in order, as they arrive."""
 
 
 def with_changes(c: Completion, **changes: Any) -> Completion:
@@ -42,14 +44,10 @@ def with_changes(c: Completion, **changes: Any) -> Completion:
     return new
 
 
-async def _one_shot(provider: Any, request: Request, model: str, timeout: float) -> AsyncIterator[Item]:
-    """A whole-answer call as a one-item stream, so both kinds of call share one attempt path."""
-    yield await provider.complete(request, model, timeout=timeout)
-
-
 class CallState:
     """One request's state across the Gateway's three layers.
 
+    ``sink`` receives a streamed call's text deltas (None: a whole-answer call);
     ``chain`` is the models to walk (it grows when a context fallback applies) and ``pos`` the position
     of the next one; ``attempts``, ``tokens_in``/``tokens_out`` and ``cost`` (USD) are the request's
     totals; ``made`` counts upstream calls against the retry budget; ``tried`` are the deployments tried
@@ -57,14 +55,14 @@ class CallState:
     models that cannot answer this request.
     """
 
-    __slots__ = ("request", "stream", "use_cache", "wait", "primary", "chain", "pos", "attempts", "tokens_in",
+    __slots__ = ("request", "sink", "use_cache", "wait", "primary", "chain", "pos", "attempts", "tokens_in",
                  "tokens_out", "cached_tokens", "cache_write_tokens", "cost", "made", "last_error", "done_models",
                  "tried", "barred", "backoff_due", "budget_blocked", "_estimate", "start", "wait_deadline",
-                 "progressed", "answered", "reservation", "_prompt_tokens")
+                 "progressed", "reservation", "_prompt_tokens")
 
-    def __init__(self, request: Request, chain: list[str], *, stream: bool, use_cache: bool, wait: bool,
+    def __init__(self, request: Request, chain: list[str], *, sink: Sink | None, use_cache: bool, wait: bool,
                  start: float, max_wait: float) -> None:
-        self.request, self.stream, self.use_cache, self.wait = request, stream, use_cache, wait
+        self.request, self.sink, self.use_cache, self.wait = request, sink, use_cache, wait
         self.primary, self.chain, self.pos = chain[0], chain, 0
         self.attempts: list[tuple[str, str]] = []
         self.tokens_in = self.tokens_out = self.cached_tokens = self.cache_write_tokens = self.made = 0
@@ -75,7 +73,7 @@ class CallState:
         self.done_models: set[str] = set()
         self.tried: set[str] = set()
         self.barred: set[str] = set()
-        self.backoff_due = self.progressed = self.answered = False
+        self.backoff_due = self.progressed = False
         self.budget_blocked: dict[str, str] = {}
         self._estimate: int | None = None
         self.start, self.wait_deadline = start, start + max_wait
@@ -125,9 +123,10 @@ class Attempts:
         self.balancer, self.limits, self.ledger, self.catalog = balancer, limits, ledger, catalog
         self.retry, self.clock, self._redact = retry, clock, redact
 
-    async def run(self, call: CallState, lease: Lease, model: str) -> AsyncIterator[Item]:
-        """One upstream call under its deadline: yields its deltas, then its Completion; on failure raises
-        the error (a stream cut after text went out as StreamInterrupted). Settled exactly once."""
+    async def run(self, call: CallState, lease: Lease, model: str) -> Completion:
+        """One upstream call under its deadline; returns its Completion or raises its error (a stream cut after
+        text went out as StreamInterrupted). A stream's deltas go to ``call.sink`` as they arrive. Settled
+        exactly once: the lease released, the tokens charged, the attempt recorded."""
         dep = self.deployments[lease.deployment]
         timeout = self._begin(dep, call)
         t0 = self.clock()
@@ -136,35 +135,37 @@ class Attempts:
         failure: BaseException | None = None
         provider = self.providers[dep.name]
         try:
-            upstream = provider.stream(call.request, dep.model, timeout=timeout) if call.stream else \
-                _one_shot(provider, call.request, dep.model, timeout)
-            async for item in self._pull(upstream, t0 + timeout):
-                if isinstance(item, Completion):
-                    result = item
-                elif item:
-                    parts.append(item)
-                    yield item
+            if call.sink is not None:
+                result = await self._stream(provider, call, dep, timeout, t0 + timeout, parts)
+            else:
+                async with asyncio.timeout(timeout):
+                    result = await provider.complete(call.request, dep.model, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - normalised below: a provider bug must not escape as a foreign type
             failure = exc
         except BaseException as exc:  # cancelled, or the consumer stopped reading: nothing to learn
             self.balancer.release(lease, error=exc, latency=self.clock() - t0)
             self._release_budget(call)
             raise
-        yield self._settle(call, lease, dep, model, t0, self._as_error(failure, dep, call, parts, result), result)
+        return self._settle(call, lease, dep, model, t0, self._as_error(failure, dep, call, parts, result), result)
 
-    async def _pull(self, items: AsyncIterator[Item], deadline: float) -> AsyncIterator[Item]:
-        """``items`` up to the final Completion, each pull cut at ``deadline`` (clock time): the deadline
-        covers the provider, never the consumer's time between items."""
-        it = items.__aiter__()
+    async def _stream(self, provider: Any, call: CallState, dep: Deployment, timeout: float, deadline: float,
+                      parts: list[str]) -> Completion | None:
+        """A streamed answer: each pull cut at ``deadline`` (clock time), each delta handed to ``call.sink``
+        outside it (the deadline covers the provider, never the consumer's time); the final Completion."""
+        assert call.sink is not None
+        it = provider.stream(call.request, dep.model, timeout=timeout).__aiter__()
         try:
-            item: Item = ""
-            while not isinstance(item, Completion):  # a provider's last item is its Completion
+            while True:
                 async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
                     try:
                         item = await it.__anext__()
                     except StopAsyncIteration:
-                        return
-                yield item
+                        return None
+                if isinstance(item, Completion):  # a provider's last item
+                    return item
+                if item:
+                    parts.append(item)
+                    await call.sink(item)
         finally:
             closer = getattr(it, "aclose", None)
             if closer is not None:

@@ -40,13 +40,13 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from ..catalog import Catalog
 from ..providers.base import Secret
 from ..errors import ConfigError, ContextTooLong, ProviderError, UnknownModelError, Unavailable
 from ..types import Completion, Request
-from .attempt import Attempts, CallState, Item, with_changes
+from .attempt import Attempts, CallState, Item, Sink, with_changes
 from .balancer import AT_CAPACITY, Lease, LoadBalancer
 from .cache import ResponseCache, SemanticCache
 from .caching import GatewayCaches
@@ -57,6 +57,15 @@ from .quota import BudgetExceeded, DeploymentLimits, SpendLedger, TokenBucket
 __all__ = ["Gateway", "Deployment", "GatewayConfig", "BudgetExceeded", "TokenBucket"]
 
 log = logging.getLogger("routerlab.gateway")
+
+
+class _Failure:
+    """A streamed call's error, handed from the producing task to the consumer, who raises it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class Gateway:
@@ -235,11 +244,7 @@ class Gateway:
             >>> c = await gw.complete(Request.from_prompt("hi"), "gpt-4o-mini")   # doctest: +SKIP
             >>> c.text, c.cost, c.attempts                                         # doctest: +SKIP
         """
-        final: Completion | None = None
-        async for item in self._run(request, model, stream=False, fallback=fallback,
-                                    wait_for_available=wait_for_available):
-            final = cast(Completion, item)
-        return cast(Completion, final)
+        return await self._walk_chain(self._call(request, model, fallback=fallback, wait=wait_for_available))
 
     def complete_sync(self, request: Request, model: str, *, fallback: bool = True,
                       wait_for_available: bool | None = None) -> Completion:
@@ -268,37 +273,51 @@ class Gateway:
             >>> async for item in gw.stream(Request.from_prompt("hi"), "gpt-4o"):   # doctest: +SKIP
             ...     print(item if isinstance(item, str) else item.cost)
         """
-        async for item in self._run(request, model, stream=True, fallback=fallback,
-                                    wait_for_available=wait_for_available):
+        queue: asyncio.Queue[Item | _Failure] = asyncio.Queue(maxsize=1)  # one delta ahead at most
+        call = self._call(request, model, fallback=fallback, wait=wait_for_available, sink=queue.put)
+        task = asyncio.ensure_future(self._produce(call, queue))
+        try:
+            while not isinstance(item := await queue.get(), Completion):
+                if isinstance(item, _Failure):
+                    raise item.error
+                yield item
             yield item
+        finally:  # the consumer stopped reading, or the call ended: nothing is left running
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
-    def _run(self, request: Request, model: str, *, stream: bool, fallback: bool = True, use_cache: bool = True,
-             wait_for_available: bool | None = None) -> AsyncIterator[Item]:
+    async def _produce(self, call: CallState, queue: asyncio.Queue[Item | _Failure]) -> None:
+        """Run a streamed call, its deltas going to ``queue`` (through ``call.sink``), then its end."""
+        try:
+            final: Item | _Failure = await self._walk_chain(call)
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            final = _Failure(exc)
+        await queue.put(final)
+
+    def _call(self, request: Request, model: str, *, fallback: bool = True, wait: bool | None = None,
+              sink: Sink | None = None, use_cache: bool = True) -> CallState:
+        """A request's state: its chain (``model`` and, with ``fallback``, its fallbacks), its wait policy."""
         primary = self._resolve(model)
         policy = self.config.retry
         chain = [primary, *(self.config.fallbacks.get(primary, ()) if fallback else ())]
-        wait = policy.wait_for_available if wait_for_available is None else bool(wait_for_available)
-        call = CallState(request, chain, stream=stream, use_cache=use_cache and self.caches.enabled, wait=wait,
-                     start=self.clock(), max_wait=policy.max_wait)
-        return self._walk_chain(call)
+        return CallState(request, chain, sink=sink, use_cache=use_cache and self.caches.enabled,
+                         wait=policy.wait_for_available if wait is None else bool(wait), start=self.clock(),
+                         max_wait=policy.max_wait)
 
     async def _probe(self, request: Request, model: str) -> Completion:
         """One request to ``model`` alone: no cache, no fallback (what fallback-chain checks send)."""
-        final: Item | None = None
-        async for final in self._run(request, model, stream=False, fallback=False, use_cache=False):
-            pass
-        return cast(Completion, final)
+        return await self._walk_chain(self._call(request, model, fallback=False, use_cache=False))
 
     # layer 1: the fallback chain -------------------------------------------------------------
-    async def _walk_chain(self, call: CallState) -> AsyncIterator[Item]:
+    async def _walk_chain(self, call: CallState) -> Completion:
         """Walk the chain in passes until a model answers; between passes, fail, wait or go again."""
         while True:
             call.new_pass()
             while (model := call.next_model()) is not None:
-                async for item in self._serve_model(call, model):
-                    yield item
-                if call.answered:
-                    return
+                answer = await self._serve_model(call, model)
+                if answer is not None:
+                    return answer
                 if call.made >= self.config.retry.attempts:
                     break
             await self._end_of_pass(call)
@@ -329,28 +348,27 @@ class Gateway:
         call.chain = call.chain[:call.pos] + bigger + [c for c in call.chain[call.pos:] if c not in bigger]
 
     # layer 2: one model's deployments --------------------------------------------------------
-    async def _serve_model(self, call: CallState, model: str) -> AsyncIterator[Item]:
-        """Attempts on ``model``'s deployments (after the cache) until one answers or none can."""
+    async def _serve_model(self, call: CallState, model: str) -> Completion | None:
+        """Attempts on ``model``'s deployments (after the cache) until one answers (its answer) or none can."""
         deps = self._groups[model]
-        for item in await self._from_cache(call, model):
-            yield item
-        if call.answered or self._too_long(call, model):
-            return
+        hit = await self._from_cache(call, model)
+        if hit is not None or self._too_long(call, model):
+            return hit
         while call.made < self.config.retry.attempts and model not in call.budget_blocked:
             lease = await self._lease(call, model, deps)
             if lease is None:
-                return
+                return None
             if self._budgeted and not self._reserve(call, model, lease):
                 continue
             call.progressed = True
             try:
-                async for item in self._attempts.run(call, lease, model):
-                    yield await self._answered(call, model, lease.deployment, item) \
-                        if isinstance(item, Completion) else item
-                return
+                answer = await self._attempts.run(call, lease, model)
             except ProviderError as err:
                 if not self._after_failure(call, model, lease.deployment, err):
-                    return
+                    return None
+                continue
+            return await self._answered(call, model, lease.deployment, answer)
+        return None
 
     async def _lease(self, call: CallState, model: str, deps: tuple[str, ...]) -> Lease | None:
         """A lease on a deployment of ``deps`` not yet tried in this pass (after any backoff due); waits
@@ -387,20 +405,19 @@ class Gateway:
             call.done_models.add(model)
         return kind.other_deployment
 
-    async def _from_cache(self, call: CallState, model: str) -> list[Item]:
-        """A cached answer of ``model`` as the items to yield (none on a miss, or when caching is off)."""
+    async def _from_cache(self, call: CallState, model: str) -> Completion | None:
+        """A cached answer of ``model`` (its text handed to a stream's sink first), or None."""
         hit = await self.caches.lookup(call.request, model, [self._deps[n] for n in self._groups[model]]) \
             if call.use_cache else None
         if hit is None:
-            return []
+            return None
         call.attempts.extend(hit.attempts)
-        call.answered = True
-        hit = replace(hit, attempts=tuple(call.attempts), latency=self.clock() - call.start)
-        return [hit.text, hit] if call.stream and hit.text else [hit]
+        if call.sink is not None and hit.text:
+            await call.sink(hit.text)
+        return replace(hit, attempts=tuple(call.attempts), latency=self.clock() - call.start)
 
     async def _answered(self, call: CallState, model: str, deployment: str, final: Completion) -> Completion:
         """The answer as the caller sees it (the request's totals), kept in the caches."""
-        call.answered = True
         if call.use_cache:
             await self.caches.store(call.request, model, self._deps[deployment], final)
         return with_changes(final, deployment=deployment, attempts=tuple(call.attempts), input_tokens=call.tokens_in,

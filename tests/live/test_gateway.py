@@ -481,3 +481,20 @@ cache: {{directory: cache}}
             return gw.complete_sync(Request.from_prompt(f"{prompt} sync"), MODEL)
 
         assert asyncio.run(notebook_cell()).text.startswith("Echo: ")
+
+
+def test_a_stream_the_consumer_abandons_leaves_nothing_running() -> None:
+    async def main(loop: Any) -> Any:
+        gw, fakes = fake_gateway(loop, {}, three_deployments())
+        agen = gw.stream(Request.from_prompt("s"), MODEL)
+        first = await agen.__anext__()
+        await agen.aclose()  # the consumer stops reading after one delta
+        await asyncio.sleep(1)
+        after = await gw.complete(Request.from_prompt("t"), MODEL)
+        return gw, fakes, first, after
+
+    gw, fakes, first, after = run_virtual(main)
+    assert first == "w0 " and after.text == "P2:t"
+    assert (gw.stats()["in_flight"] == 0).all() and all(f.in_flight == 0 for f in fakes.values())
+    assert gw.balancer.breaker("P1").calls == 0  # a consumer leaving says nothing about the deployment
+    assert gw.ledger.held() == 0.0
