@@ -112,7 +112,7 @@ class AnthropicProvider(BaseProvider):
 
     async def _complete(self, request: Request, spec: ModelSpec, timeout: float,
                         state: _StreamState) -> tuple[str, str | None]:
-        resp = await self._client().messages.create(**state.params, timeout=timeout)
+        resp = await self._post("/v1/messages", self._sdk.types.Message, state.params, timeout)
         state.received = True
         content = getattr(resp, "content", None)
         if isinstance(resp, (str, bytes)) or not isinstance(content, list):

@@ -449,6 +449,15 @@ class BaseProvider:
                     "config to skip the first failure)", self.deployment, err.param, new.describe())
         return True
 
+    async def _post(self, path: str, cast_to: Any, params: Mapping[str, Any], timeout: float) -> Any:
+        """A whole-answer request through the SDK client's ``post`` (its auth, headers, connection pool,
+        timeout and error classes), the body already in wire form: the SDK's per-call parameter transform
+        (~0.2-0.4 ms of CPU, most of a call's client cost beside the transport) changes nothing for the
+        plain JSON parameters the adapters build."""
+        body = {k: v for k, v in params.items() if k != "extra_body"}
+        body.update(params.get("extra_body") or {})
+        return await self._client().post(path, cast_to=cast_to, body=body, options={"timeout": timeout})
+
     # --- for subclasses --------------------------------------------------------------------------
     def _params(self, request: Request, spec: ModelSpec) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover

@@ -38,6 +38,7 @@ class OpenAIProvider(BaseProvider):
     default_key_env = "OPENAI_API_KEY"
     client_class = "AsyncOpenAI"
     max_tokens_param = "max_tokens"
+    completions_path = "/chat/completions"  # relative to the client's base_url
 
     def _new_client(self) -> Any:
         cls = getattr(self._sdk, self.client_class)
@@ -77,7 +78,7 @@ class OpenAIProvider(BaseProvider):
 
     async def _complete(self, request: Request, spec: ModelSpec, timeout: float,
                         state: _StreamState) -> tuple[str, str | None]:
-        resp = await self._client().chat.completions.create(**state.params, timeout=timeout)
+        resp = await self._post(self.completions_path, self._sdk.types.chat.ChatCompletion, state.params, timeout)
         state.received = True
         if isinstance(resp, (str, bytes)) or not getattr(resp, "choices", None):
             raise MalformedResponse(f"{self.name} reply has no choices: {str(resp)[:200]!r}",

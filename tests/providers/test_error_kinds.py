@@ -231,28 +231,22 @@ def test_a_request_that_cannot_be_sent_is_the_callers_error(srv, kind, stream, r
     assert srv.log(SDKS[kind][0]) == []  # nothing reached the provider
 
 
-def test_a_parameter_the_sdk_rejects_locally_is_the_callers_error(srv, monkeypatch):
-    """Whatever an SDK raises while building the request (before any byte goes out) is the caller's."""
-    from routerlab.providers.openai import OpenAIProvider
+@pytest.mark.parametrize("kind", ["openai", "groq"])
+@BOTH
+def test_a_parameter_the_sdk_rejects_locally_is_the_callers_error(srv, kind, stream):
+    """Whatever an SDK refuses while building the request (here: a value its JSON encoder cannot write) is
+    the caller's error, raised before any byte goes out, with the field named."""
+    from routerlab.providers import provider_class
 
-    class Strict(OpenAIProvider):
+    class Odd(provider_class(kind)):  # type: ignore[misc,valid-type]
         def _params(self, request, spec):
-            return {**super()._params(request, spec), "n": "two"}  # an SDK type check would reject it
+            return {**super()._params(request, spec), "logit_bias": {1, 2}}  # a set: not JSON
 
-    p = Strict(base_url=srv.base_url("P1"), deployment="P1")
-    real = p._client
-
-    def client():
-        c = real()
-
-        async def create(**kw):
-            raise TypeError("Completions.create() got an invalid value for 'n': expected an int")
-        c.chat.completions.create = create
-        return c
-
-    monkeypatch.setattr(p, "_client", client)
-    with pytest.raises(InvalidRequest, match="invalid value for 'n'"):
-        asyncio.run(p.complete(REQ, "gpt-4o-mini"))
+    dep = SDKS[kind][0]
+    p = Odd(base_url=srv.base_url(dep, kind), deployment=dep)
+    with pytest.raises(InvalidRequest, match="logit_bias: a set cannot be sent as JSON"):
+        asyncio.run(_call(p, REQ, SDKS[kind][1], stream))
+    assert srv.log(dep) == []
 
 
 # --- kind 8: hosts that reject parameters ---------------------------------------------------------------
