@@ -13,13 +13,13 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..catalog import ModelSpec
 from ..errors import InvalidRequest, MalformedResponse
 from ..types import Request
-from .base import BaseProvider, _StreamState, cache_fields
+from .base import BaseProvider, _StreamState, cache_fields, usage_field
 
 __all__ = ["AnthropicProvider"]
 
@@ -103,24 +103,25 @@ class AnthropicProvider(BaseProvider):
         if usage is None:
             return
         read, written = cache_fields(usage)
-        if read or written or getattr(usage, "input_tokens", None) is not None:
+        fresh, out = usage_field(usage, "input_tokens"), usage_field(usage, "output_tokens")
+        if read or written or fresh is not None:
             state.cached_tokens, state.cache_write_tokens = read, written
-        if getattr(usage, "input_tokens", None) is not None:
-            state.input_tokens = int(usage.input_tokens) + read + written
-        if getattr(usage, "output_tokens", None) is not None:
-            state.output_tokens = int(usage.output_tokens)
+        if fresh is not None:
+            state.input_tokens = int(fresh) + read + written
+        if out is not None:
+            state.output_tokens = int(out)
 
     async def _complete(self, request: Request, spec: ModelSpec, timeout: float,
                         state: _StreamState) -> tuple[str, str | None]:
-        resp = await self._post("/v1/messages", self._sdk.types.Message, state.params, timeout)
+        resp = await self._post("/v1/messages", state.params, timeout)
         state.received = True
-        content = getattr(resp, "content", None)
-        if isinstance(resp, (str, bytes)) or not isinstance(content, list):
+        content = resp.get("content") if isinstance(resp, Mapping) else None
+        if not isinstance(content, list):
             raise MalformedResponse(f"anthropic reply has no content list: {str(resp)[:200]!r}",
                                     deployment=self.deployment)
-        text = "".join(getattr(b, "text", "") or "" for b in content if getattr(b, "type", None) == "text")
-        self._read_usage(state, resp.usage)
-        return text, resp.stop_reason
+        text = "".join(b.get("text") or "" for b in content if b.get("type") == "text")
+        self._read_usage(state, resp.get("usage"))
+        return text, resp.get("stop_reason")
 
     async def _stream(self, request: Request, spec: ModelSpec, timeout: float,
                       state: _StreamState) -> AsyncIterator[str]:

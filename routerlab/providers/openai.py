@@ -10,13 +10,13 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..catalog import ModelSpec
 from ..errors import ConfigError, MalformedResponse
 from ..types import Request
-from .base import BaseProvider, _StreamState, cache_fields
+from .base import BaseProvider, _StreamState, cache_fields, usage_field
 
 __all__ = ["OpenAIProvider", "GeminiProvider", "OpenAICompatibleProvider"]
 
@@ -70,25 +70,27 @@ class OpenAIProvider(BaseProvider):
         return {"stream": True, "stream_options": {"include_usage": True}}
 
     def _read_usage(self, state: _StreamState, usage: Any) -> None:
-        """Usage as the Chat Completions API reports it (prompt tokens include the cached ones)."""
-        if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
-            state.input_tokens = int(usage.prompt_tokens)
-            state.output_tokens = int(usage.completion_tokens or 0)
+        """Usage as the Chat Completions API reports it (an object or the JSON; prompt tokens include the
+        cached ones)."""
+        prompt = usage_field(usage, "prompt_tokens")
+        if prompt is not None:
+            state.input_tokens = int(prompt)
+            state.output_tokens = int(usage_field(usage, "completion_tokens") or 0)
             state.cached_tokens, state.cache_write_tokens = cache_fields(usage)
 
     async def _complete(self, request: Request, spec: ModelSpec, timeout: float,
                         state: _StreamState) -> tuple[str, str | None]:
-        resp = await self._post(self.completions_path, self._sdk.types.chat.ChatCompletion, state.params, timeout)
+        resp = await self._post(self.completions_path, state.params, timeout)
         state.received = True
-        if isinstance(resp, (str, bytes)) or not getattr(resp, "choices", None):
+        if not isinstance(resp, Mapping) or not resp.get("choices"):
             raise MalformedResponse(f"{self.name} reply has no choices: {str(resp)[:200]!r}",
                                     deployment=self.deployment)
-        choice = resp.choices[0]
-        text = choice.message.content or ""
+        choice = resp["choices"][0]
+        text = choice["message"].get("content") or ""
         if not isinstance(text, str):
             raise MalformedResponse(f"{self.name} reply content is not text", deployment=self.deployment)
-        self._read_usage(state, getattr(resp, "usage", None))  # some compatible hosts omit it: counted locally
-        return text, choice.finish_reason
+        self._read_usage(state, resp.get("usage"))  # some compatible hosts omit it: counted locally
+        return text, choice.get("finish_reason")
 
     async def _stream(self, request: Request, spec: ModelSpec, timeout: float,
                       state: _StreamState) -> AsyncIterator[str]:
