@@ -498,3 +498,15 @@ def test_a_stream_the_consumer_abandons_leaves_nothing_running() -> None:
     assert (gw.stats()["in_flight"] == 0).all() and all(f.in_flight == 0 for f in fakes.values())
     assert gw.balancer.breaker("P1").calls == 0  # a consumer leaving says nothing about the deployment
     assert gw.ledger.held() == 0.0
+
+
+def test_a_cached_answer_streams_as_one_delta(tmp_path: Path) -> None:
+    async def main(loop: Any) -> Any:
+        gw, fakes = fake_gateway(loop, {}, three_deployments(extra={"cache": {"directory": str(tmp_path / "c")}}))
+        first = await gw.complete(Request.from_prompt("cache me"), MODEL)
+        items = [x async for x in gw.stream(Request.from_prompt("cache me"), MODEL)]
+        return first, items, fakes
+
+    first, items, fakes = run_virtual(main)
+    assert items[:-1] == [first.text] and items[-1].cached and items[-1].attempts == (("cache:exact", "hit"),)
+    assert sum(len(f.log) for f in fakes.values()) == 1
