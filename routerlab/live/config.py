@@ -319,6 +319,28 @@ class GatewayConfig(_Sections):
                     return f"models.{model}.deployments[{i}]"
         raise ConfigError(f"unknown deployment {deployment!r}; configured: {[d.name for d in self.deployments]}")
 
+    def window(self, model: str, catalog: Catalog) -> int | None:
+        """``model``'s context window in tokens: ``context_windows`` first, else the catalog's entry for the
+        model name or one of its deployments' models; None when unknown."""
+        if model in self.context_windows:
+            return int(self.context_windows[model])
+        for name in (model, *(d.model for d in self.models[model])):
+            if name in catalog:
+                return int(catalog[name].context_window)
+        return None
+
+    def larger_models(self, model: str, catalog: Catalog) -> list[str]:
+        """Where a prompt too long for ``model`` goes: ``context_fallbacks[model]``, else the configured models
+        with a larger known window, smallest first (config order breaks ties)."""
+        if model in self.context_fallbacks:
+            return list(self.context_fallbacks[model])
+        own = self.window(model, catalog)
+        if own is None:
+            return []
+        larger = [(w, i, m) for i, m in enumerate(self.models) if m != model
+                  for w in [self.window(m, catalog)] if w is not None and w > own]
+        return [m for _, _, m in sorted(larger)]
+
     def load_catalog(self) -> Catalog:
         """The packaged catalog, merged with the ``catalog:`` file when one is named."""
         catalog = Catalog.default()

@@ -485,28 +485,13 @@ class Gateway:
         return True
 
     def _context_window(self, model: str) -> int | None:
-        """The model's context window in tokens (config first, then the catalog), looked up once."""
+        """The model's context window in tokens, looked up once (see :meth:`GatewayConfig.window`)."""
         if model not in self._windows:
-            self._windows[model] = self._find_window(model)
+            self._windows[model] = self.config.window(model, self.catalog)
         return self._windows[model]
 
-    def _find_window(self, model: str) -> int | None:
-        if model in self.config.context_windows:
-            return int(self.config.context_windows[model])
-        for name in (model, *(self._deps[n].model for n in self._groups[model])):
-            if name in self.catalog:
-                return int(self.catalog[name].context_window)
-        return None
-
     def _context_fallbacks(self, model: str) -> list[str]:
-        if model in self.config.context_fallbacks:
-            return list(self.config.context_fallbacks[model])
-        own = self._context_window(model)
-        if own is None:
-            return []
-        larger = [(w, i, m) for i, m in enumerate(self._groups) if m != model
-                  for w in [self._context_window(m)] if w is not None and w > own]
-        return [m for _, _, m in sorted(larger)]
+        return self.config.larger_models(model, self.catalog)
 
     def _earliest(self, call: CallState) -> tuple[str, float] | None:
         names = [n for m in call.chain if m not in call.done_models and m not in call.budget_blocked
