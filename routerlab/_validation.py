@@ -9,10 +9,9 @@ field lists the known ones.
 
 Example::
 
-    >>> from typing import Annotated
     >>> from pydantic import Field
     >>> class Retry(Validated):
-    ...     attempts: Annotated[int, Field(gt=0)] = 3
+    ...     attempts: int = Field(3, gt=0)
     >>> Retry(attempts=0)
     Traceback (most recent call last):
     ...

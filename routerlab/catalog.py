@@ -206,6 +206,14 @@ class ModelSpec:
             0.0075
         """
         p = self.price
+        if all(type(x) in (int, float) for x in (input_tokens, output_tokens, cached_tokens, cache_write_tokens)):
+            # one call (the Gateway prices every answer): plain floats, the same IEEE operations in the
+            # same order as the array path below, ~30x quicker than going through numpy
+            cin = p.input if p.cached_input is None else p.cached_input
+            cw = p.input if p.cache_write is None else p.cache_write
+            return ((float(input_tokens) - float(cached_tokens) - float(cache_write_tokens)) * p.input
+                    + float(cached_tokens) * cin + float(cache_write_tokens) * cw
+                    + float(output_tokens) * p.output) / 1e6
         n_in = np.asarray(input_tokens, dtype=float)
         cached = np.asarray(cached_tokens, dtype=float)
         written = np.asarray(cache_write_tokens, dtype=float)

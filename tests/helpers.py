@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routerlab.types import Answer, Decision
+from routerlab.types import Answer, Completion, Decision
 
 
 class ConstantRouter:
@@ -51,3 +51,14 @@ class TwoStepStrategy:
             return Answer.single(first, stage=0)
         second = await caller.complete(request, self.strong)
         return Answer.sequential([first, second], second, stage=1)
+
+
+async def collect(items):
+    """A provider's or the Gateway's stream drained: ``(text deltas, final Completion or None)``."""
+    deltas, final = [], None
+    async for item in items:
+        if isinstance(item, Completion):
+            final = item
+        else:
+            deltas.append(item)
+    return deltas, final

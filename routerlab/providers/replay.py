@@ -49,6 +49,13 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def _column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """An integer column of the outcomes, zeros when they do not record it (NaN: not recorded, 0)."""
+    if name not in df.columns:
+        return np.zeros(len(df), dtype=np.int64)
+    return df[name].fillna(0).to_numpy(dtype=np.int64)
+
+
 def string_hashes(values: Any) -> np.ndarray:
     """Stable 64-bit hashes of strings (pandas' SipHash): the same in every process and run."""
     return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
@@ -173,6 +180,9 @@ class ReplayCaller:
                 "row_prompt": o._row_prompt,
                 "row_model": o._row_model,
                 "cost": df["cost"].to_numpy(dtype=float, na_value=np.nan),
+                # prompt-cache tokens, where the outcomes record them (inside input_tokens; priced in "cost")
+                "cached_tokens": _column(df, "cached_tokens"),
+                "cache_write_tokens": _column(df, "cache_write_tokens"),
                 "latency": (df["latency"].to_numpy(dtype=float, na_value=np.nan) if "latency" in df.columns
                             else np.full(len(df), np.nan)),
             }
@@ -202,7 +212,8 @@ class ReplayCaller:
         pc, mc = t["row_prompt"][pos], t["row_model"][pos]
         n_in, n_out = self.dataset.token_counts(pos)
         out: dict[str, np.ndarray] = {"prompt_code": pc, "model_code": mc, "input_tokens": n_in, "output_tokens": n_out,
-                                      "cost": t["cost"][pos]}
+                                      "cost": t["cost"][pos], "cached_tokens": t["cached_tokens"][pos],
+                                      "cache_write_tokens": t["cache_write_tokens"][pos]}
         recorded = t["latency"][pos]
         simulated = np.isnan(recorded) & t["simulated"][mc]
         latency, ttft = recorded.copy(), np.full(len(pos), np.nan)
@@ -257,6 +268,7 @@ class ReplayCaller:
             text="" if response is None else str(response), model=model, provider=self.provider,
             input_tokens=n_in, output_tokens=n_out, cost=float(t["cost"][i]), latency=latency, ttft=ttft,
             simulated_latency=simulated, deployment="replay", answer=self.dataset.answer_of(i)[1],
+            cached_tokens=int(t["cached_tokens"][i]), cache_write_tokens=int(t["cache_write_tokens"][i]),
         )
 
     def complete_sync(self, request: Request, model: str) -> Completion:
