@@ -172,7 +172,7 @@ def test_context_written_with_a_k_or_m_suffix_is_thousands_or_millions():
 
 def test_yaml_dates_are_kept_as_text():
     cat = Catalog.default()
-    assert cat["gpt-4o"].price.as_of == "2024-08-06" and cat["claude-3-opus"].deprecated == "2026-01-05"
+    assert cat["gpt-4o"].price.as_of == "2024-10-01" and cat["claude-3-opus"].deprecated == "2026-01-05"
 
 
 def test_cached_input_price_and_cost_signature():
