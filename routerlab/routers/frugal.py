@@ -42,6 +42,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import ConfigError, NotFittedError
+from ..stats.pareto import pareto_front
 from ..types import Answer, Caller, Completion, Request
 from .base import BaseStrategy
 from .baselines import outcome_matrices
@@ -449,12 +450,8 @@ def _pick_threshold(curve: pd.DataFrame, limit: float) -> float:
 def _plans(models: list[str], quality: np.ndarray, total: np.ndarray, best: int) -> list[list[tuple[str, ...]]]:
     """Ladders over the train frontier's models cheaper than the best one: one or two of them first
     (two in parallel), then optionally one more of them, then the best model."""
-    order = np.lexsort((-quality, total))
-    frontier, top = [], -np.inf
-    for i in order:
-        if quality[i] > top and i != best and total[i] < total[best]:
-            frontier.append(models[i])
-            top = quality[i]
+    cheaper = np.flatnonzero(total < total[best])  # the best model's cheaper rivals: only they can come first
+    frontier = [models[cheaper[i]] for i in pareto_front(total[cheaper], quality[cheaper])]
     final = (models[best],)
     plans: list[list[tuple[str, ...]]] = [[(m,), final] for m in frontier]
     for first in itertools.combinations(frontier, 2):
