@@ -42,7 +42,7 @@ from .. import runtime
 from ..catalog import Catalog
 from ..errors import ConfigError, UnknownModelError
 from ..stats.intervals import t_quantile
-from .schema import check_document, describe, document_adapter, format_path
+from .schema import check_document, document_adapter, format_path, table_error
 
 __all__ = ["RoutingTable"]
 
@@ -119,7 +119,7 @@ class RoutingTable:
         try:
             document_adapter().validate_python(doc)
         except ValidationError as exc:
-            raise ConfigError(f"routing table {source}: {describe(exc, doc, self._attribute_path)}") from None
+            raise table_error(exc, source, self._attribute_path) from None
         try:
             runtime.check_schema_rules(doc)
         except runtime.RoutingTableError as exc:
