@@ -89,10 +89,7 @@ def _check(value: Any, sch: Mapping[str, Any], path: str) -> None:
                                 f"{', '.join(map(repr, sch['enum']))}")
     _check_type(value, sch, where, shown)
     if isinstance(value, str):
-        if len(value) < sch.get("minLength", 0):
-            raise RoutingTableError(f"{where}: must not be empty")
-        if "pattern" in sch and not re.search(sch["pattern"], value):
-            raise RoutingTableError(f"{where}: does not match {sch['pattern']}")  # never the value: see above
+        _check_string(value, sch, where)
     if _is(value, "number"):
         _check_bounds(value, sch, where, got)
     if isinstance(value, (list, tuple)):
@@ -113,6 +110,13 @@ def _check_type(value: Any, sch: Mapping[str, Any], where: str, shown: str) -> N
     if not any(_is(value, t) for t in types):
         raise RoutingTableError(f"{where}: must be {' or '.join(types)}, got {type(value).__name__}"
                                 + (f" {shown}" if shown else ""))
+
+
+def _check_string(value: str, sch: Mapping[str, Any], where: str) -> None:
+    if len(value) < sch.get("minLength", 0):
+        raise RoutingTableError(f"{where}: must not be empty")
+    if "pattern" in sch and not re.search(sch["pattern"], value):
+        raise RoutingTableError(f"{where}: does not match {sch['pattern']}")  # never the value: see the module doc
 
 
 def _check_bounds(value: float, sch: Mapping[str, Any], where: str, got: str) -> None:
