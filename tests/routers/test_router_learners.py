@@ -301,3 +301,4 @@ def test_the_learned_acceptance_is_a_signal_with_the_params_of_its_cascade(small
     assert cascade.answer_sync(request, ReplayCaller(test)).model in ("gpt-4o-mini", "gpt-4o")
     with pytest.raises(NotFittedError):  # a clone holds an unfitted copy of the cascade
         clone(cascade).answer_sync(request, ReplayCaller(test))
+    assert check_params(frugal) == [] and hasattr(frugal, "acceptors_")  # fitted: learned state kept
