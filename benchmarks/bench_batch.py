@@ -30,6 +30,8 @@ from routerlab.routers import (CapabilityRouter, ContextWindowRouter, FixedRoute
                                RandomRouter, TaskRouter)
 from routerlab.routers.base import Batch  # noqa: E402
 
+from bench_routers import paired  # noqa: E402  (best of each side, median of paired rounds' ratios)
+
 
 def _old(df: Any) -> Batch:
     return Batch(frame=df.reset_index(drop=True))  # Batch.of(DataFrame) before issue 11's change
@@ -37,25 +39,6 @@ def _old(df: Any) -> Batch:
 
 def _route(router: Any, batch: Batch) -> np.ndarray:
     return np.asarray(router._route_batch(batch), dtype=object)
-
-
-def paired(router: Any, df: Any, rounds: int, inner: int) -> tuple[float, float, float]:
-    """(best old seconds, best new seconds, median over rounds of old / new), one call each."""
-    olds, news, ratios = [], [], []
-    for _ in range(rounds):
-        o, n = [], []
-        for _ in range(inner):
-            t0 = time.perf_counter()
-            _route(router, _old(df))
-            t1 = time.perf_counter()
-            _route(router, Batch.of(df))
-            t2 = time.perf_counter()
-            o.append(t1 - t0)
-            n.append(t2 - t1)
-        olds.append(min(o))
-        news.append(min(n))
-        ratios.append(min(o) / min(n))
-    return min(olds), min(news), float(np.median(ratios))
 
 
 def main() -> int:
@@ -81,7 +64,8 @@ def main() -> int:
     for name, router in routers.items():
         assert (_route(router, _old(df)) == router.route_many(df)).all(), f"{name}: decisions differ"
         router.route_many(df)  # warm: token counts, features, compiled patterns
-        old, new, ratio = paired(router, df, args.rounds, args.inner)
+        old, new, ratio = paired(lambda: _route(router, _old(df)), lambda: _route(router, Batch.of(df)),
+                                 args.rounds, args.inner)
         rows.append({"router": name, "old_us": old * 1e6, "new_us": new * 1e6, "saved_us": (old - new) * 1e6,
                      "ratio_old_over_new": ratio})
         print(f"{name:32s} old {old * 1e6:9.1f} µs  new {new * 1e6:9.1f} µs  saved {(old - new) * 1e6:7.1f} µs"
