@@ -39,9 +39,10 @@ from typing import Annotated, Any
 
 import numpy as np
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
+from ._validation import validate
 from .errors import ConfigError, UnknownModelError
 
 __all__ = ["Capability", "Price", "LatencyProfile", "ModelSpec", "Catalog", "ModelDeprecationWarning"]
@@ -264,25 +265,6 @@ class _File(BaseModel):
     models: Annotated[dict[str, _Entry], Field(min_length=1)]
 
 
-def _config_error(source: str, exc: ValidationError, limit: int = 10) -> ConfigError:
-    """A ConfigError listing each bad field as ``file: dotted.path: problem (got value)``."""
-    lines = []
-    for err in exc.errors()[:limit]:
-        path = ".".join(str(p) for p in err["loc"] if p != "[key]")
-        got = err.get("input")
-        shown = "" if isinstance(got, Mapping) or got is None else f" (got {got!r})"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = f"required field {str(err['loc'][-1])!r} is missing; add it (see the packaged catalog.yaml)"
-        elif err["type"] == "extra_forbidden":
-            msg = f"unknown field {str(err['loc'][-1])!r} (a typo?)"
-        lines.append(f"{source}: {path or '<top level>'}: {msg}{shown}")
-    more = exc.error_count() - limit
-    if more > 0:
-        lines.append(f"... and {more} more")
-    return ConfigError("\n".join(lines))
-
-
 def _env_key(name: str) -> str:
     return "ROUTERLAB_MODEL_" + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
 
@@ -314,10 +296,7 @@ class Catalog:
         in error messages. Raises :class:`ConfigError` naming each bad field's path."""
         if not isinstance(data, Mapping) or not isinstance(data.get("models"), Mapping) or not data["models"]:
             raise ConfigError(f"{source}: a catalog needs a top-level 'models:' mapping of name -> fields")
-        try:
-            parsed = _File.model_validate(data)
-        except ValidationError as exc:
-            raise _config_error(source, exc) from None
+        parsed = validate(_File, data, source=source)
         return cls({str(n): e.spec(str(n)) for n, e in parsed.models.items()}, source)
 
     @classmethod
