@@ -47,6 +47,7 @@ from ..catalog import Catalog
 from ..errors import ConfigError
 from ..providers import provider_kinds
 from ..providers.compat import Compat
+from ..providers.secret import ENV_NAME
 from .breaker import BreakerConfig
 from .cache import DEFAULT_THRESHOLD
 from .balancer import STRATEGIES
@@ -82,7 +83,8 @@ class Deployment(Validated):
     provider_kind: Name = Field(alias="provider")
     model: Name
     base_url: StrictStr | None = None
-    api_key_env: StrictStr | None = None
+    # the NAME of the variable holding the key; a value that is not a name (a pasted key) is refused unquoted
+    api_key_env: Annotated[str, Strict(), Field(pattern=ENV_NAME)] | None = None
     weight: Positive = 1.0
     rpm: Positive | None = None
     tpm: Positive | None = None

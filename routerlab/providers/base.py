@@ -66,7 +66,7 @@ from ..tokens import count_message_tokens, count_text
 from ..types import Completion, Request
 from .classify import classify, parse_retry_after, unsupported, unsupported_parameter
 from .compat import Compat, candidates, unsendable
-from .secret import Secret
+from .secret import Secret, is_env_name
 
 __all__ = [
     "Provider",
@@ -250,6 +250,11 @@ class BaseProvider:
         self.catalog = catalog
         self.max_output_default = int(max_output_default)
         self.compat = compat if isinstance(compat, Compat) else Compat(**dict(compat or {}))
+        if not is_env_name(self.api_key_env):  # most likely a key pasted in place of its variable's name
+            raise ConfigError(
+                f"api_key_env of the {self.name} provider (deployment {self.deployment!r}) is not an environment "
+                "variable name (letters, digits, _): it must name the variable that holds the key, never the key "
+                "itself. Put the key in the environment and name its variable, e.g. api_key_env='OPENAI_API_KEY'.")
         value = os.environ.get(self.api_key_env or "")
         if not value:
             raise ConfigError(

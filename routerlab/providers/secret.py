@@ -8,9 +8,26 @@ Example::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["Secret"]
+__all__ = ["Secret", "ENV_NAME", "is_env_name"]
+
+#: What an environment variable's name looks like (POSIX: letters, digits and ``_``, not starting with a
+#: digit). ``api_key_env`` must be one: a value that is not is most likely a key pasted in its place.
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_ENV_NAME = re.compile(ENV_NAME)
+
+
+def is_env_name(value: object) -> bool:
+    """Whether ``value`` is a valid environment variable name (never echo one that is not: it may be a key).
+
+    Example::
+
+        >>> is_env_name("OPENAI_API_KEY"), is_env_name("sk-proj-abc123")
+        (True, False)
+    """
+    return isinstance(value, str) and bool(_ENV_NAME.match(value))
 
 
 class Secret:
