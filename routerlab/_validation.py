@@ -37,7 +37,7 @@ from typing_extensions import NotRequired, Required, get_type_hints, is_typeddic
 
 from .errors import ConfigError
 
-__all__ = ["Validated", "config_error", "validate", "format_path"]
+__all__ = ["Validated", "config_error", "validate", "format_path", "load_yaml"]
 
 M = TypeVar("M", bound="Validated")
 B = TypeVar("B", bound=BaseModel)
@@ -349,3 +349,11 @@ def _unwrap(tp: Any) -> Any:
             tp = rest[0]
         else:
             return tp
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a YAML document as ``yaml.safe_load`` does, with libyaml's C parser when PyYAML has it
+    (about 10x quicker on the packaged catalog; same result). Raises ``yaml.YAMLError``."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader

@@ -42,7 +42,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._validation import validate
+from ._validation import load_yaml, validate
 from .errors import ConfigError, UnknownModelError
 
 __all__ = ["Capability", "Price", "LatencyProfile", "ModelSpec", "Catalog", "ModelDeprecationWarning"]
@@ -304,7 +304,7 @@ class Catalog:
         """Load a catalog from a YAML (or JSON) file in the packaged format."""
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            data = load_yaml(p.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read catalog {p}: {exc}") from None
         return cls.from_dict(data, str(p))
@@ -315,7 +315,7 @@ class Catalog:
         global _DEFAULT
         if _DEFAULT is None:
             text = resources.files("routerlab").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
-            _DEFAULT = cls.from_dict(yaml.safe_load(text), "routerlab/data/catalog.yaml")
+            _DEFAULT = cls.from_dict(load_yaml(text), "routerlab/data/catalog.yaml")
         return _DEFAULT
 
     def merge(self, other: Catalog) -> Catalog:

@@ -42,7 +42,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, Strict, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 from pydantic_core import ArgsKwargs
 
-from .._validation import Validated, validate
+from .._validation import Validated, load_yaml, validate
 from ..catalog import Catalog
 from ..errors import ConfigError
 from ..providers import provider_kinds
@@ -297,7 +297,7 @@ class GatewayConfig(_Sections):
         except OSError as exc:
             raise ConfigError(f"cannot read gateway config {p}: {exc}") from None
         try:
-            raw = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+            raw = json.loads(text) if p.suffix == ".json" else load_yaml(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from None
         return cls.from_dict(raw, str(p), p.parent)
