@@ -6,12 +6,14 @@ threads do not share a client's GIL) with three deployments P1, P2, P3 and no in
 figures measure client-side overhead.
 
 1. Rounds of N calls (default 2,000) at concurrency C (default 100), round-robin over P1-P3, each
-   contender in its own fresh subprocess (same warm-up, same requests):
+   contender in its own long-lived subprocess (same warm-up, same requests), each round run in interleaved
+   chunks (default 4 of 500 calls) whose order rotates, so that load drifting on a shared machine falls on
+   every contender alike:
    ``raw`` (three ``openai.AsyncOpenAI`` clients, ``max_retries=0``), ``gateway`` (this tree's
    Gateway: three ``openai`` deployments through routerlab's providers, breakers, balancer, retry loop,
    accounting), ``baseline`` (the Gateway of ``--baseline REV``, extracted with ``git archive``; default
    62d5554, before the layered rewrite) and ``litellm`` (``litellm.Router`` over the same deployments;
-   ``LITELLM_LOCAL_MODEL_COST_MAP=True``). The order rotates every round. Per round: Gateway / raw and
+   ``LITELLM_LOCAL_MODEL_COST_MAP=True``). Per round: Gateway / raw and
    baseline / raw wall-time ratios (targets: ≤ 1.10, and no worse than the baseline's), Gateway / LiteLLM
    throughput (target ≥ 3×); medians of the paired rounds are reported, with client CPU per call.
 2. Exact-cache hit latency through ``Gateway.complete`` (p50) and of ``ResponseCache.get`` alone.
@@ -21,7 +23,7 @@ figures measure client-side overhead.
 Usage::
 
     python benchmarks/bench_live.py [--calls 2000] [--concurrency 100] [--rounds 5] [--skip-litellm]
-                                    [--baseline 62d5554] [--json out.json]
+                                    [--chunks 4] [--baseline 62d5554] [--json out.json]
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ async def drive(call: Any, calls: int, concurrency: int, offset: int) -> dict[st
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     a = np.asarray(latencies)
-    return {"calls": calls, "wall_s": wall, "throughput": calls / wall, "p50_ms": float(np.percentile(a, 50) * 1e3),
-            "p95_ms": float(np.percentile(a, 95) * 1e3), "cpu_ms_per_call": cpu / calls * 1e3}
+    return {"calls": calls, "wall_s": wall, "cpu_s": cpu, "throughput": calls / wall,
+            "p50_ms": float(np.percentile(a, 50) * 1e3), "cpu_ms_per_call": cpu / calls * 1e3}
 
 
 async def make_caller(kind: str, port: int) -> tuple[Any, Any]:
@@ -166,30 +168,71 @@ async def make_caller(kind: str, port: int) -> tuple[Any, Any]:
     return through_gateway, close_gw
 
 
-async def worker_main(kind: str, port: int, calls: int, concurrency: int, warmup: int, offset: int) -> dict[str, Any]:
+async def worker_loop(kind: str, port: int, concurrency: int, warmup: int) -> None:
+    """A long-lived contender: reads ``{"calls": n, "offset": k}`` (or ``{"profile": n}``) lines on stdin,
+    answers each with one JSON line of measurements; warm before it says ``ready``."""
     call, close = await make_caller(kind, port)
-    await drive(call, warmup, concurrency, 90_000_000 + offset)  # connections, lazy imports
-    out = await drive(call, calls, concurrency, offset)
-    await close()
+    await drive(call, warmup, concurrency, 90_000_000)  # connections, lazy imports
+    tree = ""
     if kind == "gateway":
         import routerlab
 
-        out["routerlab"] = str(Path(routerlab.__file__).parent)  # which tree this worker measured
-    return out
+        tree = str(Path(routerlab.__file__).parent)  # which tree this worker measures
+    print(json.dumps({"ready": True, "routerlab": tree}), flush=True)
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        order = json.loads(line)
+        if "profile" in order:
+            out: dict[str, Any] = {"calls_per_request": await calls_per_request(call, order["profile"], concurrency)}
+        else:
+            out = await drive(call, order["calls"], concurrency, order["offset"])
+        print(json.dumps(out), flush=True)
+    await close()
 
 
-def run_worker(kind: str, port: int, args: argparse.Namespace, offset: int, pythonpath: str | None) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--port", str(port), "--calls",
-           str(args.calls), "--concurrency", str(args.concurrency), "--warmup", str(args.warmup),
-           "--offset", str(offset)]
-    env = {**os.environ}
-    env.pop("PYTHONPATH", None)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-    if out.returncode != 0:
-        raise RuntimeError(f"{kind} worker failed:\n{out.stderr[-3000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+async def calls_per_request(call: Any, n: int, concurrency: int) -> float:
+    """Python function calls per request (cProfile): client work that other load on the machine cannot skew."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    await drive(call, n, concurrency, 70_000_000)
+    prof.disable()
+    return float(pstats.Stats(prof).total_calls) / n  # type: ignore[attr-defined]
+
+
+class Worker:
+    """A contender's process (its own interpreter, the routerlab of ``pythonpath``)."""
+
+    def __init__(self, kind: str, port: int, args: argparse.Namespace, pythonpath: str | None) -> None:
+        env = {**os.environ}
+        env.pop("PYTHONPATH", None)
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--port", str(port),
+               "--concurrency", str(args.concurrency), "--warmup", str(args.warmup)]
+        self.kind = kind
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.info = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.kind} worker died (exit {self.proc.wait()})")
+        return dict(json.loads(line))
+
+    def ask(self, order: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(order) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(60)
 
 
 def baseline_tree(rev: str, into: Path) -> Path:
@@ -199,16 +242,39 @@ def baseline_tree(rev: str, into: Path) -> Path:
     return into
 
 
+def _add(total: dict[str, float], part: dict[str, Any]) -> None:
+    for key in ("wall_s", "cpu_s"):
+        total[key] = total.get(key, 0.0) + part[key]
+    total.setdefault("p50_ms", []).append(part["p50_ms"])  # type: ignore[attr-defined]
+
+
 def paired_rounds(port: int, args: argparse.Namespace, baseline: Path | None) -> dict[str, Any]:
+    """Rounds of ``args.calls`` calls per contender, run in ``args.chunks`` interleaved chunks (the order
+    rotating) so that load drifting on a shared machine falls on every contender alike."""
     kinds = [k for k in CONTENDERS if (k != "baseline" or baseline) and (k != "litellm" or not args.skip_litellm)]
     paths = {"raw": None, "litellm": None, "gateway": str(ROOT), "baseline": str(baseline) if baseline else None}
+    workers = {k: Worker(k, port, args, paths[k]) for k in kinds}
     rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
-    for r in range(args.rounds):
-        order = kinds[r % len(kinds):] + kinds[:r % len(kinds)]  # rotate: no contender always goes first
-        for j, kind in enumerate(order):
-            rounds[kind].append(run_worker(kind, port, args, (r + 1) * 1_000_000 + j * 100_000, paths[kind]))
-            print(f"round {r + 1} {kind:<9} {rounds[kind][-1]['wall_s']:6.2f} s", file=sys.stderr, flush=True)
-    out: dict[str, Any] = {"rounds": rounds}
+    chunk = args.calls // args.chunks
+    try:
+        for r in range(args.rounds):
+            totals: dict[str, dict[str, Any]] = {k: {} for k in kinds}
+            for c in range(args.chunks):
+                turn = r * args.chunks + c
+                for kind in kinds[turn % len(kinds):] + kinds[:turn % len(kinds)]:
+                    _add(totals[kind], workers[kind].ask({"calls": chunk, "offset": (turn + 1) * 1_000_000}))
+            for kind, t in totals.items():
+                n = chunk * args.chunks
+                rounds[kind].append({"calls": n, "wall_s": t["wall_s"], "throughput": n / t["wall_s"],
+                                     "cpu_ms_per_call": t["cpu_s"] / n * 1e3, "p50_ms": statistics.median(t["p50_ms"])})
+            print(f"round {r + 1}: " + ", ".join(f"{k} {rounds[k][-1]['wall_s']:.2f} s" for k in kinds),
+                  file=sys.stderr, flush=True)
+        profiles = {k: w.ask({"profile": 300})["calls_per_request"] for k, w in workers.items()}
+    finally:
+        for w in workers.values():
+            w.close()
+    out: dict[str, Any] = {"rounds": rounds, "calls_per_request": profiles,
+                           "trees": {k: w.info.get("routerlab") for k, w in workers.items()}}
     for kind in ("gateway", "baseline"):
         if kind in rounds:
             ratios = [g["wall_s"] / r["wall_s"] for g, r in zip(rounds[kind], rounds["raw"])]
@@ -251,7 +317,8 @@ async def bench_exact_cache(port: int, n_hits: int = 2000) -> dict[str, Any]:
             cache.get(key)
             raw.append(time.perf_counter() - t)
         await gw.aclose()
-    return {"gateway_hit_p50_us": float(np.median(lat) * 1e6), "gateway_hit_p95_us": float(np.percentile(lat, 95) * 1e6),
+    return {"gateway_hit_p50_us": float(np.median(lat) * 1e6),
+            "gateway_hit_p95_us": float(np.percentile(lat, 95) * 1e6),
             "cache_get_p50_us": float(np.median(raw) * 1e6)}
 
 
@@ -331,15 +398,16 @@ def report(out: dict[str, Any]) -> str:
     lines = [f"machine: {out['machine']['cpus']} cores, Python {out['machine']['python']}; load average at start "
              f"{'/'.join(f'{x:.2f}' for x in out['load_average']['start'])}, at end "
              f"{'/'.join(f'{x:.2f}' for x in out['load_average']['end'])}",
-             f"{out['calls']} calls at concurrency {out['concurrency']}, {len(p['rounds']['raw'])} rounds "
-             "(each contender in its own process, order rotating), median of rounds:"]
+             f"{out['calls']} calls at concurrency {out['concurrency']} per contender and round, "
+             f"{len(p['rounds']['raw'])} rounds (each contender in its own process, chunks interleaved, order "
+             "rotating), median of rounds:"]
     names = {"raw": "raw AsyncOpenAI", "gateway": "Gateway (this tree)", "baseline": f"Gateway @ {out['baseline_rev']}",
              "litellm": "litellm.Router"}
     for kind, rows in p["rounds"].items():
-        med = {k: statistics.median(r[k] for r in rows) for k in ("wall_s", "throughput", "p50_ms", "p95_ms",
-                                                                   "cpu_ms_per_call")}
+        med = {k: statistics.median(r[k] for r in rows) for k in ("wall_s", "throughput", "p50_ms", "cpu_ms_per_call")}
         lines.append(f"  {names[kind]:<22} {med['wall_s']:6.2f} s  {med['throughput']:6.0f} calls/s  p50 "
-                     f"{med['p50_ms']:6.1f} ms  p95 {med['p95_ms']:6.1f} ms  client CPU {med['cpu_ms_per_call']:.2f} ms/call")
+                     f"{med['p50_ms']:6.1f} ms  client CPU {med['cpu_ms_per_call']:.2f} ms/call  Python calls/request "
+                     f"{p['calls_per_request'][kind]:,.0f}")
     for kind, target in (("gateway", "target <= 1.10"), ("baseline", "the baseline")):
         if f"{kind}_ratio" in p:
             lines.append(f"  {names[kind]} / raw wall time: {p[f'{kind}_ratio']:.3f} median of paired rounds "
@@ -351,12 +419,13 @@ def report(out: dict[str, Any]) -> str:
     if "exact_cache" in out:
         ec = out["exact_cache"]
         lines.append(f"exact cache hit through Gateway.complete: p50 {ec['gateway_hit_p50_us']:.0f} us, "
-                     f"p95 {ec['gateway_hit_p95_us']:.0f} us; ResponseCache.get alone p50 {ec['cache_get_p50_us']:.0f} us")
+                     f"p95 {ec['gateway_hit_p95_us']:.0f} us; ResponseCache.get alone p50 "
+                     f"{ec['cache_get_p50_us']:.0f} us")
     if "semantic_cache" in out:
         sc = out["semantic_cache"]
         lines.append(f"semantic cache, {sc['entries']:,} entries x {sc['dim']} dims: lookup p50 "
-                     f"{sc['vectorised_p50_ms']:.2f} ms vs Python loop {sc['loop_p50_ms']:.0f} ms -> {sc['speedup']:.0f}x "
-                     f"(target >= 100); HashingEmbedder {sc['embed_us']:.0f} us per prompt")
+                     f"{sc['vectorised_p50_ms']:.2f} ms vs Python loop {sc['loop_p50_ms']:.0f} ms -> "
+                     f"{sc['speedup']:.0f}x (target >= 100); HashingEmbedder {sc['embed_us']:.0f} us per prompt")
     return "\n".join(lines)
 
 
@@ -372,12 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     p.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--chunks", type=int, default=4, help="interleaved chunks per round (default 4)")
     args = p.parse_args(argv)
     if args.worker:  # one contender, with the routerlab of its PYTHONPATH
         os.environ.setdefault(KEY_ENV, "bench-local-key")
-        print(json.dumps(asyncio.run(worker_main("gateway" if args.worker == "baseline" else args.worker, args.port,
-                                                 args.calls, args.concurrency, args.warmup, args.offset))))
+        asyncio.run(worker_loop("gateway" if args.worker == "baseline" else args.worker, args.port,
+                                args.concurrency, args.warmup))
         return 0
     out = main_run(args)
     print(report(out))

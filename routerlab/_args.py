@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 __all__ = ["ArgumentParser", "fraction", "positive_int", "port", "fail", "EXIT_USAGE"]
+
+N = TypeVar("N", int, float)
 
 #: The exit code of a bad argument or configuration (every ``routerlab`` command).
 EXIT_USAGE = 2
@@ -34,35 +37,33 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def fraction(text: str) -> float:
     """A share strictly between 0 and 1 (e.g. ``--test-size``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a share between 0 and 1, e.g. 0.5") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1; give a share such as 0.5 "
-                                         "(0 or 1 would leave the train or the test part empty)")
-    return value
+    return _checked(text, float, "is not a number; give a share between 0 and 1, e.g. 0.5", lambda v: 0 < v < 1,
+                    lambda v: f"{text} is not strictly between 0 and 1; give a share such as 0.5 (0 or 1 would "
+                              "leave the train or the test part empty)")
 
 
 def positive_int(text: str) -> int:
     """An integer ≥ 1 (e.g. ``--concurrency``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give one >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is less than 1; give a whole number >= 1")
-    return value
+    return _checked(text, int, "is not a whole number; give one >= 1", lambda v: v >= 1,
+                    lambda v: f"{v} is less than 1; give a whole number >= 1")
 
 
 def port(text: str) -> int:
     """A TCP port 0-65535 (0: any free port)."""
+    return _checked(text, int, "is not a port number; give 0-65535 (0: any free port)", lambda v: 0 <= v <= 65535,
+                    lambda v: f"{v} is not a port number; give 0-65535 (0: any free port)")
+
+
+def _checked(text: str, kind: Callable[[str], N], not_one: str, fits: Callable[[N], bool],
+             outside: Callable[[N], str]) -> N:
+    """``kind(text)`` when it parses and ``fits``; else argparse's error: ``'<text>' <not_one>``, or
+    ``outside(value)``."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; give 0-65535 (0: any free port)") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number; give 0-65535 (0: any free port)")
+        raise argparse.ArgumentTypeError(f"{text!r} {not_one}") from None
+    if not fits(value):
+        raise argparse.ArgumentTypeError(outside(value))
     return value
 
 

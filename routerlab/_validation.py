@@ -1,4 +1,4 @@
-"""Configuration models on pydantic, with errors that name the file and the field path.
+"""Configuration models on pydantic, and the one formatter of pydantic errors, naming file and field path.
 
 :class:`Validated` is the base of routerlab's configuration objects (the gateway config, the local
 server's fault spec): frozen, unknown fields rejected, no ``inf``/``NaN``, positional arguments in field
@@ -7,12 +7,17 @@ order. Every validation failure, whether from a file or from direct construction
 ``gateway.yaml: models.gpt-4o-mini.deployments[1].rpm: must be a positive number, got -5``; an unknown
 field lists the known ones.
 
+:func:`config_error` is that formatter for every pydantic model routerlab reads (these configuration
+objects, the catalog file, the routing-table document): one vocabulary, one path notation, and one rule
+for values: the offending value is quoted (up to 60 characters), except where a field's name says it
+holds or names a secret (``api_key_env``, ``token``, ...) or a value fails a pattern (what a key pasted
+into a name field does), so an error message, and a log it ends up in, never repeats a key.
+
 Example::
 
-    >>> from typing import Annotated
     >>> from pydantic import Field
     >>> class Retry(Validated):
-    ...     attempts: Annotated[int, Field(gt=0)] = 3
+    ...     attempts: int = Field(3, gt=0)
     >>> Retry(attempts=0)
     Traceback (most recent call last):
     ...
@@ -21,18 +26,21 @@ Example::
 
 from __future__ import annotations
 
+import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import NotRequired, Required, get_type_hints, is_typeddict
 
 from .errors import ConfigError
 
-__all__ = ["Validated", "config_error", "validate"]
+__all__ = ["Validated", "config_error", "validate", "format_path", "load_yaml"]
 
 M = TypeVar("M", bound="Validated")
+B = TypeVar("B", bound=BaseModel)
 
 
 class Validated(BaseModel):
@@ -69,8 +77,9 @@ class Validated(BaseModel):
         return self.model_dump()
 
 
-def validate(model: type[M], data: Any, *, source: str | None = None, prefix: str = "") -> M:
-    """``model`` validated from plain data (a mapping from a file); errors name ``source`` and the path.
+def validate(model: type[B], data: Any, *, source: str | None = None, prefix: str = "") -> B:
+    """``model`` (a pydantic model) validated from plain data (a mapping from a file); every problem is
+    one line of the :class:`~routerlab.errors.ConfigError`, naming ``source`` and the path.
 
     Example::
 
@@ -88,106 +97,230 @@ def validate(model: type[M], data: Any, *, source: str | None = None, prefix: st
 
 
 # --- messages --------------------------------------------------------------------------------------
-def config_error(exc: ValidationError, *, source: str | None = None, model: type[BaseModel] | None = None,
-                 prefix: str = "") -> ConfigError:
+#: The most problems one error lists (then "... and N more problems").
+MAX_PROBLEMS = 20
+
+
+def config_error(exc: ValidationError, *, source: str | None = None, model: Any = None, prefix: str = "",
+                 first_only: bool = False, rename: Callable[[tuple[Any, ...]], str] | None = None) -> ConfigError:
     """One ConfigError for a pydantic ``ValidationError``: a line per problem, ``source: path: message``.
 
-    ``model`` (the validated class) lets an unknown field list the known ones; ``prefix`` is prepended
-    to every path (the section the model sits in).
+    ``model`` (the validated type: a pydantic model or dataclass, or a TypedDict) lets an unknown field
+    list the known ones and tells pydantic's union-member tags from the data's keys; ``prefix`` is
+    prepended to every path (the section the model sits in). ``first_only`` reports the first problem
+    and how many more there are, with each unknown field at its own path (``models.a.api_key: unknown
+    field; known fields: ...``): the notation of the standard-library routing-table validator
+    (:mod:`routerlab.runtime`), so a notebook and production name a bad table the same way.
+    ``rename`` turns a path (a tuple of keys and indexes) into the caller's notation.
     """
-    lines: list[str] = []
-    unknown: dict[tuple[Any, ...], list[str]] = {}
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument") and loc:
-            unknown.setdefault(loc[:-1], []).append(str(loc[-1]))
-            continue
-        lines.append(_line(_path(prefix, loc), _message(err)))
-    for parent, names in unknown.items():
-        known = _known_fields(model, parent)
-        tail = f"; known fields: {known}" if known else ""
-        lines.insert(0, _line(_path(prefix, parent), f"unknown field(s) {sorted(names)}{tail}"))
+    found = _problems(exc, model)
+    if first_only:
+        lines = [_render_first(found, model, prefix, rename)] if found else []
+    else:
+        lines = _render_all(found, model, prefix, rename)
     head = f"{source}: " if source else ""
     return ConfigError("\n".join(head + line for line in lines) or f"{head}invalid configuration")
 
 
-def _path(prefix: str, loc: tuple[Any, ...]) -> str:
+def format_path(loc: tuple[Any, ...], prefix: str = "") -> str:
+    """``("tasks", 0, "patterns", 1)`` → ``tasks[0].patterns[1]`` (after ``prefix``; ``""`` for the top)."""
     out = prefix
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+_UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
+
+
+def _problems(exc: ValidationError, model: Any) -> dict[tuple[Any, ...], list[Any]]:
+    """pydantic's errors by the data path they concern (a union reports each member's error at one)."""
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for err in exc.errors(include_url=False):
+        out.setdefault(_data_loc(model, tuple(err["loc"])), []).append(err)
+    return out
+
+
+def _render_all(found: Mapping[tuple[Any, ...], list[Any]], model: Any, prefix: str,
+                rename: Callable[[tuple[Any, ...]], str] | None) -> list[str]:
+    lines: list[str] = []
+    unknown: dict[tuple[Any, ...], list[str]] = {}
+    for loc, errors in found.items():
+        if errors[0]["type"] in _UNKNOWN and loc:
+            unknown.setdefault(loc[:-1], []).append(str(loc[-1]))
+        else:
+            lines.append(_line(_where(loc, prefix, rename), _message(loc, errors)))
+    for parent, names in reversed(unknown.items()):
+        known = _known_fields(model, parent)
+        tail = f"; known fields: {known}" if known else ""
+        lines.insert(0, _line(_where(parent, prefix, rename), f"unknown field(s) {sorted(names)}{tail}"))
+    more = len(lines) - MAX_PROBLEMS
+    return lines[:MAX_PROBLEMS] + ([f"... and {more} more problems"] if more > 0 else [])
+
+
+def _render_first(found: Mapping[tuple[Any, ...], list[Any]], model: Any, prefix: str,
+                  rename: Callable[[tuple[Any, ...]], str] | None) -> str:
+    loc, errors = next(iter(found.items()))
+    if errors[0]["type"] in _UNKNOWN and loc:
+        known = ", ".join(_known_fields(model, loc[:-1]))
+        message = "unknown field" + (f"; known fields: {known}" if known else "")
+    else:
+        message = _message(loc, errors)
+    n = len(found) - 1
+    return _line(_where(loc, prefix, rename), message) + (f" (and {n} more problem{'s' * (n > 1)})" if n else "")
+
+
+def _where(loc: tuple[Any, ...], prefix: str, rename: Callable[[tuple[Any, ...]], str] | None) -> str:
+    return rename(loc) if rename is not None else format_path(loc, prefix)
 
 
 def _line(path: str, message: str) -> str:
     return f"{path}: {message}" if path else message
 
 
-_MESSAGES = {
-    "missing": "is required",
-    "finite_number": "must be a finite number, got {input!r}",
-    "float_type": "must be a number, got {input!r}",
-    "float_parsing": "must be a number, got {input!r}",
-    "int_type": "must be a whole number, got {input!r}",
-    "int_parsing": "must be a whole number, got {input!r}",
-    "int_from_float": "must be a whole number, got {input!r}",
-    "bool_type": "must be true or false, got {input!r}",
-    "bool_parsing": "must be true or false, got {input!r}",
-    "string_type": "must be a string, got {input!r}",
-    "string_too_short": "must be a non-empty string",
-    "too_short": "must not be empty",
-    "dict_type": "must be a mapping, got {type}",
-    "model_type": "must be a mapping, got {type}",
-    "model_attributes_type": "must be a mapping, got {type}",
-    "list_type": "must be a list, got {type}",
-    "tuple_type": "must be a list, got {type}",
-    "literal_error": "{input!r} is not one of {expected}",
-    "less_than_equal": "must be at most {le}, got {input!r}",
-    "less_than": "must be less than {lt}, got {input!r}",
-    "greater_than_equal": "must not be negative, got {input!r}",
+#: The words for pydantic's type errors; a union's members are joined with "or".
+_TYPES = {
+    "float_type": "a number", "float_parsing": "a number", "int_type": "a whole number",
+    "int_parsing": "a whole number", "int_from_float": "a whole number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "a string", "dict_type": "a mapping",
+    "model_type": "a mapping", "model_attributes_type": "a mapping", "typed_dict_type": "a mapping",
+    "dataclass_type": "a mapping", "list_type": "a list", "tuple_type": "a list", "none_required": "null",
+    "finite_number": "a finite number",
 }
+#: Type errors whose value is a structure: the message names its type, not its (long) text.
+_STRUCTURES = {"dict_type", "model_type", "model_attributes_type", "typed_dict_type", "dataclass_type",
+               "list_type", "tuple_type"}
+_MISSING = ("missing", "missing_argument", "missing_keyword_argument")
+
+#: Words in a field's name that say its value is, or names, a secret: that value is never quoted.
+_SECRET_WORDS = frozenset({"key", "secret", "token", "password", "passwd", "credential", "credentials",
+                           "auth", "authorization", "bearer", "cookie"})
 
 
-def _message(err: Mapping[str, Any]) -> str:
-    kind, ctx, value = err["type"], dict(err.get("ctx") or {}), err.get("input")
+def _may_be_secret(loc: tuple[Any, ...]) -> bool:
+    return any(isinstance(part, str) and bool(_SECRET_WORDS & set(re.split(r"[^a-z0-9]+", part.lower())))
+               for part in loc)
+
+
+def _message(loc: tuple[Any, ...], errors: list[Any]) -> str:
+    """What is wrong at ``loc``, in routerlab's words (one vocabulary for every configuration).
+
+    Several errors at one path are the members of a union: what each would accept, joined by "or"."""
+    first = errors[0]
+    if any(e["type"] in _MISSING for e in errors):
+        return "is required"
+    got = "" if _may_be_secret(loc) else _got(first)
+    if len(errors) > 1:
+        wants = [_wants(e) for e in errors]
+        if all(wants):
+            return f"must be {' or '.join(dict.fromkeys(w for w in wants if w))}{got}"
+    kind, ctx = first["type"], {k: _number(v) for k, v in (first.get("ctx") or {}).items()}
+    if kind in ("value_error", "assertion_error"):  # our validators' own words (they quote what they need)
+        return str(ctx.get("error") or first["msg"])
+    if kind == "literal_error":
+        return (f"{_shown(first.get('input'))} " if got else "") + f"is not one of {ctx['expected']}"
+    if kind == "string_pattern_mismatch":  # never the value: what a key pasted into a name field fails
+        return f"does not match {ctx['pattern']}"
+    if kind in ("string_too_short", "too_short"):
+        unit = "characters" if kind == "string_too_short" else "items"
+        return "must not be empty" if ctx.get("min_length", 1) <= 1 else f"needs at least {ctx['min_length']} {unit}"
+    want = _wants(first)
+    return f"must be {want}{got}" if want else f"{first['msg']}{got}"  # else pydantic's (or our custom) words
+
+
+def _wants(err: Mapping[str, Any]) -> str | None:
+    """What a value must be to pass ``err``'s check ("a number", "at least 0", ...), None if it has no words."""
+    kind, ctx = err["type"], {k: _number(v) for k, v in (err.get("ctx") or {}).items()}
+    if kind in _TYPES:
+        return _TYPES[kind]
     if kind == "greater_than":
-        return (f"must be a positive number, got {value!r}" if ctx.get("gt") == 0
-                else f"must be greater than {ctx.get('gt')}, got {value!r}")
-    if kind == "greater_than_equal" and ctx.get("ge") != 0:
-        return f"must be at least {ctx.get('ge')}, got {value!r}"
-    if kind in ("value_error", "assertion_error"):
-        return str(ctx.get("error") or err["msg"])
-    template = _MESSAGES.get(kind)
-    if template is None:
-        return str(err["msg"])
-    return template.format(input=value, type=type(value).__name__, **ctx)
+        return "a positive number" if ctx.get("gt") == 0 else f"more than {ctx.get('gt')}"
+    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+              "less_than": ("less than", "lt"), "string_too_long": ("at most", "max_length"),
+              "too_long": ("at most", "max_length")}
+    if kind in bounds:
+        word, key = bounds[kind]
+        unit = {"string_too_long": " characters long", "too_long": " items long"}.get(kind, "")
+        return f"{word} {ctx.get(key)}{unit}"
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        return f"text matching {ctx.get('pattern')}"
+    if kind in ("string_too_short", "too_short"):
+        return "not empty"
+    return None
 
 
-def _known_fields(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
-    """The field names (aliases where set) of the model found at ``loc`` under ``model``."""
-    target: Any = model
+def _got(err: Mapping[str, Any]) -> str:
+    """", got <value>": a structure by its type, anything else as its repr (cut at 60 characters)."""
+    value = err.get("input")
+    return f", got {type(value).__name__ if err['type'] in _STRUCTURES else _shown(value)}"
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Any) -> Any:
+    """``0.0`` → ``0`` in messages (pydantic reports a float field's bounds as floats)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# --- the types along a path ------------------------------------------------------------------------
+def _data_loc(model: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without what is not a key or an index of the data: pydantic's ``[key]`` marker and the
+    tags it adds for the member of a union it tried (``('metrics', 'q', 'bool')``), found by walking
+    ``model``'s types along the path (without a model, or past an ``Any``, parts are kept as they are)."""
+    out: list[Any] = []
+    types: list[Any] = [model] if model is not None else []
+    for part in loc:
+        if part == "[key]":
+            types = []
+            continue
+        members = [m for tp in types for m in _members(tp)]
+        if len(members) > 1:  # a union: this part names the member tried, not a place in the data
+            types = members
+            continue
+        out.append(part)
+        types = [t for t in (_step(tp, part) for tp in types) if t is not None][:1]
+    return tuple(out)
+
+
+def _known_fields(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The field names (aliases where set) of the object found at ``loc`` under ``model``."""
+    target = model
     for part in loc:
         target = _step(target, part)
         if target is None:
             return []
-    target = _unwrap(target)
-    if isinstance(target, type) and issubclass(target, BaseModel):
-        return sorted(f.alias or n for n, f in target.model_fields.items())
-    return []
+    fields = _fields(_unwrap(target))
+    return sorted(fields) if fields is not None else []
+
+
+def _fields(tp: Any) -> dict[str, Any] | None:
+    """Field name (or alias) → annotation of a pydantic model, a (pydantic) dataclass or a TypedDict."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return {f.alias or n: f.annotation for n, f in tp.model_fields.items()}
+    pydantic_fields = getattr(tp, "__pydantic_fields__", None)
+    if isinstance(tp, type) and pydantic_fields is not None:  # a pydantic dataclass
+        return {n: f.annotation for n, f in pydantic_fields.items()}
+    if is_typeddict(tp):
+        return dict(get_type_hints(tp, include_extras=True))
+    return None
 
 
 def _step(tp: Any, part: Any) -> Any:
+    """The type found at key or index ``part`` of a value of type ``tp`` (None: not known)."""
     tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        fields = tp.model_fields
-        for name, f in fields.items():
-            if part in (name, f.alias):
-                return f.annotation
-        return None
-    args = typing.get_args(tp)
-    origin = typing.get_origin(tp)
+    fields = _fields(tp)
+    if fields is not None:
+        if part in fields:
+            return fields[part]
+        names = {n: a for n, a in getattr(tp, "model_fields", {}).items()}  # a field given by its name
+        return names[part].annotation if part in names else None
+    args, origin = typing.get_args(tp), typing.get_origin(tp)
     if origin in (dict, Mapping) or (origin is not None and getattr(origin, "__name__", "") == "Mapping"):
         return args[1] if len(args) == 2 else None
     if origin in (list, tuple) or (origin is not None and getattr(origin, "__name__", "") == "Sequence"):
@@ -195,11 +328,19 @@ def _step(tp: Any, part: Any) -> Any:
     return None
 
 
+def _members(tp: Any) -> list[Any]:
+    """The members of a union other than ``None`` (pydantic tags each in an error's path), else []."""
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(tp) if a is not type(None)]
+    return []
+
+
 def _unwrap(tp: Any) -> Any:
-    """``X`` from ``Annotated[X, ...]`` and ``X | None``."""
+    """``X`` from ``Annotated[X, ...]``, ``Required[X]``, ``NotRequired[X]`` and ``X | None``."""
     while True:
         origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
+        if origin in (typing.Annotated, Required, NotRequired):
             tp = typing.get_args(tp)[0]
         elif origin in (typing.Union, types.UnionType):
             rest = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -208,3 +349,11 @@ def _unwrap(tp: Any) -> Any:
             tp = rest[0]
         else:
             return tp
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a YAML document as ``yaml.safe_load`` does, with libyaml's C parser when PyYAML has it
+    (about 10x quicker on the packaged catalog; same result). Raises ``yaml.YAMLError``."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader

@@ -39,9 +39,10 @@ from typing import Annotated, Any
 
 import numpy as np
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
+from ._validation import load_yaml, validate
 from .errors import ConfigError, UnknownModelError
 
 __all__ = ["Capability", "Price", "LatencyProfile", "ModelSpec", "Catalog", "ModelDeprecationWarning"]
@@ -206,6 +207,14 @@ class ModelSpec:
             0.0075
         """
         p = self.price
+        if all(type(x) in (int, float) for x in (input_tokens, output_tokens, cached_tokens, cache_write_tokens)):
+            # one call (the Gateway prices every answer): plain floats, the same IEEE operations in the
+            # same order as the array path below, ~30x quicker than going through numpy
+            cin = p.input if p.cached_input is None else p.cached_input
+            cw = p.input if p.cache_write is None else p.cache_write
+            return ((float(input_tokens) - float(cached_tokens) - float(cache_write_tokens)) * p.input
+                    + float(cached_tokens) * cin + float(cache_write_tokens) * cw
+                    + float(output_tokens) * p.output) / 1e6
         n_in = np.asarray(input_tokens, dtype=float)
         cached = np.asarray(cached_tokens, dtype=float)
         written = np.asarray(cache_write_tokens, dtype=float)
@@ -256,25 +265,6 @@ class _File(BaseModel):
     models: Annotated[dict[str, _Entry], Field(min_length=1)]
 
 
-def _config_error(source: str, exc: ValidationError, limit: int = 10) -> ConfigError:
-    """A ConfigError listing each bad field as ``file: dotted.path: problem (got value)``."""
-    lines = []
-    for err in exc.errors()[:limit]:
-        path = ".".join(str(p) for p in err["loc"] if p != "[key]")
-        got = err.get("input")
-        shown = "" if isinstance(got, Mapping) or got is None else f" (got {got!r})"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = f"required field {str(err['loc'][-1])!r} is missing; add it (see the packaged catalog.yaml)"
-        elif err["type"] == "extra_forbidden":
-            msg = f"unknown field {str(err['loc'][-1])!r} (a typo?)"
-        lines.append(f"{source}: {path or '<top level>'}: {msg}{shown}")
-    more = exc.error_count() - limit
-    if more > 0:
-        lines.append(f"... and {more} more")
-    return ConfigError("\n".join(lines))
-
-
 def _env_key(name: str) -> str:
     return "ROUTERLAB_MODEL_" + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
 
@@ -306,10 +296,7 @@ class Catalog:
         in error messages. Raises :class:`ConfigError` naming each bad field's path."""
         if not isinstance(data, Mapping) or not isinstance(data.get("models"), Mapping) or not data["models"]:
             raise ConfigError(f"{source}: a catalog needs a top-level 'models:' mapping of name -> fields")
-        try:
-            parsed = _File.model_validate(data)
-        except ValidationError as exc:
-            raise _config_error(source, exc) from None
+        parsed = validate(_File, data, source=source)
         return cls({str(n): e.spec(str(n)) for n, e in parsed.models.items()}, source)
 
     @classmethod
@@ -317,7 +304,7 @@ class Catalog:
         """Load a catalog from a YAML (or JSON) file in the packaged format."""
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            data = load_yaml(p.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read catalog {p}: {exc}") from None
         return cls.from_dict(data, str(p))
@@ -328,7 +315,7 @@ class Catalog:
         global _DEFAULT
         if _DEFAULT is None:
             text = resources.files("routerlab").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
-            _DEFAULT = cls.from_dict(yaml.safe_load(text), "routerlab/data/catalog.yaml")
+            _DEFAULT = cls.from_dict(load_yaml(text), "routerlab/data/catalog.yaml")
         return _DEFAULT
 
     def merge(self, other: Catalog) -> Catalog:

@@ -12,12 +12,18 @@
      ├── StoreError               the results store or a cache could not be read or written
      └── ProviderError            a provider call failed
           ├── RateLimited         429, with the provider's Retry-After if any
+          │    └── DeploymentLimit this request exceeds a limit of this deployment's key (tokens per
+          │                       minute, request size, quota): another deployment may take it
           ├── Timeout             the attempt exceeded its deadline
           ├── ConnectionFailed    the provider could not be reached
           ├── ServerError         5xx
+          │    └── Overloaded     529 / ``overloaded_error``: the provider is overloaded
           ├── BadRequest          400 for the request itself (not the provider's fault)
-          │    └── ContextTooLong the request does not fit the model's context window
+          │    ├── ContextTooLong the request does not fit the model's context window
+          │    ├── UnsupportedParameter  the host rejects a parameter the request carries
+          │    └── InvalidRequest the request cannot be sent at all (the caller's error; also ValueError)
           ├── AuthError           401/403: the deployment is misconfigured
+          ├── NotFound            404: the deployment does not serve the model (misconfigured)
           ├── MalformedResponse   the reply is not in the provider's wire format
           ├── StreamInterrupted   a stream was cut after some tokens were emitted
           └── Unavailable         no deployment can take the call now (says when one returns)
@@ -39,6 +45,8 @@ Example::
     (True, True)
     >>> statuses(lambda k: k.retry_same)
     [408, 429, 500, 502, 503, 504, 529]
+    >>> statuses(lambda k: k.other_deployment and not k.retry_same)
+    [401, 403, 404, 413]
 """
 
 from __future__ import annotations
@@ -67,10 +75,16 @@ __all__ = [
     "MalformedResponse",
     "StreamInterrupted",
     "Unavailable",
+    "Overloaded",
+    "DeploymentLimit",
+    "NotFound",
+    "UnsupportedParameter",
+    "InvalidRequest",
     "ErrorKind",
     "ERROR_KINDS",
     "kind_of",
     "kind_for_status",
+    "error_class",
     "statuses",
 ]
 
@@ -120,27 +134,43 @@ def _kind(name: str, flags: str, *, statuses: Iterable[int] = (), body_types: It
 # (platform.openai.com/docs/guides/error-codes, docs.anthropic.com/en/api/errors, console.groq.com/docs/errors).
 ERROR_KINDS: dict[str, ErrorKind] = {k.name: k for k in (
     _kind("rate_limited", "RDFHC", statuses=(429,),
-          body_types=("rate_limit_error", "rate_limit_exceeded", "requests", "too_many_requests"),
+          body_types=("rate_limit_error", "rate_limit_exceeded", "requests", "too_many_requests", "rate_limited",
+                      "resource_exhausted"),
           summary="the deployment's request rate limit: cool down, serve elsewhere meanwhile"),
-    _kind("timeout", "RDFH", statuses=(408,), body_types=("timeout_error", "request_timeout"),
+    _kind("deployment_limit", "DFHC", statuses=(413,),
+          body_types=("request_too_large", "tokens", "insufficient_quota", "billing_error", "quota_exceeded"),
+          summary="this request exceeds a limit of this deployment's key (tokens per minute, request size, "
+                  "quota): not again here, another deployment may take it"),
+    _kind("timeout", "RDFH", statuses=(408,), body_types=("timeout_error", "request_timeout", "deadline_exceeded"),
           summary="the attempt exceeded its deadline"),
     _kind("connection_failed", "RDFH", summary="the provider could not be reached"),
-    _kind("server_error", "RDFHC", statuses=(500, 502, 503, 504, 529),
-          body_types=("api_error", "server_error", "internal_server_error", "overloaded_error",
-                      "service_unavailable"),
+    _kind("server_error", "RDFHC", statuses=(500, 502, 503, 504),
+          body_types=("api_error", "server_error", "internal_server_error", "internal_error", "internal",
+                      "service_unavailable", "unavailable_error"),
           summary="the provider failed (5xx)"),
+    _kind("overloaded", "RDFHC", statuses=(529,), body_types=("overloaded_error", "overloaded", "unavailable"),
+          summary="the provider is overloaded: back off, serve elsewhere meanwhile"),
     _kind("malformed_response", "RDFH", summary="the reply is not in the provider's wire format"),
     _kind("provider_error", "RDFH", summary="any other failure of a provider call"),
-    _kind("misconfigured", "DFX", statuses=(401, 403),
-          body_types=("authentication_error", "permission_error", "invalid_api_key"),
+    _kind("misconfigured", "DFHX", statuses=(401, 403),
+          body_types=("authentication_error", "permission_error", "invalid_api_key", "permission_denied",
+                      "unauthenticated"),
           summary="the key is missing, wrong or lacks access: the deployment leaves rotation"),
-    _kind("context_too_long", "W", body_types=("context_length_exceeded",),
+    _kind("not_found", "DFHX", statuses=(404,), body_types=("not_found_error", "model_not_found", "not_found",
+                                                            "model_decommissioned"),
+          summary="the deployment does not serve this model (or its URL is wrong): it leaves rotation"),
+    _kind("context_too_long", "W", body_types=("context_length_exceeded", "exceed_context_size_error",
+                                               "model_context_window_exceeded"),
           summary="the request does not fit the model's context window: a larger model may answer"),
-    _kind("bad_request", "", statuses=(400, 404, 409, 413, 422),
+    _kind("bad_request", "", statuses=(400, 409, 422),
           body_types=("invalid_request_error",),
           summary="the request itself is wrong: not the deployment's fault, never retried as is"),
+    _kind("invalid_request", "",
+          summary="the request cannot be sent (it fails to serialise or encode, or the SDK rejects it): the "
+                  "caller's error, raised at once"),
     _kind("stream_interrupted", "H",
           summary="a stream was cut after text went out: a retry would emit text twice"),
+    _kind("budget_exceeded", "DF", summary="a spend cap leaves no room for this call here"),
     _kind("unavailable", "", summary="no deployment can take the call now"),
     _kind("cancelled", "", summary="the caller stopped waiting: says nothing about the deployment"),
 )}
@@ -152,7 +182,7 @@ def statuses(where: Callable[[ErrorKind], bool]) -> list[int]:
     Example::
 
         >>> statuses(lambda k: k.fallback_model)
-        [401, 403, 408, 429, 500, 502, 503, 504, 529]
+        [401, 403, 404, 408, 413, 429, 500, 502, 503, 504, 529]
     """
     return sorted({s for k in ERROR_KINDS.values() if where(k) for s in k.statuses})
 
@@ -164,7 +194,7 @@ def kind_for_status(status: int) -> ErrorKind:
     Example::
 
         >>> kind_for_status(529).name, kind_for_status(418).name
-        ('server_error', 'bad_request')
+        ('overloaded', 'bad_request')
     """
     for kind in ERROR_KINDS.values():
         if status in kind.statuses:
@@ -356,3 +386,56 @@ class Unavailable(ProviderError):
     """No deployment can take the call now. ``retry_after`` says when the earliest one returns."""
 
     kind = ERROR_KINDS["unavailable"]
+
+
+class Overloaded(ServerError):
+    """HTTP 529, or an ``overloaded_error`` body (also inside a 200 stream): the provider is overloaded."""
+
+    kind = ERROR_KINDS["overloaded"]
+
+
+class DeploymentLimit(RateLimited):
+    """This request exceeds a limit of the deployment's key: tokens per minute (a 429 or 413 whose body says
+    so), the request size (413), or an exhausted quota. Not retried there; another deployment may take it."""
+
+    kind = ERROR_KINDS["deployment_limit"]
+
+
+class NotFound(ProviderError):
+    """HTTP 404: the deployment does not serve the model (or its URL is wrong). It leaves rotation."""
+
+    kind = ERROR_KINDS["not_found"]
+
+
+class UnsupportedParameter(BadRequest):
+    """The host rejects a parameter the request carries (``param`` names it); providers retry once
+    without it and remember that for the deployment."""
+
+    def __init__(self, message: str, *, param: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.param = param
+
+
+class InvalidRequest(BadRequest, ValueError):
+    """The request cannot be sent at all: it fails to serialise or encode, or the SDK rejects a parameter
+    before any byte goes out. The caller's error: raised at once, never retried, never held against a
+    deployment. The message says what in the request is wrong."""
+
+    kind = ERROR_KINDS["invalid_request"]
+
+
+def error_class(kind: str) -> type[ProviderError]:
+    """The exception class of a kind name (``ProviderError`` for kinds without their own class).
+
+    Example::
+
+        >>> error_class("overloaded").__name__
+        'Overloaded'
+    """
+    return _CLASSES.get(kind, ProviderError)
+
+
+_CLASSES: dict[str, type[ProviderError]] = {
+    cls.kind.name: cls for cls in (RateLimited, DeploymentLimit, Timeout, ConnectionFailed, ServerError, Overloaded,
+                                   MalformedResponse, AuthError, NotFound, ContextTooLong, BadRequest, InvalidRequest,
+                                   StreamInterrupted, Unavailable)}

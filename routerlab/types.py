@@ -110,15 +110,19 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens and dollars, addable."""
+    """Tokens and dollars, addable. ``cached_tokens`` (read from the provider's prompt cache) and
+    ``cache_write_tokens`` (written to it) count inside ``input_tokens``."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
-                     self.cost + other.cost)
+                     self.cost + other.cost, self.cached_tokens + other.cached_tokens,
+                     self.cache_write_tokens + other.cache_write_tokens)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ class Completion:
     ``attempts`` records each deployment tried (live path only), as ``(deployment, outcome)``.
     ``answer``: the normalised answer a replayed outcome recorded (what its data set's scorer read,
     or another tool's prediction); None when strategies must read it from ``text``.
+    ``cached_tokens`` / ``cache_write_tokens`` are the input tokens read from / written to the provider's
+    prompt cache (counted inside ``input_tokens``, priced at the catalog's cached-input / cache-write price).
     """
 
     text: str
@@ -146,10 +152,12 @@ class Completion:
     deployment: str | None = None
     attempts: tuple[tuple[str, str], ...] = ()
     answer: str | None = None
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def usage(self) -> Usage:
-        return Usage(self.input_tokens, self.output_tokens, self.cost)
+        return Usage(self.input_tokens, self.output_tokens, self.cost, self.cached_tokens, self.cache_write_tokens)
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}

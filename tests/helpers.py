@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routerlab.types import Answer, Decision
+from routerlab.types import Answer, Completion, Decision
 
 
 class ConstantRouter:
@@ -51,3 +51,32 @@ class TwoStepStrategy:
             return Answer.single(first, stage=0)
         second = await caller.complete(request, self.strong)
         return Answer.sequential([first, second], second, stage=1)
+
+
+async def collect(items):
+    """A provider's or the Gateway's stream drained: ``(text deltas, final Completion or None)``."""
+    deltas, final = [], None
+    async for item in items:
+        if isinstance(item, Completion):
+            final = item
+        else:
+            deltas.append(item)
+    return deltas, final
+
+
+def catalog_entry(**changes):
+    """One model of a catalog file (every required field, valid), with ``changes`` at dotted paths
+    (``catalog_entry(**{"price.input": -1})``)."""
+    from routerlab.catalog import CAPABILITIES
+
+    entry = {"provider": "openai", "context": 32000,
+             "price": {"input": 1, "output": 2, "as_of": "2026-01-01", "source": "me"},
+             "capabilities": {c: 5 for c in CAPABILITIES},
+             "latency": {"ttft_p50": 0.3, "ttft_sigma": 0.2, "tps_p50": 50, "tps_sigma": 0.1}}
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = entry
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return entry

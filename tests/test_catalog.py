@@ -12,6 +12,8 @@ import yaml
 from routerlab.catalog import CAPABILITIES, Catalog, ModelDeprecationWarning
 from routerlab.errors import ConfigError, UnknownModelError
 
+from helpers import catalog_entry as _entry
+
 # the raw measurements live in ../shared beside the checkout (a worktree sits one level deeper)
 SHARED = next((p / "shared" / "datasets" / "llmperf_latency" / "individual" for p in Path(__file__).resolve().parents
                if (p / "shared" / "datasets" / "llmperf_latency").is_dir()), Path("/nonexistent"))
@@ -87,7 +89,7 @@ def test_user_catalog_file_and_bad_field(tmp_path):
     bad = json.loads(json.dumps(good))
     del bad["models"]["my-model"]["context"]
     f.write_text(yaml.safe_dump(bad))
-    with pytest.raises(ConfigError, match="'context'"):
+    with pytest.raises(ConfigError, match=r"models\.my-model\.context: is required"):
         Catalog.from_file(f)
     bad["models"]["my-model"]["context"] = 1
     bad["models"]["my-model"]["capabilities"]["telepathy"] = 3
@@ -112,44 +114,33 @@ def test_measured_latency_profiles_match_llmperf():
         assert spec.latency.ttft_sigma == pytest.approx(sigma, abs=0.05)
 
 
-def _entry(**changes):
-    entry = {"provider": "openai", "context": 32000,
-             "price": {"input": 1, "output": 2, "as_of": "2026-01-01", "source": "me"},
-             "capabilities": {c: 5 for c in CAPABILITIES},
-             "latency": {"ttft_p50": 0.3, "ttft_sigma": 0.2, "tps_p50": 50, "tps_sigma": 0.1}}
-    for path, value in changes.items():
-        *parents, last = path.split(".")
-        node = entry
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    return entry
-
-
 @pytest.mark.parametrize("path, value, expected", [
-    ("price.input", -0.5, "greater than or equal to 0"),
-    ("price.output", "free", "valid number"),
-    ("price.cached_input", -1, "greater than or equal to 0"),
-    ("context", -128000, "greater than 0"),
-    ("context", "128 thousand", "valid integer"),
-    ("max_output", 0, "greater than 0"),
-    ("latency.tps_p50", 0, "greater than 0"),
-    ("latency.ttft_p50", -0.1, "greater than 0"),
-    ("latency.ttft_sigma", float("nan"), "finite"),
-    ("price.input", True, "not true/false"),
-    ("capabilities.reasoning", 11, "less than or equal to 10"),
-    ("deprecated", "someday", "isoformat"),
-    ("provider", "", "at least 1 character"),
-    ("pricing", {"input": 1}, "unknown field 'pricing'"),
+    ("price.input", -0.5, "price.input: must be at least 0, got -0.5"),
+    ("price.output", "free", "price.output: must be a number, got 'free'"),
+    ("price.cached_input", -1, "price.cached_input: must be at least 0, got -1"),
+    ("context", -128000, "context: must be a positive number, got -128000"),
+    ("context", "128 thousand", "context: must be a whole number, got '128 thousand'"),
+    ("max_output", 0, "max_output: must be a positive number, got 0"),
+    ("latency.tps_p50", 0, "latency.tps_p50: must be a positive number, got 0"),
+    ("latency.ttft_p50", -0.1, "latency.ttft_p50: must be a positive number, got -0.1"),
+    ("latency.ttft_sigma", float("nan"), "latency.ttft_sigma: must be a finite number, got nan"),
+    ("price.input", True, "price.input: must be a number, not true/false"),
+    ("capabilities.reasoning", 11, "capabilities.reasoning: must be at most 10, got 11"),
+    ("deprecated", "someday", "deprecated: Invalid isoformat string: 'someday'"),
+    ("provider", "", "provider: must not be empty"),
+    ("pricing", {"input": 1}, ": unknown field(s) ['pricing']; known fields: ['aliases', 'api_name', 'capabilities'"),
+    ("price.usd", 1, "price: unknown field(s) ['usd']; known fields: ['as_of', 'cache_write', 'cached_input',"),
 ])
 def test_bad_catalog_field_names_file_and_field_path(tmp_path, path, value, expected):
+    """One line per problem, in the words of every routerlab configuration: ``file: models.<name>.<path>: <what>``
+    (an unknown field at the object holding it, with the known ones)."""
     f = tmp_path / "mine.yaml"
     f.write_text(yaml.safe_dump({"models": {"good": _entry(), "acme-1": _entry(**{path: value})}}))
     with pytest.raises(ConfigError) as err:
         Catalog.from_file(f)
     msg = str(err.value)
-    assert f"{f}: models.acme-1.{path}:" in msg, msg
-    assert expected in msg, msg
+    assert msg.startswith(f"{f}: models.acme-1"), msg
+    assert f"{f}: models.acme-1{'' if expected.startswith(':') else '.'}{expected}" in msg, msg
     assert "models.good" not in msg  # only the bad entry is reported
 
 
@@ -172,7 +163,7 @@ def test_context_written_with_a_k_or_m_suffix_is_thousands_or_millions():
 
 def test_yaml_dates_are_kept_as_text():
     cat = Catalog.default()
-    assert cat["gpt-4o"].price.as_of == "2024-08-06" and cat["claude-3-opus"].deprecated == "2026-01-05"
+    assert cat["gpt-4o"].price.as_of == "2024-10-01" and cat["claude-3-opus"].deprecated == "2026-01-05"
 
 
 def test_cached_input_price_and_cost_signature():
@@ -197,7 +188,7 @@ def test_top_level_shape_is_checked(tmp_path):
     for data in ({}, {"models": {}}, {"models": []}, [1, 2]):
         with pytest.raises(ConfigError, match="models"):
             Catalog.from_dict(data, "x.yaml")
-    with pytest.raises(ConfigError, match="x.yaml: extra: unknown field 'extra'"):
+    with pytest.raises(ConfigError, match=r"x.yaml: unknown field\(s\) \['extra'\]; known fields: \['models', 'version'\]"):
         Catalog.from_dict({"models": {"m": _entry()}, "extra": 1}, "x.yaml")
 
 

@@ -35,8 +35,9 @@ def resolve_costs(df: pd.DataFrame, catalog: Catalog,
     codes, models = pd.factorize(df["model"])
     n_in, n_out = (df[c].to_numpy(dtype=float, na_value=np.nan) for c in ("input_tokens", "output_tokens"))
     tokens_known = ~np.isnan(n_in) & ~np.isnan(n_out)
-    cached = (df["cached_tokens"].to_numpy(dtype=float, na_value=0.0) if "cached_tokens" in df.columns
-              else np.zeros(len(df)))
+    # prompt-cache tokens, where recorded: counted inside input_tokens and priced as ModelSpec.cost says
+    cached, written = (df[c].to_numpy(dtype=float, na_value=0.0) if c in df.columns else np.zeros(len(df))
+                       for c in ("cached_tokens", "cache_write_tokens"))
     todo = ~recorded
     for k, model in enumerate(models):
         if model not in catalog:
@@ -50,6 +51,6 @@ def resolve_costs(df: pd.DataFrame, catalog: Catalog,
             c_in, c_out = n_in[rows], n_out[rows]
         else:
             c_in, c_out = token_counts(rows)
-        cost[rows] = spec.cost(c_in, c_out, cached_tokens=cached[rows])
+        cost[rows] = spec.cost(c_in, c_out, cached_tokens=cached[rows], cache_write_tokens=written[rows])
         source[rows] = np.where(known, "catalog", "catalog, estimated tokens")
     return df.assign(cost=cost, cost_source=pd.Categorical(source, categories=list(COST_SOURCES)))

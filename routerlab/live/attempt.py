@@ -4,19 +4,19 @@
 settles it exactly once: the lease goes back to the load balancer (which reads the error's kind), the
 tokens and USD go to the spend ledger and the request's totals, the rate-limit buckets are corrected,
 and the attempt is recorded as ``(deployment, outcome)``. A failure is raised as a routerlab error; a
-stream cut after text went out becomes :class:`~routerlab.errors.StreamInterrupted`.
+stream cut after text went out becomes :class:`~routerlab.errors.StreamInterrupted`. A whole-answer
+call is one awaited ``provider.complete``; a streamed one hands each delta to the request's ``sink``.
 
 Example::
 
-    >>> async for item in gateway._attempts.run(call, lease, "gpt-4o-mini"):   # doctest: +SKIP
-    ...     print(item)
+    >>> completion = await gateway._attempts.run(call, lease, "gpt-4o-mini")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..catalog import Catalog
@@ -24,13 +24,16 @@ from ..errors import ProviderError, StreamInterrupted, Timeout
 from ..types import Completion, Request
 from .balancer import Lease, LoadBalancer
 from .config import Deployment, RetryPolicy
-from .quota import DeploymentLimits, SpendLedger
+from ..tokens import count_message_tokens
+from .quota import DeploymentLimits, Reservation, SpendLedger
 
 __all__ = ["Attempts", "CallState", "Item"]
 
 log = logging.getLogger("routerlab.gateway")
 Item = str | Completion
-"""What the layers yield: text deltas, then one final Completion."""
+"""What a stream yields: text deltas, then one final Completion."""
+Sink = Callable[[str], Awaitable[None]]
+"""Where a streamed call's text deltas go, in order, as they arrive."""
 
 
 def with_changes(c: Completion, **changes: Any) -> Completion:
@@ -41,14 +44,10 @@ def with_changes(c: Completion, **changes: Any) -> Completion:
     return new
 
 
-async def _one_shot(provider: Any, request: Request, model: str, timeout: float) -> AsyncIterator[Item]:
-    """A whole-answer call as a one-item stream, so both kinds of call share one attempt path."""
-    yield await provider.complete(request, model, timeout=timeout)
-
-
 class CallState:
     """One request's state across the Gateway's three layers.
 
+    ``sink`` receives a streamed call's text deltas (None: a whole-answer call);
     ``chain`` is the models to walk (it grows when a context fallback applies) and ``pos`` the position
     of the next one; ``attempts``, ``tokens_in``/``tokens_out`` and ``cost`` (USD) are the request's
     totals; ``made`` counts upstream calls against the retry budget; ``tried`` are the deployments tried
@@ -56,25 +55,41 @@ class CallState:
     models that cannot answer this request.
     """
 
-    __slots__ = ("request", "stream", "use_cache", "wait", "primary", "chain", "pos", "attempts", "tokens_in",
-                 "tokens_out", "cost", "made", "last_error", "done_models", "tried", "barred", "backoff_due",
-                 "budget_blocked", "estimate", "start", "wait_deadline", "progressed", "answered")
+    __slots__ = ("request", "sink", "use_cache", "wait", "primary", "chain", "pos", "attempts", "tokens_in",
+                 "tokens_out", "cached_tokens", "cache_write_tokens", "cost", "made", "last_error", "done_models",
+                 "tried", "barred", "backoff_due", "budget_blocked", "_estimate", "start", "wait_deadline",
+                 "progressed", "reservation", "_prompt_tokens")
 
-    def __init__(self, request: Request, chain: list[str], *, stream: bool, use_cache: bool, wait: bool,
+    def __init__(self, request: Request, chain: list[str], *, sink: Sink | None, use_cache: bool, wait: bool,
                  start: float, max_wait: float) -> None:
-        self.request, self.stream, self.use_cache, self.wait = request, stream, use_cache, wait
+        self.request, self.sink, self.use_cache, self.wait = request, sink, use_cache, wait
         self.primary, self.chain, self.pos = chain[0], chain, 0
         self.attempts: list[tuple[str, str]] = []
-        self.tokens_in = self.tokens_out = self.made = 0
+        self.tokens_in = self.tokens_out = self.cached_tokens = self.cache_write_tokens = self.made = 0
         self.cost = 0.0
+        self.reservation: Reservation | None = None  # what the attempt in flight holds against the budgets
+        self._prompt_tokens: int | None = None
         self.last_error: ProviderError | None = None
         self.done_models: set[str] = set()
         self.tried: set[str] = set()
         self.barred: set[str] = set()
-        self.backoff_due = self.progressed = self.answered = False
+        self.backoff_due = self.progressed = False
         self.budget_blocked: dict[str, str] = {}
-        self.estimate = max(1, len(request.text) // 4) + int(request.max_tokens or 256)
+        self._estimate: int | None = None
         self.start, self.wait_deadline = start, start + max_wait
+
+    @property
+    def estimate(self) -> int:
+        """A rough token count of the call (prompt characters / 4 + the output budget), for rate limits."""
+        if self._estimate is None:
+            self._estimate = max(1, len(self.request.text) // 4) + int(self.request.max_tokens or 256)
+        return self._estimate
+
+    def prompt_tokens(self) -> int:
+        """The prompt's tokens (cl100k, message overheads included), counted once per request."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = count_message_tokens(self.request.messages_as_dicts())
+        return self._prompt_tokens
 
     def next_model(self) -> str | None:
         """The next model of the chain this pass may still try (None at the end of the chain)."""
@@ -108,9 +123,10 @@ class Attempts:
         self.balancer, self.limits, self.ledger, self.catalog = balancer, limits, ledger, catalog
         self.retry, self.clock, self._redact = retry, clock, redact
 
-    async def run(self, call: CallState, lease: Lease, model: str) -> AsyncIterator[Item]:
-        """One upstream call under its deadline: yields its deltas, then its Completion; on failure raises
-        the error (a stream cut after text went out as StreamInterrupted). Settled exactly once."""
+    async def run(self, call: CallState, lease: Lease, model: str) -> Completion:
+        """One upstream call under its deadline; returns its Completion or raises its error (a stream cut after
+        text went out as StreamInterrupted). A stream's deltas go to ``call.sink`` as they arrive. Settled
+        exactly once: the lease released, the tokens charged, the attempt recorded."""
         dep = self.deployments[lease.deployment]
         timeout = self._begin(dep, call)
         t0 = self.clock()
@@ -119,33 +135,37 @@ class Attempts:
         failure: BaseException | None = None
         provider = self.providers[dep.name]
         try:
-            upstream = provider.stream(call.request, dep.model, timeout=timeout) if call.stream else \
-                _one_shot(provider, call.request, dep.model, timeout)
-            async for item in self._pull(upstream, t0 + timeout):
-                if isinstance(item, Completion):
-                    result = item
-                elif item:
-                    parts.append(item)
-                    yield item
+            if call.sink is not None:
+                result = await self._stream(provider, call, dep, timeout, t0 + timeout, parts)
+            else:
+                async with asyncio.timeout(timeout):
+                    result = await provider.complete(call.request, dep.model, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - normalised below: a provider bug must not escape as a foreign type
             failure = exc
         except BaseException as exc:  # cancelled, or the consumer stopped reading: nothing to learn
             self.balancer.release(lease, error=exc, latency=self.clock() - t0)
+            self._release_budget(call)
             raise
-        yield self._settle(call, lease, dep, model, t0, self._as_error(failure, dep, call, parts, result), result)
+        return self._settle(call, lease, dep, model, t0, self._as_error(failure, dep, call, parts, result), result)
 
-    async def _pull(self, items: AsyncIterator[Item], deadline: float) -> AsyncIterator[Item]:
-        """``items``, each pull cut at ``deadline`` (clock time): the deadline covers the provider, never
-        the consumer's time between items."""
-        it = items.__aiter__()
+    async def _stream(self, provider: Any, call: CallState, dep: Deployment, timeout: float, deadline: float,
+                      parts: list[str]) -> Completion | None:
+        """A streamed answer: each pull cut at ``deadline`` (clock time), each delta handed to ``call.sink``
+        outside it (the deadline covers the provider, never the consumer's time); the final Completion."""
+        assert call.sink is not None
+        it = provider.stream(call.request, dep.model, timeout=timeout).__aiter__()
         try:
             while True:
                 async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
                     try:
                         item = await it.__anext__()
                     except StopAsyncIteration:
-                        return
-                yield item
+                        return None
+                if isinstance(item, Completion):  # a provider's last item
+                    return item
+                if item:
+                    parts.append(item)
+                    await call.sink(item)
         finally:
             closer = getattr(it, "aclose", None)
             if closer is not None:
@@ -185,13 +205,16 @@ class Attempts:
                 err: ProviderError | None, result: Completion | None) -> Completion:
         """Release the lease, charge the attempt once, record it; return the answer or raise the error."""
         latency = self.clock() - t0
+        newly_out = err is not None and err.kind.out_of_rotation and dep.name not in self.balancer.misconfigured()
         label = self.balancer.release(lease, error=err, latency=latency)
         if result is not None:
             tokens, cost = (result.input_tokens, result.output_tokens), float(result.cost)
+            cache = (result.cached_tokens, result.cache_write_tokens)
         else:
-            tokens = err.tokens if err is not None else (0, 0)
+            tokens, cache = (err.tokens if err is not None else (0, 0)), (0, 0)
             cost = self._price(dep, tokens)
-        self._charge(model, dep, tokens, cost, ok=err is None, call=call)
+        self._charge(model, dep, tokens, cache, cost, ok=err is None, call=call)
+        self._release_budget(call)
         if self.limits:
             self.limits.settle(dep.name, call.estimate, tokens[0] + tokens[1])
         call.attempts.append((dep.name, label))
@@ -202,7 +225,7 @@ class Attempts:
         assert err is not None  # _as_error returns an error whenever there is no result
         err.deployment = err.deployment or dep.name
         call.last_error = err
-        if err.kind.out_of_rotation:
+        if newly_out:
             log.warning("deployment %s is misconfigured (HTTP %s) and leaves rotation until gateway.restore(%r)",
                         dep.name, err.status, dep.name)
         log.debug("%s attempt %d on %s: %s (%.3f s): %s", model, call.made, dep.name, label, latency,
@@ -214,9 +237,17 @@ class Attempts:
             return 0.0
         return float(self.catalog[dep.model].cost(tokens[0], tokens[1]))
 
-    def _charge(self, model: str, dep: Deployment, tokens: tuple[int, int], cost: float, *, ok: bool,
-                call: CallState) -> None:
-        self.ledger.charge(model, dep.provider_kind, dep.name, tokens, cost, ok=ok)
+    def _charge(self, model: str, dep: Deployment, tokens: tuple[int, int], cache: tuple[int, int], cost: float, *,
+                ok: bool, call: CallState) -> None:
+        self.ledger.charge(model, dep.provider_kind, dep.name, tokens, cost, ok=ok, cached=cache[0],
+                           cache_write=cache[1])
         call.tokens_in += int(tokens[0])
         call.tokens_out += int(tokens[1])
+        call.cached_tokens += int(cache[0])
+        call.cache_write_tokens += int(cache[1])
         call.cost += cost
+
+    def _release_budget(self, call: CallState) -> None:
+        if call.reservation is not None:
+            self.ledger.release(call.reservation)
+            call.reservation = None

@@ -147,7 +147,7 @@ class LoadBalancer:
     def __init__(self, deployments: Mapping[str, float] | Sequence[str] = (), *, strategy: str = "weighted",
                  breaker: BreakerConfig | None = None, clock: Clock = time.monotonic,
                  rng: random.Random | None = None, health_window: int = 20, ewma_alpha: float = 0.3,
-                 on_transition: Callable[[str, Transition], None] | None = None) -> None:
+                 on_transition: Callable[[str, Transition], None] | None = None, max_cooldown: float = 120.0) -> None:
         if strategy not in STRATEGIES:
             raise ConfigError(f"routing.strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
         self.strategy = strategy
@@ -157,6 +157,9 @@ class LoadBalancer:
         self._health_window = int(health_window)
         self._alpha = float(ewma_alpha)
         self._on_transition = on_transition
+        if not 0 < max_cooldown < math.inf:
+            raise ConfigError(f"max_cooldown={max_cooldown!r}: must be a positive number of seconds")
+        self.max_cooldown = float(max_cooldown)
         self._lock = threading.RLock()
         self._order: list[str] = []
         self._weights: dict[str, float] = {}
@@ -203,9 +206,17 @@ class LoadBalancer:
 
     # availability ----------------------------------------------------------------------------
     def cooldown(self, name: str, seconds: float) -> float:
-        """Keep ``name`` out of rotation for ``seconds``: deadline = max(existing, now + seconds)."""
+        """Keep ``name`` out of rotation for ``seconds``: deadline = max(existing, now + seconds).
+
+        ``seconds`` is clamped to ``[0, max_cooldown]`` (a provider's Retry-After of 1e12 or ``inf`` must not
+        keep a deployment out for ever, nor overflow anything); NaN is ignored. Returns the deadline.
+        """
         with self._lock:
-            deadline = max(self._cooldown.get(self._known(name), -math.inf), self.clock() + max(0.0, float(seconds)))
+            current = self._cooldown.get(self._known(name), -math.inf)
+            wait = float(seconds)
+            if wait != wait:  # NaN: no information
+                return current
+            deadline = max(current, self.clock() + min(max(0.0, wait), self.max_cooldown))
             self._cooldown[name] = deadline
             return deadline
 

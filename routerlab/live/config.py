@@ -32,6 +32,7 @@ Example (YAML)::
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -41,9 +42,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, Strict, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 from pydantic_core import ArgsKwargs
 
-from .._validation import Validated, validate
+from .._validation import Validated, load_yaml, validate
 from ..catalog import Catalog
 from ..errors import ConfigError
+from ..providers import provider_kinds
+from ..providers.compat import Compat
+from ..providers.secret import ENV_NAME
 from .breaker import BreakerConfig
 from .cache import DEFAULT_THRESHOLD
 from .balancer import STRATEGIES
@@ -64,7 +68,9 @@ class Deployment(Validated):
     ``openai-compatible``); ``model`` is what the provider serves (a catalog name, alias or API name);
     ``api_key_env`` names the environment variable with the key (the key itself is never stored);
     ``timeout`` is the per-attempt deadline in seconds (default: the gateway's ``retry.timeout``);
-    ``rpm``/``tpm`` are request and token rate limits per minute; ``max_concurrency`` caps calls in flight.
+    ``rpm``/``tpm`` are request and token rate limits per minute; ``max_concurrency`` caps calls in flight;
+    ``compat`` says how an OpenAI-compatible host differs (parameters it rejects, ``max_tokens`` vs
+    ``max_completion_tokens``, usage options on streams: :class:`~routerlab.providers.compat.Compat`).
 
     Example::
 
@@ -77,12 +83,24 @@ class Deployment(Validated):
     provider_kind: Name = Field(alias="provider")
     model: Name
     base_url: StrictStr | None = None
-    api_key_env: StrictStr | None = None
+    # the NAME of the variable holding the key; a value that is not a name (a pasted key) is refused unquoted
+    api_key_env: Annotated[str, Strict(), Field(pattern=ENV_NAME)] | None = None
     weight: Positive = 1.0
     rpm: Positive | None = None
     tpm: Positive | None = None
     max_concurrency: PositiveInt | None = None
     timeout: Positive | None = None
+    compat: Compat = Field(default_factory=Compat)
+
+    @field_validator("provider_kind")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        kinds = provider_kinds()
+        if value not in kinds:
+            close = difflib.get_close_matches(value, kinds, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"{value!r} is not a provider routerlab knows; {hint}known providers: {', '.join(kinds)}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -101,7 +119,9 @@ class RetryPolicy(Validated):
     seconds. ``timeout`` is the default per-attempt deadline in seconds. With ``wait_for_available`` a
     request that finds nothing available waits (at most ``max_wait`` seconds) for the earliest deployment
     to return instead of failing fast with :class:`~routerlab.errors.Unavailable`; ``max_wait`` also bounds
-    waits for the local rate limits.
+    waits for the local rate limits. ``max_cooldown`` (seconds) is the longest a provider's ``Retry-After``
+    keeps a deployment out of rotation (a larger value, ``inf`` or an HTTP date far ahead is clamped to it;
+    a negative or malformed one is ignored).
 
     Example::
 
@@ -116,6 +136,7 @@ class RetryPolicy(Validated):
     backoff_cap: NonNegative = 8.0
     wait_for_available: StrictBool = False
     max_wait: Positive = 60.0
+    max_cooldown: Positive = 120.0
 
 
 class BudgetPolicy(Validated):
@@ -276,7 +297,7 @@ class GatewayConfig(_Sections):
         except OSError as exc:
             raise ConfigError(f"cannot read gateway config {p}: {exc}") from None
         try:
-            raw = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+            raw = json.loads(text) if p.suffix == ".json" else load_yaml(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from None
         return cls.from_dict(raw, str(p), p.parent)
@@ -301,6 +322,28 @@ class GatewayConfig(_Sections):
                 if d.name == deployment:
                     return f"models.{model}.deployments[{i}]"
         raise ConfigError(f"unknown deployment {deployment!r}; configured: {[d.name for d in self.deployments]}")
+
+    def window(self, model: str, catalog: Catalog) -> int | None:
+        """``model``'s context window in tokens: ``context_windows`` first, else the catalog's entry for the
+        model name or one of its deployments' models; None when unknown."""
+        if model in self.context_windows:
+            return int(self.context_windows[model])
+        for name in (model, *(d.model for d in self.models[model])):
+            if name in catalog:
+                return int(catalog[name].context_window)
+        return None
+
+    def larger_models(self, model: str, catalog: Catalog) -> list[str]:
+        """Where a prompt too long for ``model`` goes: ``context_fallbacks[model]``, else the configured models
+        with a larger known window, smallest first (config order breaks ties)."""
+        if model in self.context_fallbacks:
+            return list(self.context_fallbacks[model])
+        own = self.window(model, catalog)
+        if own is None:
+            return []
+        larger = [(w, i, m) for i, m in enumerate(self.models) if m != model
+                  for w in [self.window(m, catalog)] if w is not None and w > own]
+        return [m for _, _, m in sorted(larger)]
 
     def load_catalog(self) -> Catalog:
         """The packaged catalog, merged with the ``catalog:`` file when one is named."""

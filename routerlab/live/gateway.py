@@ -40,12 +40,13 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from ..catalog import Catalog
-from ..errors import ConfigError, ProviderError, UnknownModelError, Unavailable
+from ..providers.base import Secret
+from ..errors import ConfigError, ContextTooLong, ProviderError, UnknownModelError, Unavailable
 from ..types import Completion, Request
-from .attempt import Attempts, CallState, Item, with_changes
+from .attempt import Attempts, CallState, Item, Sink, with_changes
 from .balancer import AT_CAPACITY, Lease, LoadBalancer
 from .cache import ResponseCache, SemanticCache
 from .caching import GatewayCaches
@@ -56,6 +57,15 @@ from .quota import BudgetExceeded, DeploymentLimits, SpendLedger, TokenBucket
 __all__ = ["Gateway", "Deployment", "GatewayConfig", "BudgetExceeded", "TokenBucket"]
 
 log = logging.getLogger("routerlab.gateway")
+
+
+class _Failure:
+    """A streamed call's error, handed from the producing task to the consumer, who raises it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class Gateway:
@@ -88,14 +98,15 @@ class Gateway:
         self.catalog = catalog if catalog is not None else cfg.load_catalog()
         self.balancer = LoadBalancer(strategy=cfg.strategy, breaker=cfg.breaker, clock=self.clock,
                                      rng=rng if rng is not None else random.Random(cfg.seed),
-                                     on_transition=self._log_transition)
+                                     on_transition=self._log_transition, max_cooldown=cfg.retry.max_cooldown)
         self._deps = {d.name: d for d in cfg.deployments}
         self._model_of = {d.name: m for m, deps in cfg.models.items() for d in deps}
         self._groups = {m: tuple(d.name for d in deps) for m, deps in cfg.models.items()}
         for d in cfg.deployments:
             self.balancer.add(d.name, d.weight, max_concurrency=d.max_concurrency)
+        self._windows: dict[str, int | None] = {}
         self._limits = DeploymentLimits({d.name: (d.rpm, d.tpm) for d in cfg.deployments}, clock=self.clock)
-        self._secrets: tuple[str, ...] = ()
+        self._secrets: tuple[Secret, ...] = ()
         self._providers = self._build_providers(providers, provider_factory)
         self._secrets = self._secret_values()
         self.caches = GatewayCaches(
@@ -145,14 +156,15 @@ class Gateway:
         from ..providers import make_provider
 
         return make_provider(d.provider_kind, base_url=d.base_url, api_key_env=d.api_key_env, deployment=d.name,
-                             timeout=d.timeout or self.config.retry.timeout, catalog=self.catalog)
+                             timeout=d.timeout or self.config.retry.timeout, catalog=self.catalog, compat=d.compat)
 
-    def _secret_values(self) -> tuple[str, ...]:
-        """The key values of every variable a deployment names, longest first: scrubbed from messages."""
+    def _secret_values(self) -> tuple[Secret, ...]:
+        """The keys of every variable a deployment names, wrapped, longest first: scrubbed from messages.
+        They are held only to be found in text; no attribute of the Gateway is a key as a plain string."""
         names = {d.api_key_env for d in self._deps.values()} | {
             getattr(p, "api_key_env", None) for p in self._providers.values()}
-        values = {v for e in names if isinstance(e, str) for v in [os.environ.get(e, "")] if len(v) >= 6}
-        return tuple(sorted(values, key=len, reverse=True))
+        keys = {(e, v) for e in names if isinstance(e, str) for v in [os.environ.get(e, "")] if len(v) >= 6}
+        return tuple(Secret(v, env=e) for e, v in sorted(keys, key=lambda ev: len(ev[1]), reverse=True))
 
     @property
     def models(self) -> list[str]:
@@ -201,33 +213,38 @@ class Gateway:
 
         Returns the :class:`~routerlab.types.Completion` of the deployment that answered (``model`` and
         ``deployment`` say which), with the request's totals over every attempt: ``input_tokens`` and
-        ``output_tokens`` (tokens), ``cost`` (USD), ``latency`` (seconds since the call, backoff and
-        waits included) and ``attempts`` (``((deployment, outcome), ...)``). A cache hit has
-        ``cached=True`` and the original call's tokens and cost.
+        ``output_tokens`` (tokens; ``cached_tokens`` / ``cache_write_tokens`` of the input ones were read
+        from / written to the provider's prompt cache), ``cost`` (USD, cached input at its own price),
+        ``latency`` (seconds since the call, backoff and waits included) and ``attempts``
+        (``((deployment, outcome), ...)``, outcomes being :data:`~routerlab.errors.ERROR_KINDS` names). A
+        cache hit has ``cached=True`` and the original call's tokens and cost.
 
         Raises (every one a :class:`~routerlab.errors.ProviderError` carrying ``attempts`` and ``cost``,
-        with key values scrubbed from the message):
-        :class:`~routerlab.errors.UnknownModelError` (a ``ConfigError``) when ``model`` is not configured;
-        :class:`~routerlab.errors.BadRequest` at once when the provider rejects the request itself (never
-        retried); :class:`~routerlab.errors.ContextTooLong` when the prompt fits no configured model;
-        :class:`~routerlab.live.quota.BudgetExceeded` when a spend cap is reached and the budget policy
-        refuses (or no model of the chain is within budget); :class:`~routerlab.errors.Unavailable` when no
-        deployment can take the call now (``retry_after`` says when the earliest returns), or every
-        deployment stays at its rate or concurrency limit past ``retry.max_wait``; otherwise the last
-        attempt's error (:class:`~routerlab.errors.ServerError`, :class:`~routerlab.errors.RateLimited`,
-        :class:`~routerlab.errors.Timeout`, :class:`~routerlab.errors.AuthError`, ...) when the retry
-        budget (``retry.attempts`` upstream calls) is spent or no deployment is left.
+        with key values scrubbed from the message), each when:
+
+        - :class:`~routerlab.errors.UnknownModelError` (a ``ConfigError``): ``model`` is not configured;
+        - :class:`~routerlab.errors.InvalidRequest` (also a ``ValueError``), at once: the request cannot be
+          sent (it fails to serialise or encode, or an SDK rejects it locally); no deployment is blamed;
+        - :class:`~routerlab.errors.BadRequest`, at once: the provider rejects the request itself (never
+          retried; a parameter the host does not take is first dropped once, see ``compat``);
+        - :class:`~routerlab.errors.ContextTooLong`: the prompt fits no configured model (counted before
+          sending where the window is known);
+        - :class:`~routerlab.live.quota.BudgetExceeded`: a spend cap has no room for this call's estimate and
+          ``budgets.on_exceeded`` is ``refuse``, or no model of the chain is within budget (the message
+          names the cap, the spend and what calls in flight hold);
+        - :class:`~routerlab.errors.Unavailable`: no deployment can take the call now (circuits open,
+          cooling down after a Retry-After, out of rotation; ``retry_after`` says when the earliest returns),
+          or every deployment stays at its rate or concurrency limit past ``retry.max_wait``;
+        - the last attempt's error (:class:`~routerlab.errors.ServerError`, ``Overloaded``, ``RateLimited``,
+          ``DeploymentLimit``, ``Timeout``, ``AuthError``, ``NotFound``, ...): the retry budget
+          (``retry.attempts`` upstream calls) is spent, or every deployment that could answer is out.
 
         Example::
 
             >>> c = await gw.complete(Request.from_prompt("hi"), "gpt-4o-mini")   # doctest: +SKIP
             >>> c.text, c.cost, c.attempts                                         # doctest: +SKIP
         """
-        final: Completion | None = None
-        async for item in self._run(request, model, stream=False, fallback=fallback,
-                                    wait_for_available=wait_for_available):
-            final = cast(Completion, item)
-        return cast(Completion, final)
+        return await self._walk_chain(self._call(request, model, fallback=fallback, wait=wait_for_available))
 
     def complete_sync(self, request: Request, model: str, *, fallback: bool = True,
                       wait_for_available: bool | None = None) -> Completion:
@@ -256,37 +273,51 @@ class Gateway:
             >>> async for item in gw.stream(Request.from_prompt("hi"), "gpt-4o"):   # doctest: +SKIP
             ...     print(item if isinstance(item, str) else item.cost)
         """
-        async for item in self._run(request, model, stream=True, fallback=fallback,
-                                    wait_for_available=wait_for_available):
+        queue: asyncio.Queue[Item | _Failure] = asyncio.Queue(maxsize=1)  # one delta ahead at most
+        call = self._call(request, model, fallback=fallback, wait=wait_for_available, sink=queue.put)
+        task = asyncio.ensure_future(self._produce(call, queue))
+        try:
+            while not isinstance(item := await queue.get(), Completion):
+                if isinstance(item, _Failure):
+                    raise item.error
+                yield item
             yield item
+        finally:  # the consumer stopped reading, or the call ended: nothing is left running
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
-    def _run(self, request: Request, model: str, *, stream: bool, fallback: bool = True, use_cache: bool = True,
-             wait_for_available: bool | None = None) -> AsyncIterator[Item]:
+    async def _produce(self, call: CallState, queue: asyncio.Queue[Item | _Failure]) -> None:
+        """Run a streamed call, its deltas going to ``queue`` (through ``call.sink``), then its end."""
+        try:
+            final: Item | _Failure = await self._walk_chain(call)
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            final = _Failure(exc)
+        await queue.put(final)
+
+    def _call(self, request: Request, model: str, *, fallback: bool = True, wait: bool | None = None,
+              sink: Sink | None = None, use_cache: bool = True) -> CallState:
+        """A request's state: its chain (``model`` and, with ``fallback``, its fallbacks), its wait policy."""
         primary = self._resolve(model)
         policy = self.config.retry
         chain = [primary, *(self.config.fallbacks.get(primary, ()) if fallback else ())]
-        wait = policy.wait_for_available if wait_for_available is None else bool(wait_for_available)
-        call = CallState(request, chain, stream=stream, use_cache=use_cache and self.caches.enabled, wait=wait,
-                     start=self.clock(), max_wait=policy.max_wait)
-        return self._walk_chain(call)
+        return CallState(request, chain, sink=sink, use_cache=use_cache and self.caches.enabled,
+                         wait=policy.wait_for_available if wait is None else bool(wait), start=self.clock(),
+                         max_wait=policy.max_wait)
 
     async def _probe(self, request: Request, model: str) -> Completion:
         """One request to ``model`` alone: no cache, no fallback (what fallback-chain checks send)."""
-        final: Item | None = None
-        async for final in self._run(request, model, stream=False, fallback=False, use_cache=False):
-            pass
-        return cast(Completion, final)
+        return await self._walk_chain(self._call(request, model, fallback=False, use_cache=False))
 
     # layer 1: the fallback chain -------------------------------------------------------------
-    async def _walk_chain(self, call: CallState) -> AsyncIterator[Item]:
+    async def _walk_chain(self, call: CallState) -> Completion:
         """Walk the chain in passes until a model answers; between passes, fail, wait or go again."""
         while True:
             call.new_pass()
             while (model := call.next_model()) is not None:
-                async for item in self._serve_model(call, model):
-                    yield item
-                if call.answered:
-                    return
+                answer = await self._serve_model(call, model)
+                if answer is not None:
+                    return answer
                 if call.made >= self.config.retry.attempts:
                     break
             await self._end_of_pass(call)
@@ -317,29 +348,27 @@ class Gateway:
         call.chain = call.chain[:call.pos] + bigger + [c for c in call.chain[call.pos:] if c not in bigger]
 
     # layer 2: one model's deployments --------------------------------------------------------
-    async def _serve_model(self, call: CallState, model: str) -> AsyncIterator[Item]:
-        """Attempts on ``model``'s deployments (after the cache) until one answers or none can."""
-        deps = self._within_budget(model, call) if self._budgeted else self._groups[model]
-        if not deps:
-            return
-        if call.use_cache:
-            hit = await self.caches.lookup(call.request, model, [self._deps[n] for n in deps])
-            if hit is not None:
-                for item in self._from_cache(call, hit):
-                    yield item
-                return
-        while call.made < self.config.retry.attempts:
+    async def _serve_model(self, call: CallState, model: str) -> Completion | None:
+        """Attempts on ``model``'s deployments (after the cache) until one answers (its answer) or none can."""
+        deps = self._groups[model]
+        hit = await self._from_cache(call, model)
+        if hit is not None or self._too_long(call, model):
+            return hit
+        while call.made < self.config.retry.attempts and model not in call.budget_blocked:
             lease = await self._lease(call, model, deps)
             if lease is None:
-                return
+                return None
+            if self._budgeted and not self._reserve(call, model, lease):
+                continue
+            call.progressed = True
             try:
-                async for item in self._attempts.run(call, lease, model):
-                    yield await self._answered(call, model, lease.deployment, item) \
-                        if isinstance(item, Completion) else item
-                return
+                answer = await self._attempts.run(call, lease, model)
             except ProviderError as err:
                 if not self._after_failure(call, model, lease.deployment, err):
-                    return
+                    return None
+                continue
+            return await self._answered(call, model, lease.deployment, answer)
+        return None
 
     async def _lease(self, call: CallState, model: str, deps: tuple[str, ...]) -> Lease | None:
         """A lease on a deployment of ``deps`` not yet tried in this pass (after any backoff due); waits
@@ -357,7 +386,6 @@ class Gateway:
                                  f"more than {self.config.retry.max_wait:g} s", call, retry_after=pause)
             await asyncio.sleep(pause)
         call.tried.add(lease.deployment)
-        call.progressed = True
         return lease
 
     def _after_failure(self, call: CallState, model: str, deployment: str, err: ProviderError) -> bool:
@@ -377,19 +405,24 @@ class Gateway:
             call.done_models.add(model)
         return kind.other_deployment
 
-    def _from_cache(self, call: CallState, hit: Completion) -> list[Item]:
+    async def _from_cache(self, call: CallState, model: str) -> Completion | None:
+        """A cached answer of ``model`` (its text handed to a stream's sink first), or None."""
+        hit = await self.caches.lookup(call.request, model, [self._deps[n] for n in self._groups[model]]) \
+            if call.use_cache else None
+        if hit is None:
+            return None
         call.attempts.extend(hit.attempts)
-        call.answered = True
-        hit = replace(hit, attempts=tuple(call.attempts), latency=self.clock() - call.start)
-        return [hit.text, hit] if call.stream and hit.text else [hit]
+        if call.sink is not None and hit.text:
+            await call.sink(hit.text)
+        return replace(hit, attempts=tuple(call.attempts), latency=self.clock() - call.start)
 
     async def _answered(self, call: CallState, model: str, deployment: str, final: Completion) -> Completion:
         """The answer as the caller sees it (the request's totals), kept in the caches."""
-        call.answered = True
         if call.use_cache:
             await self.caches.store(call.request, model, self._deps[deployment], final)
         return with_changes(final, deployment=deployment, attempts=tuple(call.attempts), input_tokens=call.tokens_in,
-                     output_tokens=call.tokens_out, cost=call.cost, latency=self.clock() - call.start)
+                            output_tokens=call.tokens_out, cost=call.cost, latency=self.clock() - call.start,
+                            cached_tokens=call.cached_tokens, cache_write_tokens=call.cache_write_tokens)
 
     def _backoff(self, retry: int) -> float:
         p = self.config.retry
@@ -409,35 +442,56 @@ class Gateway:
                 waits.append(max(self._limits.wait(n, call.estimate), 0.001))
         return min(waits) if waits else None
 
-    def _within_budget(self, model: str, call: CallState) -> tuple[str, ...]:
-        """The deployments of ``model`` that the budget still allows (empty when it is over budget)."""
-        reason, deps = self.ledger.blocked(model, {n: self._deps[n].provider_kind for n in self._groups[model]})
-        if reason is None:
-            return deps
-        if model not in call.budget_blocked:
-            call.attempts.append((f"budget:{model}", "budget_exceeded"))
-            call.budget_blocked[model] = reason
-        if self.config.budgets.on_exceeded == "refuse":
-            raise self._fail(BudgetExceeded, f"refused: {reason} (budgets.on_exceeded=refuse)", call)
-        return ()
+    def _reserve(self, call: CallState, model: str, lease: Lease) -> bool:
+        """Hold the attempt's estimated cost against the budgets (before it is sent). When a cap has no room:
+        ``refuse`` raises BudgetExceeded; ``fallback`` bars the deployment (a provider's cap) or the model
+        (the model's or the total cap) for this request. True when the attempt may go."""
+        dep = self._deps[lease.deployment]
+        try:
+            call.reservation = self.ledger.reserve(model, dep.provider_kind, self._estimate(call, dep))
+            return True
+        except BudgetExceeded as exc:
+            self.balancer.release(lease, error=exc)  # no call was made: says nothing about the deployment
+            if self.config.budgets.on_exceeded == "refuse":
+                raise self._fail(exc, f"refused: {exc} (budgets.on_exceeded=refuse)", call) from None
+            call.barred.add(dep.name)
+            if exc.scope != "provider" or all(n in call.barred for n in self._groups[model]):
+                call.attempts.append((f"budget:{model}", "budget_exceeded"))
+                call.budget_blocked[model] = str(exc)
+            return False
+
+    def _estimate(self, call: CallState, dep: Deployment) -> float:
+        """An upper bound of the attempt's cost (USD): the prompt's tokens plus ``max_tokens`` (else the
+        model's output limit, at most 4,096) at list price, the prompt cache ignored."""
+        if dep.model not in self.catalog:
+            return 0.0
+        spec = self.catalog[dep.model]
+        return float(spec.cost(call.prompt_tokens(), call.request.max_tokens or min(spec.max_output, 4096)))
+
+    def _too_long(self, call: CallState, model: str) -> bool:
+        """Whether the prompt (plus ``max_tokens``) is known not to fit ``model``'s window: then nothing is
+        sent and the models with a larger window come next (raises ContextTooLong when there are none)."""
+        window = self._context_window(model)
+        reserve = int(call.request.max_tokens or 0)
+        size = len(call.request.text.encode("utf-8", "surrogatepass"))
+        if window is None or size + 8 * len(call.request.messages) + reserve <= window:
+            return False  # a token is at least one byte: it fits without counting
+        if call.prompt_tokens() + reserve <= window:
+            return False
+        call.attempts.append((f"context:{model}", "context_too_long"))
+        self._to_larger_model(call, model, ContextTooLong(
+            f"the prompt is {call.prompt_tokens():,} tokens{f' + max_tokens {reserve:,}' if reserve else ''}, more "
+            f"than {model}'s context window of {window:,} tokens (counted before sending)"))
+        return True
 
     def _context_window(self, model: str) -> int | None:
-        if model in self.config.context_windows:
-            return int(self.config.context_windows[model])
-        for name in (model, *(self._deps[n].model for n in self._groups[model])):
-            if name in self.catalog:
-                return int(self.catalog[name].context_window)
-        return None
+        """The model's context window in tokens, looked up once (see :meth:`GatewayConfig.window`)."""
+        if model not in self._windows:
+            self._windows[model] = self.config.window(model, self.catalog)
+        return self._windows[model]
 
     def _context_fallbacks(self, model: str) -> list[str]:
-        if model in self.config.context_fallbacks:
-            return list(self.config.context_fallbacks[model])
-        own = self._context_window(model)
-        if own is None:
-            return []
-        larger = [(w, i, m) for i, m in enumerate(self._groups) if m != model
-                  for w in [self._context_window(m)] if w is not None and w > own]
-        return [m for _, _, m in sorted(larger)]
+        return self.config.larger_models(model, self.catalog)
 
     def _earliest(self, call: CallState) -> tuple[str, float] | None:
         names = [n for m in call.chain if m not in call.done_models and m not in call.budget_blocked
@@ -447,8 +501,7 @@ class Gateway:
     # errors and secrets ----------------------------------------------------------------------
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
+            text = secret.redact(text)
         return text
 
     def _fail(self, kind: ProviderError | type[ProviderError], message: str, call: CallState, *,

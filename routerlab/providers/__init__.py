@@ -4,6 +4,14 @@
 catalog ``provider`` value (``openai``, ``anthropic``, ``groq``, ``gemini``, ``openai-compatible``).
 SDKs are imported when a provider is built, never when routerlab is imported.
 
+::
+
+    base       Provider protocol, BaseProvider (one client per loop, the request's wire form, usage, errors)
+    classify   what an error reply means (body type, message, status → a routerlab error kind)
+    compat     Compat: how a host differs (rejected parameters, max_tokens name, stream usage); unsendable()
+    secret     Secret: a key held wrapped
+    openai, anthropic, groq   the SDK adapters; replay: recorded outcomes
+
 Example::
 
     >>> from routerlab.providers import make_provider, ProviderConfig
@@ -24,12 +32,15 @@ from .base import (
     Provider,
     Secret,
     StreamItem,
+    cache_fields,
     collect_stream,
     error_from_status,
     normalize_finish_reason,
     parse_retry_after,
     run_sync,
 )
+from .classify import classify
+from .compat import Compat
 
 __all__ = [
     "Provider",
@@ -40,6 +51,9 @@ __all__ = [
     "provider_kinds",
     "Secret",
     "StreamItem",
+    "Compat",
+    "cache_fields",
+    "classify",
     "collect_stream",
     "error_from_status",
     "normalize_finish_reason",

@@ -29,6 +29,7 @@ class GroqProvider(OpenAIProvider):
     package = "groq"
     default_key_env = "GROQ_API_KEY"
     client_class = "AsyncGroq"
+    completions_path = "/openai/v1/chat/completions"
 
     def _stream_params(self) -> dict[str, Any]:
-        return {"extra_body": {"stream_options": {"include_usage": True}}}
+        return {"stream": True, "extra_body": {"stream_options": {"include_usage": True}}}

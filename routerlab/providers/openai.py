@@ -10,14 +10,13 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..catalog import ModelSpec
 from ..errors import ConfigError, MalformedResponse
 from ..types import Request
-from ..tokens import count_message_tokens, count_text
-from .base import BaseProvider, _StreamState
+from .base import BaseProvider, _StreamState, cache_fields, usage_field
 
 __all__ = ["OpenAIProvider", "GeminiProvider", "OpenAICompatibleProvider"]
 
@@ -39,6 +38,7 @@ class OpenAIProvider(BaseProvider):
     default_key_env = "OPENAI_API_KEY"
     client_class = "AsyncOpenAI"
     max_tokens_param = "max_tokens"
+    completions_path = "/chat/completions"  # relative to the client's base_url
 
     def _new_client(self) -> Any:
         cls = getattr(self._sdk, self.client_class)
@@ -67,39 +67,41 @@ class OpenAIProvider(BaseProvider):
         return params
 
     def _stream_params(self) -> dict[str, Any]:
-        return {"stream_options": {"include_usage": True}}
+        return {"stream": True, "stream_options": {"include_usage": True}}
 
-    async def _complete(self, request: Request, spec: ModelSpec, timeout: float) -> tuple[str, int, int, str | None]:
-        params = self._params(request, spec)
-        resp = await self._client().chat.completions.create(**params, timeout=timeout)
-        if isinstance(resp, (str, bytes)) or not getattr(resp, "choices", None):
+    def _read_usage(self, state: _StreamState, usage: Any) -> None:
+        """Usage as the Chat Completions API reports it (an object or the JSON; prompt tokens include the
+        cached ones)."""
+        prompt = usage_field(usage, "prompt_tokens")
+        if prompt is not None:
+            state.input_tokens = int(prompt)
+            state.output_tokens = int(usage_field(usage, "completion_tokens") or 0)
+            state.cached_tokens, state.cache_write_tokens = cache_fields(usage)
+
+    async def _complete(self, request: Request, spec: ModelSpec, timeout: float,
+                        state: _StreamState) -> tuple[str, str | None]:
+        resp = await self._post(self.completions_path, state.params, timeout)
+        state.received = True
+        if not isinstance(resp, Mapping) or not resp.get("choices"):
             raise MalformedResponse(f"{self.name} reply has no choices: {str(resp)[:200]!r}",
                                     deployment=self.deployment)
-        choice = resp.choices[0]
-        message = choice.message
-        text = message.content or ""
+        choice = resp["choices"][0]
+        text = choice["message"].get("content") or ""
         if not isinstance(text, str):
             raise MalformedResponse(f"{self.name} reply content is not text", deployment=self.deployment)
-        usage = getattr(resp, "usage", None)
-        if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
-            n_in, n_out = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
-        else:  # some compatible hosts omit usage: count it ourselves
-            n_in, n_out = count_message_tokens(params["messages"]), count_text(text)
-        return text, n_in, n_out, choice.finish_reason
+        self._read_usage(state, resp.get("usage"))  # some compatible hosts omit it: counted locally
+        return text, choice.get("finish_reason")
 
     async def _stream(self, request: Request, spec: ModelSpec, timeout: float,
                       state: _StreamState) -> AsyncIterator[str]:
-        params = self._params(request, spec)
-        stream = await self._client().chat.completions.create(**params, stream=True, timeout=timeout,
-                                                               **self._stream_params())
+        stream = await self._client().chat.completions.create(**state.params, timeout=timeout)
+        state.received = True
         try:
             async for chunk in stream:
                 usage = getattr(chunk, "usage", None)
                 if usage is None:  # Groq puts usage under x_groq in its last chunk
                     usage = getattr(getattr(chunk, "x_groq", None), "usage", None)
-                if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
-                    state.input_tokens = int(usage.prompt_tokens)
-                    state.output_tokens = int(usage.completion_tokens or 0)
+                self._read_usage(state, usage)
                 choices = getattr(chunk, "choices", None)
                 if choices is None:
                     raise MalformedResponse(f"{self.name} stream chunk has no choices", deployment=self.deployment)

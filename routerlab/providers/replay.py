@@ -49,6 +49,13 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def _column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """An integer column of the outcomes, zeros when they do not record it (NaN: not recorded, 0)."""
+    if name not in df.columns:
+        return np.zeros(len(df), dtype=np.int64)
+    return df[name].fillna(0).to_numpy(dtype=np.int64)
+
+
 def string_hashes(values: Any) -> np.ndarray:
     """Stable 64-bit hashes of strings (pandas' SipHash): the same in every process and run."""
     return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
@@ -173,6 +180,9 @@ class ReplayCaller:
                 "row_prompt": o._row_prompt,
                 "row_model": o._row_model,
                 "cost": df["cost"].to_numpy(dtype=float, na_value=np.nan),
+                # prompt-cache tokens, where the outcomes record them (inside input_tokens; priced in "cost")
+                "cached_tokens": _column(df, "cached_tokens"),
+                "cache_write_tokens": _column(df, "cache_write_tokens"),
                 "latency": (df["latency"].to_numpy(dtype=float, na_value=np.nan) if "latency" in df.columns
                             else np.full(len(df), np.nan)),
                 "row_sample": df["sample"].to_numpy(dtype=np.int64),
@@ -185,6 +195,7 @@ class ReplayCaller:
             arrays = self._arrays
             # where a call's latency is drawn: the model has a profile and the row records no latency
             arrays["row_simulated"] = np.isnan(arrays["latency"]) & arrays["simulated"][arrays["row_model"]]
+            arrays["cache_recorded"] = np.array(arrays["cached_tokens"].any() or arrays["cache_write_tokens"].any())
             if "score" in df.columns:
                 arrays["score"] = df["score"].to_numpy(dtype=float, na_value=np.nan)
         return self._arrays
@@ -269,6 +280,8 @@ class ReplayCaller:
         t = self._tables()
         n_in, n_out = self.dataset.token_counts(pos)
         out: dict[str, np.ndarray] = {"input_tokens": n_in, "output_tokens": n_out, "cost": t["cost"][pos]}
+        for col in ("cached_tokens", "cache_write_tokens"):  # zeros unless the outcomes record prompt-cache use
+            out[col] = t[col][pos] if t["cache_recorded"] else np.zeros(len(pos), dtype=np.int64)
         simulated = t["row_simulated"][pos]
         if self.simulate_latency is False:
             latency, ttft, simulated = np.zeros(len(pos)), np.full(len(pos), np.nan), np.zeros(len(pos), dtype=bool)
@@ -326,6 +339,7 @@ class ReplayCaller:
             text="" if response is None else str(response), model=model, provider=self.provider,
             input_tokens=n_in, output_tokens=n_out, cost=float(t["cost"][i]), latency=latency, ttft=ttft,
             simulated_latency=simulated, deployment="replay", answer=self.dataset.answer_of(i)[1],
+            cached_tokens=int(t["cached_tokens"][i]), cache_write_tokens=int(t["cache_write_tokens"][i]),
         )
 
     def complete_sync(self, request: Request, model: str) -> Completion:

@@ -92,9 +92,10 @@ class Batch:
     ``texts`` equals ``Request.text`` (system prompt and prompt joined by a newline).
 
     Columns are converted on first use only: a router that reads none of them (a fixed model) or
-    only one (task labels) does not pay for the others on a million-row frame. What routers derive from
-    the rows (a field's codes, key hashes, positions in an index) is kept too, so several routers
-    replayed over one batch (an Experiment's strategies, a threshold sweep) derive it once.
+    only one (task labels) does not pay for the others on a million-row frame. A DataFrame indexed
+    0..n-1 is used as it is (not copied); one with any other index is re-indexed 0..n-1 first. What
+    routers derive from the rows (a field's codes, key hashes, positions in an index) is kept too, so
+    several routers replayed over one batch (an Experiment's strategies, a threshold sweep) derive it once.
     """
 
     _COLUMNS = ("prompts", "prompt_ids", "tasks", "texts", "n_messages", "max_tokens")
@@ -170,7 +171,11 @@ class Batch:
         if isinstance(requests, pd.DataFrame):
             if "prompt" not in requests.columns:
                 raise ConfigError(f"route_many: the DataFrame needs a 'prompt' column; it has {list(requests.columns)}")
-            return cls(frame=requests.reset_index(drop=True))
+            # columns are read by position; a frame already indexed 0..n-1 (every Dataset's prompts, a
+            # read_csv) serves as it is, without the copy reset_index makes on every route_many call
+            index = requests.index
+            default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+            return cls(frame=requests if default else requests.reset_index(drop=True))
         if isinstance(requests, (str, Request)):
             raise ConfigError("route_many takes a list of requests or a prompts DataFrame; "
                               "use route(request) for one request")

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ import pandas as pd
 from ..catalog import Catalog
 from ..errors import ConfigError, DatasetError, NotFittedError, RouterlabError
 from ..scoring import TaskScorers
+from ..stats.pareto import pareto_front
 from ..types import Answer, Caller, Completion, Request
 from .base import BaseStrategy
 from .baselines import outcome_matrices
@@ -432,12 +433,12 @@ def _simulate(chain: tuple[str, ...], final: str | None, s: Mapping[str, np.ndar
 
 
 def _pareto(points: list[tuple[float, float, Any]]) -> list[tuple[float, float, Any]]:
-    """The (cost, quality, payload) points no other point beats on both (cheaper first)."""
-    out: list[tuple[float, float, Any]] = []
-    for cost, quality, payload in sorted(points, key=lambda p: (p[0], -p[1])):
-        if not out or quality > out[-1][1]:
-            out.append((cost, quality, payload))
-    return out
+    """The (cost, quality, payload) points on the cost-quality frontier (:func:`routerlab.stats.pareto_front`),
+    cheaper first; of identical (cost, quality) points the first given."""
+    if not points:
+        return []
+    front = pareto_front([p[0] for p in points], [p[1] for p in points])
+    return [points[i] for i in front]
 
 
 def _best_within_budget(sims: Mapping[str, list[tuple[float, float]]], groups: list[str],

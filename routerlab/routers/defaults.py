@@ -63,13 +63,15 @@ JUDGE_ERROR_RATE = 0.2
 
 
 def frontier_models(train: Any, catalog: Catalog) -> pd.DataFrame:
-    """Each model's train quality and mean cost per prompt, with ``frontier`` marking the models no
-    other model beats on both (cheaper first)."""
+    """Each model's train quality (mean score) and mean cost per prompt (USD), cheaper first, with
+    ``frontier`` marking the models on the cost-quality frontier (:func:`routerlab.stats.pareto_mask`:
+    no other model is at least as cheap and as good and better on one)."""
+    from ..stats.pareto import pareto_mask
     from .baselines import outcome_matrices
 
     scores, costs = outcome_matrices(train, catalog)
     table = pd.DataFrame({"quality": scores.mean(), "cost": costs.mean()}).sort_values(["cost", "quality"])
-    table["frontier"] = table["quality"] > table["quality"].cummax().shift(fill_value=-1.0)
+    table["frontier"] = pareto_mask(table["cost"].to_numpy(), table["quality"].to_numpy())
     return table
 
 
@@ -100,7 +102,8 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
       quality upwards (at most three), each answer graded by a judge (``gpt-4o-mini``; offline a
       :class:`~routerlab.judge.SimulatedJudge` with a 20 % error rate, labelled simulated).
     - ``consensus``: a vote of the three best models costing at most 20 % of the best one.
-    - ``best-of-n``: the two best of those, compared by the same judge.
+    - ``best-of-n``: the two best of those, compared by a judge of the same settings (its own object,
+      so changing one strategy's judge with ``set_params`` leaves the other's alone).
 
     Without ``train`` only the strategies that learn nothing are returned (``random`` over the
     catalog, ``capability``, and fixed cascades/ensembles over catalog models).
@@ -126,8 +129,11 @@ def _default_group(train: Any, catalog: Catalog, seed: int, evaluation: Any) -> 
     from .cascade import Agreement, CascadeRouter, JudgeVerdict
     from .task import TaskRouter
 
-    judge = LLMJudge(JUDGE_MODEL, caller=SimulatedJudge(error_rate=JUDGE_ERROR_RATE, seed=seed, catalog=catalog),
-                     seed=seed)
+    def judge() -> LLMJudge:
+        # one judge per strategy (equal settings): set_params(judge__...) on one must not change another
+        return LLMJudge(JUDGE_MODEL, caller=SimulatedJudge(error_rate=JUDGE_ERROR_RATE, seed=seed, catalog=catalog),
+                        seed=seed)
+
     out: dict[str, object] = {}
     if train is None:
         models = catalog.names
@@ -135,9 +141,9 @@ def _default_group(train: Any, catalog: Catalog, seed: int, evaluation: Any) -> 
         out["capability"] = CapabilityRouter(catalog, preferred={"reasoning": 2, "coding": 1}, cost_weight=0.4)
         trio = ["gpt-4o-mini", "gemini-1.5-flash", "llama-3.1-70b"]
         out["cascade-agreement"] = CascadeRouter([tuple(trio[1:]), "gpt-4o-mini", "gpt-4o"], Agreement())
-        out["cascade-judge"] = CascadeRouter(["gemini-1.5-flash", "gpt-4o-mini", "gpt-4o"], JudgeVerdict(judge))
+        out["cascade-judge"] = CascadeRouter(["gemini-1.5-flash", "gpt-4o-mini", "gpt-4o"], JudgeVerdict(judge()))
         out["consensus"] = Consensus(trio)
-        out["best-of-n"] = BestOfN(trio[:2], judge)
+        out["best-of-n"] = BestOfN(trio[:2], judge())
         return out
 
     models = train.models
@@ -152,12 +158,12 @@ def _default_group(train: Any, catalog: Catalog, seed: int, evaluation: Any) -> 
     out["cascade-agreement"] = CascadeRouter(budget=0.2, catalog=catalog, name="cascade-agreement").fit(train)
     frontier = table[table["frontier"] & (table["quality"] >= 0.7 * table.loc[best, "quality"])].index.tolist()
     ladder = (frontier[:2] + [best]) if len(frontier) > 2 else frontier
-    out["cascade-judge"] = CascadeRouter(list(dict.fromkeys(ladder)), JudgeVerdict(judge), name="cascade-judge")
+    out["cascade-judge"] = CascadeRouter(list(dict.fromkeys(ladder)), JudgeVerdict(judge()), name="cascade-judge")
     affordable = table[(table["cost"] <= 0.2 * table.loc[best, "cost"]) & (table.index != best)]
     voters = affordable.sort_values(["quality", "cost"], ascending=[False, True]).index[:3].tolist()
     if len(voters) >= 2:
         out["consensus"] = Consensus(voters)
-        out["best-of-n"] = BestOfN(voters[:2], judge)
+        out["best-of-n"] = BestOfN(voters[:2], judge())
     return out
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -42,11 +42,12 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import ConfigError, NotFittedError
+from ..stats.pareto import pareto_front
 from ..types import Answer, Caller, Completion, Request
-from .base import BaseRouter
+from .base import BaseStrategy
 from .baselines import outcome_matrices
-from .cascade import CascadeRouter, Check, _answer_keys, _as_stages, _codes, answer_key, scorers_for
-from .utility import Sweep, _folds, one_blas_thread, sweep_points
+from .cascade import CascadeRouter, Check, Signal, _answer_keys, _as_stages, _codes, answer_key, scorers_for
+from .utility import Sweep, _folds, _is_number, one_blas_thread, sweep_points
 
 __all__ = ["FrugalCascade", "LearnedAcceptance", "stage_features"]
 _DECIMALS = 9
@@ -93,22 +94,31 @@ def stage_features(codes: np.ndarray, lengths: np.ndarray, task_idx: np.ndarray,
     return feats, pick
 
 
-class LearnedAcceptance:
-    """The acceptance signal of a fitted :class:`FrugalCascade` (a cascade signal, see
-    :class:`~routerlab.routers.cascade.CascadeRouter`): accept when the stage's acceptance model gives
-    the current answer a probability of being right of at least ``threshold``."""
+@dataclass(eq=False, repr=False)
+class LearnedAcceptance(Signal):
+    """The acceptance signal of a fitted :class:`FrugalCascade` (a cascade :class:`~routerlab.routers.Signal`,
+    see :class:`~routerlab.routers.cascade.CascadeRouter`): accept when the stage's acceptance model gives
+    the current answer a score of at least ``threshold`` (see ``FrugalCascade.score``).
+
+    ``cascade``: the fitted :class:`FrugalCascade` whose acceptance models are read; ``threshold``: τ.
+    Raises :class:`~routerlab.errors.NotFittedError` at use when the cascade is not fitted (a clone is not).
+    """
+
+    cascade: Any
+    threshold: float
 
     name = "learned"
 
-    def __init__(self, cascade: FrugalCascade, threshold: float) -> None:
-        self.cascade = cascade
-        self.threshold = threshold
-
-    def __repr__(self) -> str:
-        return f"LearnedAcceptance(threshold={self.threshold:g})"
+    def _validate(self) -> None:
+        if not callable(getattr(self.cascade, "acceptance_", None)):
+            raise ConfigError(f"LearnedAcceptance cascade={self.cascade!r} is not a FrugalCascade")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float, np.number)):
+            raise ConfigError(f"LearnedAcceptance threshold must be a number, got {self.threshold!r}")
 
     async def check(self, request: Request, calls: list[Completion], stage: list[Completion], caller: Caller) -> Check:
+        self.validate()
         c = self.cascade
+        c._check_fitted()
         answered = [x for x in calls if x.model in c.model_index_]
         if not answered:
             return Check(False, info={"p_correct": None})
@@ -138,7 +148,8 @@ class _Ladder:
     tasks: np.ndarray   # (n,) task index, -1 unknown
 
 
-class FrugalCascade(BaseRouter):
+@dataclass(eq=False, repr=False)
+class FrugalCascade(BaseStrategy):
     """Cheap → strong with a learned acceptance model per stage (see the module docstring). A Strategy.
 
     Parameters
@@ -159,22 +170,34 @@ class FrugalCascade(BaseRouter):
     plan considered, with its cross-fitted train quality and cost at the budget).
     """
 
-    prompt_only = False
+    stages: Sequence[Any] | None = None
+    _: KW_ONLY
+    score: str = "gain"
+    threshold: float | str = "auto"
+    budget: float = 0.2
+    candidates: Sequence[str] | None = None
+    catalog: Catalog | None = None
+    C: float = 1.0
+    cv: int = 3
+    thresholds: Sequence[float] | None = None
+    name: str = "cascade-frugal"
 
-    def __init__(self, stages: Sequence[Any] | None = None, *, score: str = "gain", threshold: float | str = "auto",
-                 budget: float = 0.2, candidates: Sequence[str] | None = None, catalog: Catalog | None = None,
-                 C: float = 1.0, cv: int = 3, thresholds: Sequence[float] | None = None,
-                 name: str | None = None) -> None:
-        self.stages = stages
-        self.score = score
-        self.threshold = threshold
-        self.budget = budget
-        self.candidates = candidates
-        self.catalog = catalog
-        self.C = C
-        self.cv = cv
-        self.thresholds = thresholds
-        self.name = name or "cascade-frugal"
+    def _validate(self) -> None:
+        if not (self.threshold == "auto" or _is_number(self.threshold)):
+            raise ConfigError(f"FrugalCascade threshold must be a number or 'auto', got {self.threshold!r}")
+        if self.score not in ("gain", "correct"):
+            raise ConfigError(f"FrugalCascade score must be 'gain' or 'correct', got {self.score!r}")
+        if not _is_number(self.budget) or not self.budget > 0:
+            raise ConfigError(f"FrugalCascade budget must be a number > 0 (a share of the best single model's "
+                              f"train cost), got {self.budget!r}")
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2:
+            raise ConfigError(f"FrugalCascade cv must be an integer >= 2, got {self.cv!r}")
+        if not _is_number(self.C) or not self.C > 0:
+            raise ConfigError(f"FrugalCascade C must be a number > 0 (the inverse L2 penalty), got {self.C!r}")
+        if self.stages is not None:
+            _as_stages(self.stages, "stages")
+        if self.thresholds is not None and not all(_is_number(t) and t == t for t in self.thresholds):
+            raise ConfigError(f"FrugalCascade thresholds must be numbers (±inf allowed), got {self.thresholds!r}")
 
     # -- data ------------------------------------------------------------------------------------------
     def _matrices(self, dataset: Any, models: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -282,13 +305,8 @@ class FrugalCascade(BaseRouter):
             return self._fit(dataset)
 
     def _fit(self, dataset: Any) -> FrugalCascade:
-        if not (self.threshold == "auto" or isinstance(self.threshold, (int, float))):
-            raise ConfigError(f"FrugalCascade threshold must be a number or 'auto', got {self.threshold!r}")
-        if self.score not in ("gain", "correct"):
-            raise ConfigError(f"FrugalCascade score must be 'gain' or 'correct', got {self.score!r}")
+        self.validate()
         self.scorers_ = scorers_for(None, None, dataset)
-        if self.budget <= 0 or not isinstance(self.cv, int) or self.cv < 2:
-            raise ConfigError(f"FrugalCascade budget must be > 0 and cv an integer >= 2, got {self.budget!r}, {self.cv!r}")
         scores, costs = outcome_matrices(dataset, self.catalog, self.candidates)
         models = [str(m) for m in scores.columns]
         ids, data = self._matrices(dataset, models)
@@ -390,11 +408,6 @@ class FrugalCascade(BaseRouter):
         self._check_fitted()
         return await self._cascade().answer(request, caller)
 
-    def answer_sync(self, request: Request, caller: Caller) -> Answer:
-        from .._aio import run_sync
-
-        return run_sync(self.answer(request, caller))
-
     # -- curves ---------------------------------------------------------------------------------------------
     def sweep(self, dataset: Any, thresholds: Sequence[float] | None = None) -> Sweep:
         """The whole threshold curve on ``dataset`` (a held-out split), replayed from recorded answers.
@@ -437,12 +450,8 @@ def _pick_threshold(curve: pd.DataFrame, limit: float) -> float:
 def _plans(models: list[str], quality: np.ndarray, total: np.ndarray, best: int) -> list[list[tuple[str, ...]]]:
     """Ladders over the train frontier's models cheaper than the best one: one or two of them first
     (two in parallel), then optionally one more of them, then the best model."""
-    order = np.lexsort((-quality, total))
-    frontier, top = [], -np.inf
-    for i in order:
-        if quality[i] > top and i != best and total[i] < total[best]:
-            frontier.append(models[i])
-            top = quality[i]
+    cheaper = np.flatnonzero(total < total[best])  # the best model's cheaper rivals: only they can come first
+    frontier = [models[cheaper[i]] for i in pareto_front(total[cheaper], quality[cheaper])]
     final = (models[best],)
     plans: list[list[tuple[str, ...]]] = [[(m,), final] for m in frontier]
     for first in itertools.combinations(frontier, 2):

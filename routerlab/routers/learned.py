@@ -18,12 +18,12 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 
-from ..catalog import Catalog
 from ..errors import ConfigError
 from .utility import DEFAULT_LAMBDAS, UtilityRouter
 
@@ -32,37 +32,34 @@ __all__ = ["LearnedRouter", "DEFAULT_LAMBDAS"]
 _SIM_DECIMALS = 6  # similarities are rounded so a batch and a single query select the same neighbours
 
 
+@dataclass(eq=False, repr=False)
 class LearnedRouter(UtilityRouter):
     """Similarity-weighted kNN success/cost predictor + utility ``p − λ·c`` for N models.
 
     Parameters: ``featurizer`` (default TF-IDF + SVD; any :class:`~routerlab.embeddings.Embedder`
-    works), ``k`` neighbours, ``prior`` pseudo-neighbours carrying each model's mean, and the common
-    ones of :class:`~routerlab.routers.utility.UtilityRouter` (``lam``, ``candidates``, ``catalog``,
-    ``lambdas``, ``budget``, ``cv``, ``search``, ``task_field``, ``name``).
+    works) and the other common ones of :class:`~routerlab.routers.utility.UtilityRouter` (``lam``,
+    ``candidates``, ``catalog``, ``lambdas``, ``budget``, ``cv``, ``search``, ``task_field``), then
+    ``k`` neighbours (a positive integer; chosen by CV from ``search["k"]``), ``prior`` (≥ 0)
+    pseudo-neighbours carrying each model's mean, and ``name``.
 
     Learned attributes: those of the base plus ``state_`` (``X`` train features, ``S`` scores, ``C``
     normalised costs).
     """
 
+    _: KW_ONLY
+    k: int = 32
+    prior: float = 2.0
+    name: str = "learned"
+
     _default_search = {"k": (8, 16, 32, 64)}
 
-    def __init__(self, featurizer: Any = None, *, k: int = 32, prior: float = 2.0, lam: float | str = "auto",
-                 candidates: Sequence[str] | None = None, catalog: Catalog | None = None,
-                 lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
-                 search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
-                 name: str | None = None) -> None:
-        self.k = k
-        self.prior = prior
-        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
-        self.name = name or "learned"
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        for k in [self.k, *((self.search or {}).get("k", ()) if self.search is not None else self._default_search["k"])]:
-            if not isinstance(k, (int, np.integer)) or k < 1:
+    def _validate(self) -> None:
+        super()._validate()
+        for k in [self.k, *self._search_values("k")]:
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
                 raise ConfigError(f"LearnedRouter k must be a positive integer, got {k!r}")
-        if self.prior < 0:
-            raise ConfigError(f"LearnedRouter prior must be >= 0, got {self.prior!r}")
+        if not isinstance(self.prior, (int, float)) or self.prior < 0:
+            raise ConfigError(f"LearnedRouter prior must be a number >= 0, got {self.prior!r}")
 
     def _fit_predictor(self, X: Any, S: np.ndarray, C: np.ndarray, hp: Mapping[str, Any]) -> dict[str, Any]:
         return {"X": X, "S": S, "C": C, "k": int(hp.get("k", self.k)), "prior": float(self.prior),

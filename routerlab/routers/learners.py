@@ -28,15 +28,15 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..catalog import Catalog
 from ..errors import ConfigError
-from .utility import DEFAULT_LAMBDAS, UtilityRouter
+from .utility import UtilityRouter
 
 __all__ = ["MFRouter", "ClusterRouter", "ClassifierRouter", "CalibratedCapabilityRouter"]
 
@@ -52,6 +52,18 @@ def _fit_cost(X: Any, C: np.ndarray, alpha: float = 1.0) -> Any:
     return Ridge(alpha=alpha).fit(X, np.log(np.maximum(C, 1e-12)))
 
 
+def _whole(value: Any) -> bool:
+    """A positive integer (not a bool)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= 1)
+
+
+def _check_inverse_penalty(router: Any, who: str) -> None:
+    """``C`` and every ``search["C"]`` value: a positive number (scikit-learn's inverse L2 penalty)."""
+    for c in [router.C, *router._search_values("C")]:
+        if isinstance(c, bool) or not isinstance(c, (int, float, np.number)) or not c > 0:
+            raise ConfigError(f"{who} C must be a number > 0 (the inverse L2 penalty), got {c!r}")
+
+
 def _soft_rows(S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, label, weight) for fitting a classifier on scores in [0, 1]: each outcome is a positive
     with weight ``s`` and a negative with weight ``1 − s`` (zero-weight rows dropped)."""
@@ -63,21 +75,12 @@ def _soft_rows(S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows[keep], labels[keep], weights[keep]
 
 
-class _Common(UtilityRouter):
-    """Parameter checks shared by the families."""
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        for key in ("budget",):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"{type(self).__name__} {key} must be > 0, got {getattr(self, key)!r}")
-
-
 # ---------------------------------------------------------------------------------------------------
 # matrix factorisation
 
 
-class MFRouter(_Common):
+@dataclass(eq=False, repr=False)
+class MFRouter(UtilityRouter):
     """RouteLLM's matrix-factorisation router for N models: ``logit p_m(x) = (W x)·v_m + b_m``.
 
     Parameters: ``dim`` (rank of the model embedding), ``alpha`` (L2 penalty on ``W`` and ``v``),
@@ -85,22 +88,20 @@ class MFRouter(_Common):
     Learned: ``state_`` with ``W`` (d × dim), ``V`` (models × dim, the model embeddings), ``b``.
     """
 
-    def __init__(self, featurizer: Any = None, *, dim: int = 16, alpha: float = 1e-3, max_iter: int = 300,
-                 seed: int = 0, lam: float | str = "auto", candidates: Sequence[str] | None = None,
-                 catalog: Catalog | None = None, lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2,
-                 cv: int = 3, search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
-                 name: str | None = None) -> None:
-        self.dim = dim
-        self.alpha = alpha
-        self.max_iter = max_iter
-        self.seed = seed
-        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
-        self.name = name or "mf"
+    _: KW_ONLY
+    dim: int = 16
+    alpha: float = 1e-3
+    max_iter: int = 300
+    seed: int = 0
+    name: str = "mf"
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not isinstance(self.dim, int) or self.dim < 1 or self.max_iter < 1:
-            raise ConfigError(f"MFRouter dim and max_iter must be positive integers, got {self.dim!r}, {self.max_iter!r}")
+    def _validate(self) -> None:
+        super()._validate()
+        if not (_whole(self.dim) and _whole(self.max_iter)):
+            raise ConfigError(f"MFRouter dim and max_iter must be positive integers, got {self.dim!r}, "
+                              f"{self.max_iter!r}")
+        if not isinstance(self.alpha, (int, float)) or self.alpha < 0:
+            raise ConfigError(f"MFRouter alpha must be a number >= 0, got {self.alpha!r}")
 
     def _fit_predictor(self, X: Any, S: np.ndarray, C: np.ndarray, hp: Mapping[str, Any]) -> dict[str, Any]:
         x = _dense(X)
@@ -138,7 +139,8 @@ class MFRouter(_Common):
 # clusters
 
 
-class ClusterRouter(_Common):
+@dataclass(eq=False, repr=False)
+class ClusterRouter(UtilityRouter):
     """k-means clusters of the train prompts, each with a table of every model's mean score and cost.
 
     Parameters: ``n_clusters`` (chosen by CV from ``search``, default ``(8, 16, 32)``), ``prior``
@@ -149,22 +151,19 @@ class ClusterRouter(_Common):
 
     _default_search = {"n_clusters": (8, 16, 32)}
 
-    def __init__(self, featurizer: Any = None, *, n_clusters: int = 16, prior: float = 5.0, seed: int = 0,
-                 lam: float | str = "auto", candidates: Sequence[str] | None = None, catalog: Catalog | None = None,
-                 lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
-                 search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
-                 name: str | None = None) -> None:
-        self.n_clusters = n_clusters
-        self.prior = prior
-        self.seed = seed
-        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
-        self.name = name or "cluster"
+    _: KW_ONLY
+    n_clusters: int = 16
+    prior: float = 5.0
+    seed: int = 0
+    name: str = "cluster"
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not isinstance(self.n_clusters, int) or self.n_clusters < 1 or self.prior < 0:
-            raise ConfigError(f"ClusterRouter n_clusters must be a positive integer and prior >= 0, got "
-                              f"{self.n_clusters!r}, {self.prior!r}")
+    def _validate(self) -> None:
+        super()._validate()
+        for k in [self.n_clusters, *self._search_values("n_clusters")]:
+            if not _whole(k):
+                raise ConfigError(f"ClusterRouter n_clusters must be a positive integer, got {k!r}")
+        if not isinstance(self.prior, (int, float)) or self.prior < 0:
+            raise ConfigError(f"ClusterRouter prior must be a number >= 0, got {self.prior!r}")
 
     def _fit_predictor(self, X: Any, S: np.ndarray, C: np.ndarray, hp: Mapping[str, Any]) -> dict[str, Any]:
         from sklearn.cluster import KMeans
@@ -199,7 +198,8 @@ class ClusterRouter(_Common):
 # per-model classifiers
 
 
-class ClassifierRouter(_Common):
+@dataclass(eq=False, repr=False)
+class ClassifierRouter(UtilityRouter):
     """One correctness classifier per model on the prompt features; ``p`` = its predicted probability.
 
     Parameters: ``estimator`` (``"logistic"``: scikit-learn's ``LogisticRegression`` with inverse
@@ -209,20 +209,16 @@ class ClassifierRouter(_Common):
 
     _default_search = {"C": (0.1, 1.0)}
 
-    def __init__(self, featurizer: Any = None, *, estimator: str = "logistic", C: float = 1.0,
-                 lam: float | str = "auto", candidates: Sequence[str] | None = None, catalog: Catalog | None = None,
-                 lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
-                 search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
-                 name: str | None = None) -> None:
-        self.estimator = estimator
-        self.C = C
-        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
-        self.name = name or "classifier"
+    _: KW_ONLY
+    estimator: str = "logistic"
+    C: float = 1.0
+    name: str = "classifier"
 
-    def _check_params(self) -> None:
-        super()._check_params()
+    def _validate(self) -> None:
+        super()._validate()
         if self.estimator not in ("logistic", "gbm"):
             raise ConfigError(f"ClassifierRouter estimator must be 'logistic' or 'gbm', got {self.estimator!r}")
+        _check_inverse_penalty(self, "ClassifierRouter")
 
     def _classifier(self, hp: Mapping[str, Any]) -> Any:
         if self.estimator == "gbm":
@@ -254,7 +250,8 @@ class ClassifierRouter(_Common):
 # capabilities fitted from outcomes
 
 
-class CalibratedCapabilityRouter(_Common):
+@dataclass(eq=False, repr=False)
+class CalibratedCapabilityRouter(UtilityRouter):
     """Capability scores fitted from outcomes: ``logit p_m(x) = θ_m + δ_{m,task} − β(x)``.
 
     ``θ_m`` is model ``m``'s ability, ``δ_{m,task}`` its offset on a task (0 for tasks unseen in
@@ -265,14 +262,13 @@ class CalibratedCapabilityRouter(_Common):
 
     _default_search = {"C": (0.1, 1.0)}
 
-    def __init__(self, featurizer: Any = None, *, C: float = 1.0, lam: float | str = "auto",
-                 candidates: Sequence[str] | None = None, catalog: Catalog | None = None,
-                 lambdas: Sequence[float] = DEFAULT_LAMBDAS, budget: float = 0.2, cv: int = 3,
-                 search: Mapping[str, Sequence[Any]] | None = None, task_field: str | None = "task",
-                 name: str | None = None) -> None:
-        self.C = C
-        self._set_common(featurizer, lam, candidates, catalog, lambdas, budget, cv, search, task_field)
-        self.name = name or "capability-fit"
+    _: KW_ONLY
+    C: float = 1.0
+    name: str = "capability-fit"
+
+    def _validate(self) -> None:
+        super()._validate()
+        _check_inverse_penalty(self, "CalibratedCapabilityRouter")
 
     def _tasks_of(self, X: Any) -> np.ndarray:
         """Task index per row from the design's one-hot columns (-1: none)."""

@@ -20,19 +20,18 @@ Example::
 from __future__ import annotations
 
 import re
-import types
-import typing
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter, ValidationError, with_config
 from pydantic_core import PydanticCustomError
-from typing_extensions import Required, TypedDict, get_type_hints, is_typeddict
+from typing_extensions import Required, TypedDict
 
 from .. import runtime
+from .._validation import config_error, format_path
 from ..errors import ConfigError
 
-__all__ = ["TableDocument", "check_document", "document_adapter", "format_path"]
+__all__ = ["TableDocument", "check_document", "document_adapter", "format_path", "table_error"]
 
 
 def _model_name(value: Any) -> Any:
@@ -231,12 +230,13 @@ def document_adapter() -> TypeAdapter[TableDocument]:
     return _ADAPTER
 
 
-def format_path(loc: tuple[str | int, ...]) -> str:
-    """``("tasks", 0, "patterns", 1)`` → ``tasks[0].patterns[1]`` (the runtime's notation)."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<document>"
+def table_error(exc: ValidationError, source: str,
+                rename: Callable[[tuple[str | int, ...]], str] | None = None) -> ConfigError:
+    """The ConfigError for a routing table that failed validation: ``routing table <source>: <path>: <what>``,
+    the first problem (and how many more), in the words and notation of the runtime's validator
+    (:func:`routerlab._validation.config_error` with ``first_only``). ``rename`` turns a document path
+    into the caller's notation (a :class:`~routerlab.routers.RoutingTable`'s attribute names)."""
+    return config_error(exc, source=f"routing table {source}", model=TableDocument, first_only=True, rename=rename)
 
 
 def check_document(data: Any, *, source: str = "<dict>", complete: bool = False) -> None:
@@ -251,7 +251,7 @@ def check_document(data: Any, *, source: str = "<dict>", complete: bool = False)
     try:
         document_adapter().validate_python(dict(data))
     except ValidationError as exc:
-        raise ConfigError(f"routing table {source}: {describe(exc, data)}") from None
+        raise table_error(exc, source) from None
     missing = [k for k in COMPLETE_KEYS if k not in data] if complete else []
     if missing:
         raise ConfigError(f"routing table {source}: {missing[0]}: is required in a complete document")
@@ -259,100 +259,3 @@ def check_document(data: Any, *, source: str = "<dict>", complete: bool = False)
         runtime.check_schema_rules(data)
     except runtime.RoutingTableError as exc:
         raise ConfigError(f"routing table {source}: {exc}") from None
-
-
-def describe(exc: ValidationError, data: Any, rename: Callable[[tuple[str | int, ...]], str] = format_path) -> str:
-    """The first error of ``exc`` (from validating ``data``) as ``<path>: <what is wrong>, got <value>``,
-    saying how many more there are. ``rename`` turns a document path into the caller's notation."""
-    by_path: dict[tuple[str | int, ...], list[Any]] = {}
-    for error in exc.errors(include_url=False):  # a union reports each member's error at one path
-        by_path.setdefault(_data_path(data, tuple(error["loc"]), error["type"] == "missing"), []).append(error)
-    loc, errors = next(iter(by_path.items()))
-    n = len(by_path) - 1
-    return f"{rename(loc)}: {_message(loc, errors)}" + (f" (and {n} more problem{'s' if n > 1 else ''})" if n else "")
-
-
-def _message(loc: tuple[str | int, ...], errors: list[Any]) -> str:
-    """What is wrong, in the runtime validator's words (so a notebook and production say the same)."""
-    first = errors[0]
-    kind, ctx, value = first["type"], first.get("ctx") or {}, first["input"]
-    # a key pasted into a *_env field must not end up in an error message (and from there in a log)
-    got = "" if "key" in str(loc[-1] if loc else "") else f", got {value!r:.60}"
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        known = _known_fields(loc[:-1])
-        return "unknown field" + (f"; known fields: {', '.join(known)}" if known else "")
-    types = [_JSON_TYPES.get(e["type"]) for e in errors]
-    if all(types):
-        return f"must be {' or '.join(dict.fromkeys(t for t in types if t))}{got}"
-    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
-              "greater_than": ("more than", "gt")}
-    if kind in bounds:
-        word, key = bounds[kind]
-        return f"must be {word} {ctx[key]}{got}"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind == "too_short":
-        return f"needs at least {ctx['min_length']} item(s)"
-    if kind == "string_pattern_mismatch":
-        return f"does not match {ctx['pattern']}{got}"
-    if kind == "literal_error":
-        return f"must be one of {ctx['expected']}{got}"
-    return f"{first['msg']}{got}"
-
-
-#: pydantic's type-error kinds, in JSON Schema's words.
-_JSON_TYPES = {"bool_type": "a boolean", "float_type": "a number", "int_type": "an integer", "string_type": "a string",
-               "none_required": "null", "dict_type": "an object", "list_type": "an array", "typed_dict_type": "an object",
-               "int_from_float": "an integer"}
-
-
-def _data_path(data: Any, loc: tuple[str | int, ...], missing: bool) -> tuple[str | int, ...]:
-    """``loc`` without the tags pydantic adds for union members (``('metrics', 'q', 'bool')``): the
-    parts that are not a key or an index of the data at that point (but the last one of a ``missing``
-    error, which names the absent field)."""
-    out: list[str | int] = []
-    node = data
-    for i, part in enumerate(loc):
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        elif missing and i == len(loc) - 1:
-            out.append(part)
-            break
-        else:
-            continue
-        out.append(part)
-    return tuple(out)
-
-
-def _known_fields(loc: tuple[str | int, ...]) -> list[str]:
-    """The field names of the object at ``loc`` of a document (walking the TypedDicts)."""
-    hint: Any = TableDocument
-    for part in loc:
-        hint = _step(hint, part)
-        if hint is None:
-            return []
-    hint = _unwrap(hint)
-    return list(get_type_hints(hint)) if is_typeddict(hint) else []
-
-
-def _unwrap(hint: Any) -> Any:
-    while True:
-        origin = typing.get_origin(hint)
-        if origin is Annotated or origin is Required:
-            hint = typing.get_args(hint)[0]
-        elif origin in (Union, types.UnionType):
-            hint = next(a for a in typing.get_args(hint) if a is not type(None))
-        else:
-            return hint
-
-
-def _step(hint: Any, part: str | int) -> Any:
-    hint = _unwrap(hint)
-    if is_typeddict(hint):
-        return get_type_hints(hint, include_extras=True).get(str(part))
-    args = typing.get_args(hint)
-    return args[-1] if args else None

@@ -41,7 +41,8 @@ from pydantic import ValidationError
 from .. import runtime
 from ..catalog import Catalog
 from ..errors import ConfigError, UnknownModelError
-from .schema import check_document, describe, document_adapter, format_path
+from ..stats.intervals import t_quantile
+from .schema import check_document, document_adapter, format_path, table_error
 
 __all__ = ["RoutingTable"]
 
@@ -118,7 +119,7 @@ class RoutingTable:
         try:
             document_adapter().validate_python(doc)
         except ValidationError as exc:
-            raise ConfigError(f"routing table {source}: {describe(exc, doc, self._attribute_path)}") from None
+            raise table_error(exc, source, self._attribute_path) from None
         try:
             runtime.check_schema_rules(doc)
         except runtime.RoutingTableError as exc:
@@ -370,8 +371,6 @@ def _long_results(data: Any, tasks: Any, catalog: Catalog, candidates: Sequence[
 
 def _choose(part: pd.DataFrame, tolerance: float, confidence: float, conservative: bool) -> pd.DataFrame:
     """Per model: quality, cost, paired CI of the difference to the best model, kept?, chosen?"""
-    from scipy.special import stdtrit  # scipy.stats costs seconds to import; the t quantile is all we need
-
     s = (part.pivot(index="prompt_id", columns="model", values="score")
          if not part.duplicated(["prompt_id", "model"]).any()
          else part.pivot_table(index="prompt_id", columns="model", values="score", aggfunc="mean"))
@@ -388,7 +387,7 @@ def _choose(part: pd.DataFrame, tolerance: float, confidence: float, conservativ
             lo = hi = 0.0
         elif n >= 2:
             se = d.std(ddof=1) / np.sqrt(n)
-            t = stdtrit(n - 1, confidence)
+            t = t_quantile(confidence, n - 1)  # one-sided bounds at `confidence`, as learn() documents
             lo, hi = d.mean() - t * se, d.mean() + t * se
         else:
             lo, hi = -np.inf, np.inf

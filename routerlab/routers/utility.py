@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -130,60 +130,75 @@ def sweep_points(lambdas: Sequence[float], q: np.ndarray, cost: np.ndarray, pick
     return pd.DataFrame(rows)
 
 
+@dataclass(eq=False, repr=False)
 class UtilityRouter(BaseRouter):
     """Shared fitting, λ choice, routing and curves of the learned routers (see the module docstring).
 
-    Common parameters (each subclass lists them in its ``__init__``):
+    The parameters every family shares (declared here once; a family adds its own after them, and its
+    ``name``):
 
     featurizer: a featuriser with ``fit``/``transform`` (default :func:`default_featurizer`) or an
         :class:`~routerlab.embeddings.Embedder`; fitted on the train prompts, computed once and shared.
+        The only positional parameter.
     lam: λ ≥ 0, or ``"auto"``: the λ of ``lambdas`` with the best cross-validated train quality among
         those costing at most ``budget`` × the best single model's train cost, preferring points a
         standard error above the single models' cost-quality frontier (see ``_pick_lambda``).
     candidates: models to choose from (default: every model recorded for the train prompts).
+    catalog: prices for the costs (default: the data set's own recorded costs, else its catalog).
+    lambdas: the λ grid of ``lam="auto"`` and of the curves (finite numbers ≥ 0).
+    budget: the cost limit of ``lam="auto"`` as a share of the best single model's train cost.
+    cv: number of folds (≥ 2) for ``lam="auto"`` and ``search``.
+    search: hyper-parameter name → values, chosen by cross-validated AIQ on the train split
+        (``None``: the family's default grid; ``{}``: none).
     task_field: a request field (``"task"`` or a metadata key) added to the features as a one-hot
         (unseen values: all zeros); ``None`` to use the text only.
-    search: hyper-parameter name → values, chosen by cross-validated AIQ on the train split.
-    cv: number of folds for ``lam="auto"`` and ``search``.
+
+    Parameters are checked at the first use (:meth:`fit`, or :meth:`~routerlab.routers.Params.validate`),
+    raising :class:`~routerlab.errors.ConfigError` naming the parameter.
     """
 
-    prompt_only = True
-    _default_search: Mapping[str, Sequence[Any]] = {}
+    featurizer: Any = None
+    _: KW_ONLY
+    lam: float | str = "auto"
+    candidates: Sequence[str] | None = None
+    catalog: Catalog | None = None
+    lambdas: Sequence[float] = DEFAULT_LAMBDAS
+    budget: float = 0.2
+    cv: int = 3
+    search: Mapping[str, Sequence[Any]] | None = None
+    task_field: str | None = "task"
 
-    # the common parameters, set by every subclass's __init__
-    featurizer: Any
-    lam: float | str
-    candidates: Sequence[str] | None
-    catalog: Catalog | None
-    lambdas: Sequence[float]
-    budget: float
-    cv: int
-    search: Mapping[str, Sequence[Any]] | None
-    task_field: str | None
+    prompt_only = True
+    _default_search: ClassVar[Mapping[str, Sequence[Any]]] = {}
 
     # -- parameters ----------------------------------------------------------------------------------
-    def _set_common(self, featurizer: Any, lam: float | str, candidates: Sequence[str] | None, catalog: Catalog | None,
-                    lambdas: Sequence[float], budget: float, cv: int, search: Mapping[str, Sequence[Any]] | None,
-                    task_field: str | None) -> None:
-        """Store the common constructor keywords unchanged (each subclass lists them in its signature)."""
-        self.featurizer, self.lam, self.candidates, self.catalog = featurizer, lam, candidates, catalog
-        self.lambdas, self.budget, self.cv, self.search, self.task_field = lambdas, budget, cv, search, task_field
-
     def _hp(self, name: str) -> Any:
         """A hyper-parameter: the value cross-validation chose, else the constructor's."""
         return getattr(self, "best_params_", {}).get(name, getattr(self, name))
 
-    def _check_params(self) -> None:
-        if not (self.lam == "auto" or (isinstance(self.lam, (int, float)) and self.lam >= 0)):
-            raise ConfigError(f"{type(self).__name__} lam must be a number >= 0 or 'auto', got {self.lam!r}")
-        if not isinstance(self.cv, int) or self.cv < 2:
-            raise ConfigError(f"{type(self).__name__} cv must be an integer >= 2, got {self.cv!r}")
-        lams = np.asarray(list(self.lambdas), dtype=float)
+    def _search_values(self, key: str) -> list[Any]:
+        """The values ``search`` (or the family's default grid) tries for ``key``."""
+        grid = self._default_search if self.search is None else self.search
+        return list(grid.get(key, ()))
+
+    def _validate(self) -> None:
+        who = type(self).__name__
+        if not (self.lam == "auto" or (_is_number(self.lam) and float(self.lam) >= 0)):
+            raise ConfigError(f"{who} lam must be a number >= 0 or 'auto', got {self.lam!r}")
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2:
+            raise ConfigError(f"{who} cv must be an integer >= 2, got {self.cv!r}")
+        if not _is_number(self.budget) or not self.budget > 0:
+            raise ConfigError(f"{who} budget must be a number > 0 (a share of the best single model's train "
+                              f"cost), got {self.budget!r}")
+        try:
+            lams = np.asarray(list(self.lambdas), dtype=float)
+        except (TypeError, ValueError):
+            lams = np.asarray([-1.0])
         if not len(lams) or (lams < 0).any() or not np.isfinite(lams).all():
-            raise ConfigError(f"{type(self).__name__} lambdas must be finite numbers >= 0, got {self.lambdas!r}")
+            raise ConfigError(f"{who} lambdas must be finite numbers >= 0, got {self.lambdas!r}")
         for key in (self.search or {}):
             if key not in self._param_names():
-                raise ConfigError(f"{type(self).__name__} search names {key!r}, which is not one of its parameters "
+                raise ConfigError(f"{who} search names {key!r}, which is not one of its parameters "
                                   f"{self._param_names()}")
 
     # -- to implement --------------------------------------------------------------------------------
@@ -225,7 +240,7 @@ class UtilityRouter(BaseRouter):
             return self._fit(dataset)
 
     def _fit(self, dataset: Any) -> UtilityRouter:
-        self._check_params()
+        self.validate()
         # no catalog: the data set's own costs (recorded, else its catalog's prices); one given re-prices
         data = training_data(dataset, self.catalog, self.candidates, self.task_field, who=type(self).__name__)
         self.models_ = data.models
@@ -395,6 +410,11 @@ class UtilityRouter(BaseRouter):
     def cost_quality_curve(self, dataset: Any, lambdas: Sequence[float] | None = None) -> pd.DataFrame:
         """:meth:`sweep`'s table: quality and cost (USD) on held-out prompts for each λ."""
         return self.sweep(dataset, lambdas).points
+
+
+def _is_number(value: Any) -> bool:
+    """A real number that is not a bool (``True`` is no λ)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def one_blas_thread() -> Any:

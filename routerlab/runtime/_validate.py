@@ -8,7 +8,10 @@ schema cannot say (every model named is defined, patterns compile, no fallback l
 ``jsonschema`` is not needed at run time; the tests check both validators agree.
 
 Every error is a :class:`RoutingTableError` (a ``ValueError``) naming the field path, e.g.
-``routes.math: 'gpt-5' is not a model of this table; models: gpt-4o, gpt-4o-mini``.
+``routes.math: 'gpt-5' is not a model of this table; models: gpt-4o, gpt-4o-mini``. A message quotes
+the offending value except where it may be a secret: a value that fails a pattern (the pattern is named:
+it is what a key pasted into ``api_key_env`` fails) and any value of a field whose name says it holds
+or names one (``api_key_env``, ``token``, ...), so a table error copied into a log never carries a key.
 """
 
 from __future__ import annotations
@@ -55,6 +58,20 @@ def _is(value: Any, typ: str) -> bool:
     return isinstance(value, _TYPES[typ])
 
 
+#: Words in a field's name that say its value is, or names, a secret (the same as routerlab's pydantic
+#: formatter, :mod:`routerlab._validation`, which this stdlib-only module cannot import).
+_SECRET_WORDS = frozenset({"key", "secret", "token", "password", "passwd", "credential", "credentials",
+                           "auth", "authorization", "bearer", "cookie"})
+
+
+def _quoted(value: Any, path: str) -> str:
+    """``value`` as an error quotes it (cut at 60 characters), or nothing at a field that may hold a secret."""
+    if _SECRET_WORDS & set(re.split(r"[^a-z0-9]+", path.lower())):
+        return ""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _join(path: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
@@ -63,50 +80,77 @@ def _join(path: str, key: Any) -> str:
 
 def _check(value: Any, sch: Mapping[str, Any], path: str) -> None:
     where = path or "<document>"
+    shown = _quoted(value, path)
+    got = f", got {shown}" if shown else ""
     if "const" in sch and value != sch["const"]:
-        raise RoutingTableError(f"{where}: must be {sch['const']!r}, got {value!r}")
+        raise RoutingTableError(f"{where}: must be {sch['const']!r}{got}")
     if "enum" in sch and value not in sch["enum"]:
-        raise RoutingTableError(f"{where}: {value!r} is not one of {', '.join(map(repr, sch['enum']))}")
-    typ = sch.get("type")
-    if typ is not None:
-        types = [typ] if isinstance(typ, str) else list(typ)
-        if not any(_is(value, t) for t in types):
-            raise RoutingTableError(f"{where}: must be {' or '.join(types)}, got {type(value).__name__} {value!r:.60}")
+        raise RoutingTableError(f"{where}: {shown + ' ' if shown else ''}is not one of "
+                                f"{', '.join(map(repr, sch['enum']))}")
+    _check_type(value, sch, where, shown)
     if isinstance(value, str):
-        if len(value) < sch.get("minLength", 0):
-            raise RoutingTableError(f"{where}: must not be empty")
-        if "pattern" in sch and not re.search(sch["pattern"], value):
-            raise RoutingTableError(f"{where}: {value!r} does not match {sch['pattern']}")
+        _check_string(value, sch, where)
     if _is(value, "number"):
-        if "minimum" in sch and value < sch["minimum"]:
-            raise RoutingTableError(f"{where}: must be at least {sch['minimum']}, got {value!r}")
-        if "maximum" in sch and value > sch["maximum"]:
-            raise RoutingTableError(f"{where}: must be at most {sch['maximum']}, got {value!r}")
-        if "exclusiveMinimum" in sch and value <= sch["exclusiveMinimum"]:
-            raise RoutingTableError(f"{where}: must be more than {sch['exclusiveMinimum']}, got {value!r}")
+        _check_bounds(value, sch, where, got)
     if isinstance(value, (list, tuple)):
         if len(value) < sch.get("minItems", 0):
-            raise RoutingTableError(f"{where}: needs at least {sch['minItems']} item(s)")
+            raise RoutingTableError(f"{where}: {_too_few(sch['minItems'], 'item(s)')}")
         if "items" in sch:
             for i, item in enumerate(value):
                 _check(item, sch["items"], _join(path, i))
     if isinstance(value, dict):
-        if len(value) < sch.get("minProperties", 0):
-            raise RoutingTableError(f"{where}: needs at least {sch['minProperties']} entr(y/ies)")
-        for key in sch.get("required", ()):
-            if key not in value:
-                raise RoutingTableError(f"{_join(path, key)}: is required")
-        props = sch.get("properties", {})
-        extra = sch.get("additionalProperties", True)
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise RoutingTableError(f"{where}: keys must be strings, got {key!r}")
-            if key in props:
-                _check(item, props[key], _join(path, key))
-            elif extra is False:
-                raise RoutingTableError(f"{_join(path, key)}: unknown field; known fields: {', '.join(sorted(props))}")
-            elif isinstance(extra, Mapping):
-                _check(item, extra, _join(path, key))
+        _check_object(value, sch, path)
+
+
+def _check_type(value: Any, sch: Mapping[str, Any], where: str, shown: str) -> None:
+    typ = sch.get("type")
+    if typ is None:
+        return
+    types = [typ] if isinstance(typ, str) else list(typ)
+    if not any(_is(value, t) for t in types):
+        raise RoutingTableError(f"{where}: must be {' or '.join(types)}, got {type(value).__name__}"
+                                + (f" {shown}" if shown else ""))
+
+
+def _check_string(value: str, sch: Mapping[str, Any], where: str) -> None:
+    if len(value) < sch.get("minLength", 0):
+        raise RoutingTableError(f"{where}: must not be empty")
+    if "pattern" in sch and not re.search(sch["pattern"], value):
+        raise RoutingTableError(f"{where}: does not match {sch['pattern']}")  # never the value: see the module doc
+
+
+def _check_bounds(value: float, sch: Mapping[str, Any], where: str, got: str) -> None:
+    if "minimum" in sch and value < sch["minimum"]:
+        raise RoutingTableError(f"{where}: must be at least {sch['minimum']}{got}")
+    if "maximum" in sch and value > sch["maximum"]:
+        raise RoutingTableError(f"{where}: must be at most {sch['maximum']}{got}")
+    if "exclusiveMinimum" in sch and value <= sch["exclusiveMinimum"]:
+        bound = sch["exclusiveMinimum"]
+        raise RoutingTableError(f"{where}: must be {'a positive number' if bound == 0 else f'more than {bound}'}{got}")
+
+
+def _too_few(minimum: int, unit: str) -> str:
+    return "must not be empty" if minimum <= 1 else f"needs at least {minimum} {unit}"
+
+
+def _check_object(value: dict[str, Any], sch: Mapping[str, Any], path: str) -> None:
+    where = path or "<document>"
+    if len(value) < sch.get("minProperties", 0):
+        raise RoutingTableError(f"{where}: {_too_few(sch['minProperties'], 'entries')}")
+    for key in sch.get("required", ()):
+        if key not in value:
+            raise RoutingTableError(f"{_join(path, key)}: is required")
+    props = sch.get("properties", {})
+    extra = sch.get("additionalProperties", True)
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise RoutingTableError(f"{where}: keys must be strings, got {key!r}")
+        if key in props:
+            _check(item, props[key], _join(path, key))
+        elif extra is False:
+            raise RoutingTableError(f"{_join(path, key)}: unknown field; known fields: {', '.join(sorted(props))}")
+        elif isinstance(extra, Mapping):
+            _check(item, extra, _join(path, key))
 
 
 def check_schema_rules(doc: Mapping[str, Any]) -> None:

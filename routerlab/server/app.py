@@ -97,6 +97,17 @@ class Faults(Validated):
     - ``context_limit`` / ``context_marker``: prompts over that many tokens, or containing the marker,
       get the provider's 400 context-length error
     - ``auth_fail``: 401 for every request
+    - ``error_message`` / ``error_type`` / ``error_code``: the message, body error type and code of injected
+      error replies (default: what the status implies), e.g. a 413 whose body says ``tokens`` /
+      ``rate_limit_exceeded`` (a tokens-per-minute limit), or a 400 typed ``overloaded_error``
+    - ``retry_after_raw``: a ``Retry-After`` header sent verbatim (``"1e12"``, ``"inf"``, ``"-5"``, garbage)
+    - ``stream_error`` / ``stream_error_after``: streams answer 200, then send an error event of that type
+      (``overloaded_error``, ``rate_limit_error``, ``server_error``, ...) after that many text chunks
+    - ``reject_params`` / ``reject_status``: a host that rejects these parameters: a request carrying one
+      gets ``reject_status`` (400 or 422) naming it (``reject_style``: ``"openai"`` error object or
+      ``"pydantic"``'s ``{"detail": [...extra_forbidden...]}``)
+    - ``cached_tokens`` / ``cache_write_tokens``: usage reports that many prompt tokens read from / written
+      to the prompt cache (in each API's fields)
     - ``windows``: :class:`Window` schedules (relative to the server clock)
 
     Invalid fields or values raise :class:`~routerlab.errors.ConfigError` naming them.
@@ -120,6 +131,17 @@ class Faults(Validated):
     context_limit: Count | None = None
     context_marker: Annotated[str, Strict(), Field(min_length=1)] | None = None
     auth_fail: StrictBool = False
+    error_message: Annotated[str, Strict()] | None = None
+    error_type: Annotated[str, Strict()] | None = None
+    error_code: Annotated[str, Strict()] | None = None
+    retry_after_raw: Annotated[str, Strict()] | None = None
+    stream_error: Annotated[str, Strict(), Field(min_length=1)] | None = None
+    stream_error_after: Count = 0
+    reject_params: tuple[Annotated[str, Strict()], ...] = ()
+    reject_status: Literal[400, 422] = 400
+    reject_style: Literal["openai", "pydantic"] = "openai"
+    cached_tokens: Count | None = None
+    cache_write_tokens: Count | None = None
     windows: tuple[Window, ...] = ()
 
     @classmethod

@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,17 @@ import numpy as np
 
 from ..tokens import count_message_tokens, count_text, encoding
 from .guard import Rejected, declared_length, linger, pending_body, read_body, too_large
+from .wire import (
+    STATUS_TEXT,
+    anthropic_events,
+    conversation_problem,
+    error_body,
+    openai_events,
+    rejected_param,
+    stream_error,
+    usage,
+    whole_body,
+)
 
 if TYPE_CHECKING:
     from .app import Faults, ProviderServer, _Deployment
@@ -64,13 +75,6 @@ class _HTTPServer(ThreadingHTTPServer):
 _ROUTE = re.compile(r"^(?:/d/(?P<dep>[\w.\-]+))?(?P<route>/v1/chat/completions|/openai/v1/chat/completions|/v1/messages)/?$")
 _MODELS = re.compile(r"^(?:/d/(?P<dep>[\w.\-]+))?(?:/openai)?/v1/models/?$")
 _ADMIN = re.compile(r"^/_admin/(?P<what>log|faults|reset|health)(?:/(?P<dep>[\w.\-*]+))?/?$")
-_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-                    500: "api_error", 529: "overloaded_error", 503: "overloaded_error"}
-_OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_denied",
-                 404: "invalid_request_error", 413: "invalid_request_error", 429: "requests"}
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # without it: ~22 req/s from delayed-ACK stalls
@@ -222,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self._auth_failed(api, dep, faults):
             return None
         if faults.status and faults.status >= 400:
-            return self._error(api, faults.status, _STATUS_TEXT.get(faults.status, "injected error"))
+            return self._error(api, faults.status, STATUS_TEXT.get(faults.status, "injected error"))
         specs = list(self.app.catalog)
         if api == "anthropic":
             data = [{"type": "model", "id": s.api_name, "display_name": s.name, "created_at": "2024-01-01T00:00:00Z"}
@@ -297,14 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
                 dep.in_flight -= 1
 
     def _error(self, api: str, status: int, message: str, code: str | None = None,
-               headers: Mapping[str, str] | None = None) -> None:
-        if api == "anthropic":
-            body: dict[str, Any] = {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(status, "api_error"),
-                                                               "message": message}}
-        else:
-            body = {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "server_error"),
-                              "param": None, "code": code}}
-        self._send(status, body, headers)
+               headers: Mapping[str, str] | None = None, kind: str | None = None, param: str | None = None) -> None:
+        self._send(status, error_body(api, status, message, kind=kind, code=code, param=param), headers)
 
     def _serve(self, api: str, dep: _Deployment, path: str) -> None:
         app = self.app
@@ -324,53 +322,91 @@ class _Handler(BaseHTTPRequestHandler):
 
         if self._auth_failed(api, dep, faults):  # authentication first, as real providers do
             return note(status=401, fault="auth", done=True)
-        try:
-            body = json.loads(raw)
-            if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
-                raise ValueError("the body needs 'model' and a 'messages' list")
-            messages = [m if isinstance(m, dict) else {} for m in body["messages"]]
-        except ValueError as exc:
-            note(status=400, fault="bad_request_body", done=True)
-            return self._error(api, 400, f"could not parse the JSON body of the request: {str(exc)[:200]}",
-                               "invalid_json")
+        parsed = self._request(api, raw, note)
+        if parsed is None:
+            return None
+        body, messages = parsed
         model = str(body["model"])
-        if api == "anthropic" and body.get("system"):
-            messages = [{"role": "system", "content": _text_of(body["system"])}] + messages
-        prompt = _last_user(messages)
         stream = bool(body.get("stream"))
         n_in = count_message_tokens(messages)
         note(model=model, stream=stream, input_tokens=n_in,
              prompt_hash=hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16])
+        if self._refused(api, dep, faults, body, model, messages, n_in, draw, note):
+            return None
+        text, finish, stop_seq = self._answer(api, body, model, messages, _last_user(messages))
+        self._reply(api, dep, faults, body, model, stream, text, finish, stop_seq, n_in, note)
 
+    def _request(self, api: str, raw: bytes, note: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The parsed body and its messages (the system prompt as a first message), or None after a 400."""
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+                raise ValueError("the body needs 'model' and a 'messages' list")
+        except ValueError as exc:
+            note(status=400, fault="bad_request_body", done=True)
+            self._error(api, 400, f"could not parse the JSON body of the request: {str(exc)[:200]}", "invalid_json")
+            return None
+        problem = conversation_problem(api, body["messages"])  # what the real APIs reject
+        if problem is not None:
+            note(status=400, fault="bad_conversation", done=True)
+            self._error(api, 400, problem)
+            return None
+        messages = [m if isinstance(m, dict) else {} for m in body["messages"]]
+        if api == "anthropic" and body.get("system"):
+            messages = [{"role": "system", "content": _text_of(body["system"])}] + messages
+        return body, messages
+
+    def _refused(self, api: str, dep: _Deployment, faults: Faults, body: dict[str, Any], model: str,
+                 messages: list[dict[str, Any]], n_in: int, draw: float, note: Any) -> bool:
+        """Answer with a hang, an injected error, a rejected parameter or a context error; False when none."""
         if faults.hang is not None:
             note(fault="hang")
-            self._wait(app.max_hang if faults.hang is True else min(float(faults.hang), app.max_hang))
+            self._wait(self.app.max_hang if faults.hang is True else min(float(faults.hang), self.app.max_hang))
             note(done=True)
-            return self._drop()
+            self._drop()
+            return True
         status = faults.status or (faults.error_status if draw < faults.error_rate else None)
         if status and status >= 400:
             note(status=status, fault=f"status={status}", done=True)
-            headers: dict[str, str] = {}
-            if faults.retry_after is not None:
-                if faults.retry_after_header in ("both", "seconds"):
-                    headers["retry-after"] = str(math.ceil(faults.retry_after))
-                if faults.retry_after_header in ("both", "ms"):
-                    headers["retry-after-ms"] = str(int(round(faults.retry_after * 1000)))
-            return self._error(api, status, _STATUS_TEXT.get(status, f"injected HTTP {status}"),
-                               _STATUS_CODE.get(status), headers)
-        spec = app._spec(model)
+            message = faults.error_message or STATUS_TEXT.get(status, f"injected HTTP {status}").format(model=model)
+            self._error(api, status, message, faults.error_code, _retry_after(faults), faults.error_type)
+            return True
+        param = rejected_param(body, faults.reject_params)
+        if param is not None:
+            note(status=faults.reject_status, fault=f"rejects={param}", done=True)
+            self._reject(api, param, body[param], faults)
+            return True
+        return self._context_error(api, faults, model, messages, n_in, note)
+
+    def _reject(self, api: str, param: str, value: Any, faults: Faults) -> None:
+        if faults.reject_style == "pydantic":  # FastAPI / pydantic servers (vLLM, many proxies)
+            detail = [{"type": "extra_forbidden", "loc": ["body", param], "msg": "Extra inputs are not permitted",
+                       "input": value}]
+            return self._send(faults.reject_status, {"object": "error", "detail": detail,
+                                                     "message": json.dumps(detail), "type": "BadRequestError"})
+        self._error(api, faults.reject_status, f"Unsupported parameter: '{param}' is not supported with this model.",
+                    "unsupported_parameter", param=param)
+
+    def _context_error(self, api: str, faults: Faults, model: str, messages: list[dict[str, Any]], n_in: int,
+                       note: Any) -> bool:
+        spec = self.app._spec(model)
         limit = faults.context_limit if faults.context_limit is not None else (spec.context_window if spec else None)
         marked = faults.context_marker is not None and any(
             faults.context_marker in _text_of(m.get("content", "")) for m in messages)
-        if marked or (limit is not None and n_in > limit):
-            note(status=400, fault="context_length", done=True)
-            limit = limit or 0
-            msg = (f"prompt is too long: {n_in} tokens > {limit} maximum" if api == "anthropic" else
-                   f"This model's maximum context length is {limit} tokens. However, your messages resulted in "
-                   f"{n_in} tokens. Please reduce the length of the messages.")
-            return self._error(api, 400, msg, "context_length_exceeded")
+        if not marked and (limit is None or n_in <= limit):
+            return False
+        note(status=400, fault="context_length", done=True)
+        limit = limit or 0
+        msg = (f"prompt is too long: {n_in} tokens > {limit} maximum" if api == "anthropic" else
+               f"This model's maximum context length is {limit} tokens. However, your messages resulted in "
+               f"{n_in} tokens. Please reduce the length of the messages.")
+        self._error(api, 400, msg, "context_length_exceeded")
+        return True
 
-        text, finish, stop_seq = self._answer(api, body, model, messages, prompt)
+    def _reply(self, api: str, dep: _Deployment, faults: Faults, body: dict[str, Any], model: str, stream: bool,
+               text: str, finish: str, stop_seq: str | None, n_in: int, note: Any) -> None:
+        app = self.app
+        spec = app._spec(model)
         n_out = count_text(text)
         ttft = total = 0.0
         if spec is not None and app.latency_scale > 0:
@@ -378,15 +414,18 @@ class _Handler(BaseHTTPRequestHandler):
                 a, b = spec.latency.sample(np.array([n_out]), dep.np_rng)
             ttft, total = float(a[0]) * app.latency_scale, float(b[0]) * app.latency_scale
         fault = ("malformed" if faults.malformed else f"cut_after={faults.cut_after}"
-                 if stream and faults.cut_after is not None else "delay" if faults.delay else None)
+                 if stream and faults.cut_after is not None else f"stream_error={faults.stream_error}"
+                 if stream and faults.stream_error else "delay" if faults.delay else None)
         note(status=200, fault=fault, output_tokens=n_out)
         if not self._wait(faults.delay + (ttft if stream else total)):
             note(done=True)
             return self._drop()
+        cached = min(faults.cached_tokens or 0, n_in)
+        use = usage(api, n_in, n_out, cached, min(faults.cache_write_tokens or 0, n_in - cached))
         if stream:
-            ok = self._stream(api, dep, model, text, finish, stop_seq, n_in, n_out, faults, max(0.0, total - ttft), body)
+            ok = self._stream(api, model, text, finish, stop_seq, use, faults, max(0.0, total - ttft), body)
         else:
-            ok = self._whole(api, dep, model, text, finish, stop_seq, n_in, n_out, faults)
+            ok = self._whole(api, model, text, finish, stop_seq, use, faults)
         note(done=True, **({} if ok else {"fault": fault or "client_gone"}))
 
     def _answer(self, api: str, body: dict[str, Any], model: str, messages: list[dict[str, Any]],
@@ -409,35 +448,18 @@ class _Handler(BaseHTTPRequestHandler):
             finish, stop_seq = "length", None
         return text, finish, stop_seq
 
-    def _whole(self, api: str, dep: _Deployment, model: str, text: str, finish: str, stop_seq: str | None,
-               n_in: int, n_out: int, faults: Faults) -> bool:
+    def _whole(self, api: str, model: str, text: str, finish: str, stop_seq: str | None, use: Mapping[str, Any],
+               faults: Faults) -> bool:
         if faults.malformed:
             bad = b'{"unexpected": "shape", "note": "not a provider reply"}' if faults.malformed == "json" \
                 else b"<html><body>502 upstream said something odd</body></html>"
             self._send(200, bad)
             return True
-        if api == "anthropic":
-            reason = {"stop": "stop_sequence" if stop_seq else "end_turn", "length": "max_tokens"}[finish]
-            body: dict[str, Any] = {
-                "id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": text}], "stop_reason": reason, "stop_sequence": stop_seq,
-                "usage": {"input_tokens": n_in, "output_tokens": n_out},
-            }
-        else:
-            body = {
-                "id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion", "created": int(time.time()),
-                "model": model, "system_fingerprint": "routerlab-local",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                             "logprobs": None, "finish_reason": finish}],
-                "usage": {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out},
-            }
-            if api == "groq":
-                body["x_groq"] = {"id": "req_" + uuid.uuid4().hex[:16]}
-        self._send(200, body)
+        self._send(200, whole_body(api, model, text, finish, stop_seq, use))
         return True
 
-    def _stream(self, api: str, dep: _Deployment, model: str, text: str, finish: str, stop_seq: str | None,
-                n_in: int, n_out: int, faults: Faults, spread: float, body: dict[str, Any]) -> bool:
+    def _stream(self, api: str, model: str, text: str, finish: str, stop_seq: str | None, use: Mapping[str, Any],
+                faults: Faults, spread: float, body: dict[str, Any]) -> bool:
         pieces = re.findall(r"\s*\S+\s*?", text) or ([text] if text else [])
         if pieces and "".join(pieces) != text:
             pieces[-1] += text[len("".join(pieces)):]
@@ -451,10 +473,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return False
         gap = spread / max(1, len(pieces))
-        events = _anthropic_events if api == "anthropic" else _openai_events
+        events = anthropic_events if api == "anthropic" else openai_events
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         sent = 0
-        for kind, data in events(api, model, pieces, finish, stop_seq, n_in, n_out, include_usage):
+        for kind, data in events(api, model, pieces, finish, stop_seq, use, include_usage):
+            if kind in ("text", "end") and faults.stream_error and sent >= faults.stream_error_after:
+                self._chunk(stream_error(api, faults.stream_error, faults.error_message or
+                                         STATUS_TEXT.get(529 if "overload" in faults.stream_error else 500, "error")))
+                return self._chunk(b"")
             if kind == "text":
                 if faults.cut_after is not None and sent >= faults.cut_after:
                     self._drop()
@@ -471,54 +497,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self._chunk(b"")
 
 
-def _sse(obj: dict[str, Any], event: str | None = None) -> bytes:
-    head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + json.dumps(obj).encode() + b"\n\n"
-
-
-def _openai_events(api: str, model: str, pieces: list[str], finish: str, stop_seq: str | None, n_in: int,
-                   n_out: int, include_usage: bool) -> Iterable[tuple[str, bytes]]:
-    base = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": model, "system_fingerprint": "routerlab-local"}
-    extra = {"usage": None} if include_usage else {}
-
-    def chunk(delta: dict[str, Any], reason: str | None = None, **more: Any) -> bytes:
-        return _sse({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}],
-                     **extra, **more})
-
-    usage = {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out}
-    yield "head", chunk({"role": "assistant", "content": ""})
-    for p in pieces:
-        yield "text", chunk({"content": p})
-    groq_usage = {"x_groq": {"id": base["id"], "usage": usage}} if api == "groq" else {}
-    yield "end", chunk({}, finish, **groq_usage)
-    if include_usage:
-        yield "usage", _sse({**base, "choices": [], "usage": usage})
-    yield "done", b"data: [DONE]\n\n"
-
-
-def _anthropic_events(api: str, model: str, pieces: list[str], finish: str, stop_seq: str | None, n_in: int,
-                      n_out: int, include_usage: bool) -> Iterable[tuple[str, bytes]]:
-    msg: dict[str, Any] = {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant", "model": model,
-           "content": [], "stop_reason": None, "stop_sequence": None,
-           "usage": {"input_tokens": n_in, "output_tokens": 1}}
-    yield "head", _sse({"type": "message_start", "message": msg}, "message_start")
-    yield "head", _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                       "content_block_start")
-    yield "head", _sse({"type": "ping"}, "ping")
-    for p in pieces:
-        yield "text", _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
-                           "content_block_delta")
-    yield "end", _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-    reason = {"stop": "stop_sequence" if stop_seq else "end_turn", "length": "max_tokens"}[finish]
-    yield "end", _sse({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": stop_seq},
-                       "usage": {"output_tokens": n_out}}, "message_delta")
-    yield "done", _sse({"type": "message_stop"}, "message_stop")
-
-
-_STATUS_TEXT = {429: "Rate limit reached for requests (injected by routerlab's local server).",
-                500: "The server had an error while processing your request (injected).",
-                502: "Bad gateway (injected).", 503: "The service is temporarily unavailable (injected).",
-                529: "Overloaded (injected).", 400: "Bad request (injected).", 401: "Unauthorized (injected).",
-                403: "Forbidden (injected).", 404: "Not found (injected)."}
-_STATUS_CODE = {429: "rate_limit_exceeded", 500: "server_error", 503: "service_unavailable"}
+def _retry_after(faults: Faults) -> dict[str, str]:
+    """The Retry-After headers of an injected error (``retry_after_raw`` verbatim, or from ``retry_after``)."""
+    if faults.retry_after_raw is not None:
+        return {"retry-after": faults.retry_after_raw}
+    headers: dict[str, str] = {}
+    if faults.retry_after is not None:
+        if faults.retry_after_header in ("both", "seconds"):
+            headers["retry-after"] = str(math.ceil(faults.retry_after))
+        if faults.retry_after_header in ("both", "ms"):
+            headers["retry-after-ms"] = str(int(round(faults.retry_after * 1000)))
+    return headers

@@ -10,8 +10,9 @@
 - :class:`ABTest` — live traffic: hashed assignment, unpaired tests, SRM check, always-valid
   mSPRT p-values.
 - :func:`pareto_mask` — the one cost-quality Pareto frontier (realisable points only; an oracle is a
-  bound, never on it); routing metrics (APGR, CPT, AIQ) in :mod:`routerlab.stats.routing`.
-- Building blocks: :func:`wilson_interval`, :func:`t_interval`, :func:`mean_interval`,
+  bound, never on it), :func:`pareto_front` the same as positions, cheapest first; routing metrics
+  (APGR, CPT, AIQ) in :mod:`routerlab.stats.routing`.
+- Building blocks: :func:`wilson_interval`, :func:`t_interval`, :func:`t_quantile`, :func:`mean_interval`,
   :func:`newcombe_paired_ci`,
   :func:`newcombe_unpaired_ci`, :func:`mcnemar_exact`, :func:`cluster_robust_se`,
   :func:`paired_bootstrap`, :func:`holm`, :func:`benjamini_hochberg`, :func:`srm_check`,

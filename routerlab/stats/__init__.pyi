@@ -31,6 +31,9 @@ from .intervals import (
     t_interval as t_interval,
 )
 from .intervals import (
+    t_quantile as t_quantile,
+)
+from .intervals import (
     wilson_interval as wilson_interval,
 )
 from .live import (
@@ -71,6 +74,7 @@ from .multiple import (
 )
 from .paired import ABResult as ABResult
 from .paired import compare as compare
+from .pareto import pareto_front as pareto_front
 from .pareto import pareto_mask as pareto_mask
 from .planning import PowerPlan as PowerPlan
 from .planning import plan as plan

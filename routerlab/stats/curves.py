@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .intervals import t_quantile
 from .routing import aiq, apgr, cpt
 
 __all__ = ["curve_metrics", "noninferiority", "NonInferiority"]
@@ -124,5 +125,5 @@ def noninferiority(a: np.ndarray, b: np.ndarray, *, margin: float = 0.01, alpha:
         p = 0.0 if mean > -margin else 1.0
         return NonInferiority(mean, mean, p, margin, alpha, n)
     p = float(student_t.sf((mean + margin) / se, n - 1))
-    lower = mean - float(student_t.ppf(1 - alpha, n - 1)) * se
+    lower = mean - t_quantile(1 - alpha, n - 1) * se
     return NonInferiority(mean, lower, p, margin, alpha, n)

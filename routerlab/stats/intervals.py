@@ -3,8 +3,9 @@
 Each function is checked in the tests against a published reference value:
 
 - :func:`wilson_interval` — Wilson (1927) score interval for one proportion.
-- :func:`t_interval` — Student t interval ``estimate ± t(1 - alpha/2, df) · se`` (Student 1908), and
-  :func:`mean_interval`, the interval of a mean: Wilson for 0/1 values, t otherwise.
+- :func:`t_interval` — Student t interval ``estimate ± t(1 - alpha/2, df) · se`` (Student 1908), on
+  :func:`t_quantile` (also the one-sided bounds of the routing table's rule and the non-inferiority
+  test), and :func:`mean_interval`, the interval of a mean: Wilson for 0/1 values, t otherwise.
 - :func:`newcombe_paired_ci` — Newcombe (1998, Stat Med 17:2635, method 10) square-and-add
   interval for the difference of two *paired* proportions (Wilson limits combined with the
   phi-corrected correlation). Reference: Fagerland, Lydersen & Laake (2017), *Statistical Analysis of
@@ -32,6 +33,7 @@ from routerlab.errors import ConfigError
 __all__ = [
     "wilson_interval",
     "t_interval",
+    "t_quantile",
     "mean_interval",
     "newcombe_paired_ci",
     "newcombe_unpaired_ci",
@@ -95,10 +97,28 @@ def t_interval(estimate: float, se: float, df: float, alpha: float = 0.05) -> tu
         raise ConfigError(f"t_interval: se={se!r} must be >= 0")
     if se == 0:
         return (float(estimate), float(estimate))
+    half = t_quantile(1 - alpha / 2, df) * se
+    return (float(estimate - half), float(estimate + half))
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p``-quantile of Student's t distribution with ``df`` degrees of freedom (``df > 0``).
+
+    ``t_quantile(0.975, n - 1)`` is the multiplier of a two-sided 95 % interval, ``t_quantile(0.95, n - 1)``
+    of a one-sided 95 % bound. The same numbers as ``scipy.stats.t.ppf(p, df)`` (both are
+    ``scipy.special.stdtrit``), without importing ``scipy.stats``. Raises
+    :class:`~routerlab.errors.ConfigError` unless ``0 < p < 1``.
+
+    Example::
+
+        >>> round(t_quantile(0.975, 9), 4), round(t_quantile(0.95, 9), 4)
+        (2.2622, 1.8331)
+    """
+    if not 0 < p < 1:
+        raise ConfigError(f"t_quantile: p={p!r} must be between 0 and 1 (e.g. 0.975)")
     from scipy.special import stdtrit  # the t quantile alone: scipy.stats is much slower to import
 
-    half = float(stdtrit(df, 1 - alpha / 2)) * se
-    return (float(estimate - half), float(estimate + half))
+    return float(stdtrit(df, p))
 
 
 def mean_interval(values: Sequence[float] | np.ndarray, alpha: float = 0.05, *,

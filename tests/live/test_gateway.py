@@ -52,7 +52,7 @@ def _two_models(**extra: Any) -> dict[str, Any]:
     (lambda c: c.update(cache={"semantic": {"threshold": 2}}), "cache.semantic.threshold"),
     (lambda c: c["models"][MODEL]["deployments"][1].update(colour="red"),
      r"models.gpt-4o-mini.deployments\[1\]: unknown field\(s\) \['colour'\]; known fields: \['api_key_env', "
-     r"'base_url', 'max_concurrency', 'model', 'name', 'provider', 'rpm', 'timeout', 'tpm', 'weight'\]"),
+     r"'base_url', 'compat', 'max_concurrency', 'model', 'name', 'provider', 'rpm', 'timeout', 'tpm', 'weight'\]"),
     (lambda c: c["retry"].update(atempts=2), r"retry: unknown field\(s\) \['atempts'\]; known fields: \['attempts'"),
     (lambda c: c.update(seed="x"), "seed: must be a whole number, got 'x'"),
     (lambda c: c["models"][MODEL].update(deployments=[]), r"models.gpt-4o-mini.deployments: must not be empty"),
@@ -199,22 +199,26 @@ def test_non_retryable_bad_request_is_raised_at_once() -> None:
 
 
 def test_budgets_move_traffic_or_refuse() -> None:
+    def q(i: Any) -> Request:  # max_tokens bounds each call's reserved estimate (catalog prices: ~$0.000005)
+        return Request.from_prompt(f"q{i}", max_tokens=5)
+
     async def main(loop: Any) -> Any:
         gw, fakes = fake_gateway(loop, {}, _two_models(budgets={"per_model": {MODEL: 0.0004}}))
-        out = [await gw.complete(Request.from_prompt(f"q{i}"), MODEL) for i in range(3)]
+        out = [await gw.complete(q(i), MODEL) for i in range(3)]
         gw2, _ = fake_gateway(loop, {}, _two_models(budgets={"total": 0.0002, "on_exceeded": "refuse"}))
-        await gw2.complete(Request.from_prompt("q"), MODEL)
+        await gw2.complete(q(0), MODEL)
         with pytest.raises(BudgetExceeded, match="refused: total spend") as refused:
-            await gw2.complete(Request.from_prompt("q"), MODEL)
+            await gw2.complete(q(1), MODEL)
         gw3, _ = fake_gateway(loop, {}, _two_models(budgets={"per_provider": {"openai": 0.0, "anthropic": 0.0}}))
         with pytest.raises(BudgetExceeded, match="no model in the chain") as none_left:
-            await gw3.complete(Request.from_prompt("q"), MODEL)
+            await gw3.complete(q(2), MODEL)
         return out, refused.value, none_left.value
 
     out, refused, none_left = run_virtual(main)
-    assert [c.deployment for c in out] == ["P1", "P2", "Q1"]  # 25 tokens at 1e-5 = 0.00025 per call
+    assert [c.deployment for c in out] == ["P1", "P2", "Q1"]  # the fakes charge 25 tokens at 1e-5 = 0.00025 a call
     assert out[2].attempts[0] == ("budget:gpt-4o-mini", "budget_exceeded")
     assert isinstance(refused, Unavailable) and isinstance(none_left, Unavailable)
+    assert "cap $0.0002" in str(refused) and "spend $0.000250" in str(refused)
 
 
 def test_rate_limits_and_concurrency() -> None:
@@ -477,3 +481,32 @@ cache: {{directory: cache}}
             return gw.complete_sync(Request.from_prompt(f"{prompt} sync"), MODEL)
 
         assert asyncio.run(notebook_cell()).text.startswith("Echo: ")
+
+
+def test_a_stream_the_consumer_abandons_leaves_nothing_running() -> None:
+    async def main(loop: Any) -> Any:
+        gw, fakes = fake_gateway(loop, {}, three_deployments())
+        agen = gw.stream(Request.from_prompt("s"), MODEL)
+        first = await agen.__anext__()
+        await agen.aclose()  # the consumer stops reading after one delta
+        await asyncio.sleep(1)
+        after = await gw.complete(Request.from_prompt("t"), MODEL)
+        return gw, fakes, first, after
+
+    gw, fakes, first, after = run_virtual(main)
+    assert first == "w0 " and after.text == "P2:t"
+    assert (gw.stats()["in_flight"] == 0).all() and all(f.in_flight == 0 for f in fakes.values())
+    assert gw.balancer.breaker("P1").calls == 0  # a consumer leaving says nothing about the deployment
+    assert gw.ledger.held() == 0.0
+
+
+def test_a_cached_answer_streams_as_one_delta(tmp_path: Path) -> None:
+    async def main(loop: Any) -> Any:
+        gw, fakes = fake_gateway(loop, {}, three_deployments(extra={"cache": {"directory": str(tmp_path / "c")}}))
+        first = await gw.complete(Request.from_prompt("cache me"), MODEL)
+        items = [x async for x in gw.stream(Request.from_prompt("cache me"), MODEL)]
+        return first, items, fakes
+
+    first, items, fakes = run_virtual(main)
+    assert items[:-1] == [first.text] and items[-1].cached and items[-1].attempts == (("cache:exact", "hit"),)
+    assert sum(len(f.log) for f in fakes.values()) == 1

@@ -19,6 +19,7 @@ from routerlab.errors import (
     ConnectionFailed,
     ContextTooLong,
     MalformedResponse,
+    NotFound,
     ProviderError,
     RateLimited,
     ServerError,
@@ -353,7 +354,8 @@ def test_helpers():
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0
     assert parse_retry_after({"retry-after": "soon"}) is None and parse_retry_after(None) is None
     assert isinstance(error_from_status(413, "prompt is too long"), ContextTooLong)
-    assert isinstance(error_from_status(404, "model not found"), BadRequest)
+    assert isinstance(error_from_status(404, "model not found"), NotFound)  # deployment-scoped: fails over
+    assert isinstance(error_from_status(422, "bad field"), BadRequest)
     assert isinstance(error_from_status(403, "forbidden"), AuthError)
     assert isinstance(error_from_status(408, "request timeout"), Timeout)
     assert normalize_finish_reason("tool_use") == "tool_calls" and normalize_finish_reason(None) is None

@@ -15,11 +15,13 @@ from routerlab.catalog import Catalog
 from routerlab.errors import ConfigError
 from routerlab.harness.experiment import Experiment
 from routerlab.providers.replay import ReplayCaller
-from routerlab.routers import (Agreement, BaseRouter, BestOfN, CapabilityRouter, CascadeRouter, Consensus,
-                               ContextWindowRouter, FixedRouter, JudgeVerdict, LearnedRouter, LLMJudge, OracleRouter,
-                               Params, RandomRouter, RouterStrategy, RoutingTable, SimulatedJudge, TaskRouter,
-                               check_params, check_router, clone)
-from routerlab.routers import base, baselines, capability, cascade, context, ensemble, judge, learned, task
+from routerlab.routers import (Agreement, BaseRouter, BestOfN, CalibratedCapabilityRouter, CapabilityRouter,
+                               CascadeRouter, ClassifierRouter, ClusterRouter, Consensus, ContextWindowRouter,
+                               FixedRouter, FrugalCascade, JudgeVerdict, LearnedAcceptance, LearnedRouter, LLMJudge,
+                               MFRouter, OracleRouter, Params, RandomRouter, RouterStrategy, RoutingTable,
+                               SimulatedJudge, TaskRouter, check_params, check_router, clone)
+from routerlab.routers import (base, baselines, capability, cascade, context, ensemble, frugal, judge, learned,
+                               learners, task, utility)
 from routerlab.types import Decision, Request
 
 from fakes import ScriptedCaller, TinyEmbedder
@@ -45,6 +47,10 @@ def everything() -> list[Params]:
         CascadeRouter(["gemma-2-2b", "gpt-4o"], JudgeVerdict(j), name="cj"), Agreement(3), JudgeVerdict(j),
         Consensus(["a", "b", "c"], weights={"a": 2.0}, fallback="d"), BestOfN(["a"], j, n=3), j,
         SimulatedJudge(error_rate=0.3, garble_rate=0.1, seed=5),
+        MFRouter(dim=4, lam=0.1, seed=1), ClusterRouter(n_clusters=3, search={}),
+        ClassifierRouter(estimator="gbm", C=0.5, name="clf"), CalibratedCapabilityRouter(C=0.3, task_field=None),
+        FrugalCascade(["gemma-2-2b", "gpt-4o"], score="correct", threshold=0.7, thresholds=[0.5, 0.7]),
+        LearnedAcceptance(FrugalCascade(budget=0.3), 0.4),
     ]
 
 
@@ -58,7 +64,7 @@ def params_equal(a, b) -> bool:
 
 # --- the mechanism -------------------------------------------------------------------------------
 def test_every_strategy_ensemble_signal_and_judge_inherits_it_and_none_hand_writes_it():
-    modules = [base, baselines, capability, cascade, context, ensemble, judge, learned, task]
+    modules = [base, baselines, capability, cascade, context, ensemble, frugal, judge, learned, learners, task, utility]
     classes = {c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)
                if c.__module__ == m.__name__ and issubclass(c, Params)}
     assert {type(x) for x in everything()} <= classes

@@ -106,3 +106,25 @@ def test_route_many_equals_route_on_every_bundled_prompt(zeroeval, split):
     learned = LearnedRouter(TinyEmbedder(), k=16, lam=0.3).fit(train)
     picked = _agree(learned, test.requests(), test.prompts)
     assert len(set(picked)) > 1
+
+
+def test_route_many_reads_a_default_indexed_frame_in_place_and_any_other_by_position(zeroeval):
+    """A frame indexed 0..n-1 (every Dataset's prompts) is the batch's own frame, not a copy per call;
+    a shuffled, gapped, repeated or text index is read by position and routes as its rows say."""
+    frame = zeroeval.prompts.head(400)
+    assert Batch.of(frame).frame is frame and Batch.of(zeroeval).frame is zeroeval.prompts
+    routers = [FixedRouter("gpt-4o"), RandomRouter(zeroeval.models, seed=0),
+               TaskRouter(RoutingTable(default="gpt-4o", routes={"math": "gpt-4o-mini", "code": "llama-3.1-70b"})),
+               TaskRouter(RoutingTable(default="gpt-4o", routes={"gsm": "gemini-1.5-flash"}), task_field="task"),
+               ContextWindowRouter(CapabilityRouter(candidates=zeroeval.models), max_output_tokens=7600,
+                                   fallbacks=["gemini-1.5-flash"])]
+    expected = [r.route_many(frame) for r in routers]
+    rng = np.random.default_rng(0)
+    for index in (pd.RangeIndex(400, 800), pd.Index(rng.permutation(400)), pd.Index([7] * 400),
+                  pd.Index([f"row{i}" for i in range(400)]), pd.RangeIndex(0, 800, 2)):
+        odd = frame.set_axis(index)
+        batch = Batch.of(odd)
+        assert batch.frame is not odd and batch.frame.index.equals(pd.RangeIndex(400))  # foreign routers see 0..n-1
+        assert odd.index.equals(index)  # the caller's frame is not changed
+        for router, want in zip(routers, expected):
+            assert (router.route_many(odd) == want).all(), (type(router).__name__, index[:3])

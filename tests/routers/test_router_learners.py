@@ -4,6 +4,9 @@ honest evaluation (nothing is fitted on test prompts)."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +15,8 @@ from routerlab.catalog import Catalog
 from routerlab.datasets import Dataset, Outcomes
 from routerlab.embeddings import HashingEmbedder
 from routerlab.errors import ConfigError, NotFittedError
-from routerlab.routers import (CalibratedCapabilityRouter, ClassifierRouter, ClusterRouter, LearnedRouter, MFRouter,
-                               check_router)
+from routerlab.routers import (CalibratedCapabilityRouter, ClassifierRouter, ClusterRouter, FrugalCascade,
+                               LearnedRouter, MFRouter, UtilityRouter, check_params, check_router)
 from routerlab.types import Request
 
 from fakes import TinyEmbedder
@@ -228,3 +231,74 @@ def test_feature_cache_is_bounded_by_count_and_bytes(monkeypatch):
     big = embeddings.features(e, [f"long {j}" for j in range(100)])  # alone over the bound: still kept
     assert len(embeddings._FEATURES) == 1 and big.shape == (100, 64) and not big.flags.writeable
     embeddings.clear_feature_cache()
+
+
+# --- the params mechanism (issue 11): every learned family is declared like every other router -------
+FITTED_FAMILIES = FAMILIES + [FrugalCascade]
+
+
+@pytest.mark.parametrize("cls", FITTED_FAMILIES, ids=lambda c: c.__name__)
+def test_each_family_declares_its_parameters_as_dataclass_fields(cls):
+    """The common parameters once on UtilityRouter, the family's own keyword-only after them, ``name`` a
+    plain default: __init__ is the dataclass's and stores what it is given, nothing else."""
+    sig = inspect.signature(cls)
+    positional = [p.name for p in sig.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == (["featurizer"] if cls is not FrugalCascade else ["stages"])
+    # the dataclass's generated __init__ (compiled from "<string>"), not one written by hand in a module
+    assert dataclasses.is_dataclass(cls) and cls.__init__.__code__.co_filename == "<string>"
+    assert sig.parameters["name"].default == cls().name and isinstance(cls().name, str) and cls().name
+    if cls is not FrugalCascade:
+        common = [f.name for f in dataclasses.fields(UtilityRouter)]
+        assert list(sig.parameters)[:len(common)] == common
+    built = cls(lam=-1, search={"bogus": [1]}) if cls is not FrugalCascade else cls(budget=-1, cv=0)
+    assert not [k for k in vars(built) if k.endswith("_") or not k.startswith("_")
+                if k not in sig.parameters]  # nothing learned or derived before fit
+    assert check_params(built) == []  # even with bad values: checks wait for the first use
+
+
+@pytest.mark.parametrize("cls, bad, message", [
+    (LearnedRouter, {"k": 0}, "k must be a positive integer"),
+    (LearnedRouter, {"search": {"k": [4, -1]}}, "k must be a positive integer, got -1"),
+    (MFRouter, {"lam": -1}, "lam must be a number >= 0"),
+    (MFRouter, {"lam": True}, "lam must be a number"),
+    (ClusterRouter, {"search": {"bogus": [1]}}, "search names 'bogus'"),
+    (ClusterRouter, {"search": {"n_clusters": [0]}}, "n_clusters must be a positive integer"),
+    (ClassifierRouter, {"estimator": "svm"}, "estimator"),
+    (CalibratedCapabilityRouter, {"C": 0}, "C must be a number > 0"),
+    (LearnedRouter, {"budget": 0}, "budget must be a number > 0"),
+    (MFRouter, {"cv": 1}, "cv must be an integer >= 2"),
+    (FrugalCascade, {"score": "vibes"}, "score must be 'gain' or 'correct'"),
+    (FrugalCascade, {"C": -1}, "C must be a number > 0"),
+    (FrugalCascade, {"stages": "gpt-4o"}, "non-empty list of stages"),
+])
+def test_validate_checks_a_family_before_fit_and_set_params_rearms_it(cls, bad, message):
+    from routerlab.harness import Experiment
+
+    with pytest.raises(ConfigError, match=message):
+        cls(**bad).validate()
+    ok = cls().validate()
+    with pytest.raises(ConfigError, match=message):
+        ok.set_params(**bad).validate()
+    with pytest.raises(ConfigError, match=message):  # the experiment checks every strategy it is given
+        Experiment(topics_dataset(2), {"s": cls(**bad)})
+
+
+def test_the_learned_acceptance_is_a_signal_with_the_params_of_its_cascade(small_split):
+    from routerlab.routers import CascadeRouter, LearnedAcceptance, Signal, clone
+
+    train, test = small_split
+    frugal = FrugalCascade(stages=["gpt-4o-mini", "gpt-4o"], threshold=0.5).fit(train)
+    cascade = frugal._cascade()
+    signal = cascade.signal
+    assert isinstance(signal, LearnedAcceptance) and isinstance(signal, Signal) and isinstance(cascade, CascadeRouter)
+    assert signal.threshold == frugal.threshold_ and signal.cascade is frugal
+    assert check_params(signal) == [] and check_params(cascade) == []
+    deep = cascade.get_params(deep=True)
+    assert deep["signal__threshold"] == 0.5 and deep["signal__cascade__stages"] == ["gpt-4o-mini", "gpt-4o"]
+    request = test.request(test.prompts["prompt_id"].iloc[0])
+    from routerlab.providers.replay import ReplayCaller
+
+    assert cascade.answer_sync(request, ReplayCaller(test)).model in ("gpt-4o-mini", "gpt-4o")
+    with pytest.raises(NotFittedError):  # a clone holds an unfitted copy of the cascade
+        clone(cascade).answer_sync(request, ReplayCaller(test))
+    assert check_params(frugal) == [] and hasattr(frugal, "acceptors_")  # fitted: learned state kept

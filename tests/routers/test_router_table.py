@@ -133,7 +133,7 @@ def test_a_key_pasted_into_a_key_field_is_not_echoed():
     with pytest.raises(ConfigError, match=r"models\.gpt-4o\.api_key_env: does not match") as err:
         RoutingTable.from_dict(doc)
     assert canary not in str(err.value)
-    with pytest.raises(ConfigError, match=r"models\.gpt-4o\.api_key: unknown field; known fields: provider") as err:
+    with pytest.raises(ConfigError, match=r"models\.gpt-4o\.api_key: unknown field; known fields: api_base, api_key_env,") as err:
         RoutingTable.from_dict({**doc, "models": {"gpt-4o": {"provider": "openai", "api_name": "gpt-4o",
                                                               "api_key": canary}}})
     assert canary not in str(err.value)

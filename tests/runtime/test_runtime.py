@@ -7,6 +7,7 @@ the same decision as the notebook router it came from.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -70,8 +71,9 @@ BASE = {"format": "routerlab.routing_table", "version": 1, "default": "a",
     ({"tasks": [{"task": "m", "patterns": ["(unclosed"]}]}, r"tasks\[0\].patterns\[0\]: not a valid regular"),
     ({"models": {"a": {"provider": "openai", "api_name": "x", "api_key": "sk-1"}}}, "models.a.api_key: unknown field"),
     ({"models": {"a": {"provider": "openai", "api_name": "x", "api_key_env": "sk-live 1"}}},
-     "models.a.api_key_env: 'sk-live 1' does not match"),
-    ({"retry": {"timeout": 0}}, "retry.timeout: must be more than 0"),
+     r"models.a.api_key_env: does not match \^\[A-Za-z_\]\[A-Za-z0-9_\]\*\$$"),
+    ({"retry": {"timeout": 0}}, "retry.timeout: must be a positive number, got 0"),
+    ({"models": {}}, "models: must not be empty"),
     ({"balancer": {"strategy": "fastest"}}, "balancer.strategy: 'fastest' is not one of"),
     ({"cascade": {"stages": [{"models": ["b"], "threshold": "high"}]}}, r"cascade.stages\[0\].threshold: must be number"),
     ({"cascade": {"stages": [{"models": ["b"]}], "per_task": {"m": [{"models": ["q"]}]}}},
@@ -81,6 +83,41 @@ BASE = {"format": "routerlab.routing_table", "version": 1, "default": "a",
 def test_validation_names_the_field(change, path):
     with pytest.raises(RoutingTableError, match=path):
         validate({**BASE, **change})
+
+
+CANARY = "sk-proj-CANARY-7f3a9c1e5b2d4f60a8c7e9b1d3f5a7c9"
+
+
+@pytest.mark.parametrize("where", [
+    ("models", "a", "api_key_env"),                      # a key pasted where its variable's name goes
+    ("models", "a", "deployments", 0, "api_key_env"),
+])
+def test_a_key_pasted_into_a_table_is_never_echoed(tmp_path, where):
+    """The validator names the field and the pattern; the value, which may be a key, is in no message
+    (nor in the error's args, its repr or a traceback a log would record)."""
+    import traceback
+
+    doc = json.loads(json.dumps(BASE))
+    doc["models"]["a"]["deployments"] = [{"name": "east"}]
+    node = doc
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = CANARY
+    path = ".".join(str(p) for p in where).replace(".0.", "[0].")
+    with pytest.raises(RoutingTableError, match=f"{re.escape(path)}: does not match ") as err:
+        validate(doc)
+    assert CANARY not in str(err.value) and CANARY not in repr(err.value.args)
+    assert CANARY not in "".join(traceback.format_exception(err.value))
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(RoutingTableError) as err:
+        Router.load(p)
+    assert str(p) in str(err.value) and CANARY not in str(err.value)
+    for value in ([CANARY], {"k": CANARY}, 12345):  # a wrong type at a secret's field: not quoted either
+        node[where[-1]] = value
+        with pytest.raises(RoutingTableError) as err:
+            validate(doc)
+        assert CANARY not in str(err.value) and "12345" not in str(err.value)
 
 
 def test_load_names_the_file(tmp_path):

@@ -39,6 +39,27 @@ def test_pareto_mask_is_the_definition_on_random_points():
         assert np.array_equal(stats.pareto_mask(c, q, bound=bound), _by_definition(c, q, bound))
 
 
+def test_pareto_front_is_the_mask_in_cost_order_each_point_once():
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(0, 15))
+        c, q = rng.integers(0, 4, n).astype(float), rng.integers(0, 4, n).astype(float)
+        front = stats.pareto_front(c, q)
+        on = np.flatnonzero(_by_definition(c, q, np.zeros(n, dtype=bool)))
+        firsts = sorted({(c[i], -q[i]): i for i in on[::-1]}.items())  # the first of each identical point
+        assert front.tolist() == [i for _, i in firsts]
+
+
+def test_pareto_mask_takes_a_sort_not_a_matrix_of_every_pair():
+    """200,000 points: comparing every pair would need 40 billion comparisons (and as many bytes)."""
+    rng = np.random.default_rng(0)
+    c, q = rng.random(200_000), rng.random(200_000)
+    on = stats.pareto_mask(c, q)
+    order = np.argsort(c)
+    assert np.array_equal(np.flatnonzero(on[order]), np.flatnonzero(q[order] > np.maximum.accumulate(
+        np.r_[-np.inf, q[order][:-1]])))
+
+
 def test_a_bound_is_never_on_the_frontier_and_dominates_nothing():
     cost, quality = [1.0, 2.0, 3.0, 0.1], [0.6, 0.8, 0.7, 0.99]
     assert stats.pareto_mask(cost, quality).tolist() == [False, False, False, True]
@@ -78,6 +99,13 @@ def test_t_interval_matches_scipy():
     assert all(math.isnan(v) for v in stats.t_interval(0.3, 0.1, 0))
     with pytest.raises(ConfigError, match="alpha"):
         stats.t_interval(0.0, 1.0, 3, alpha=1.5)
+
+
+def test_t_quantile_is_scipys():
+    for p, df in [(0.5, 3), (0.95, 1), (0.975, 9), (0.999, 250.5), (0.01, 30)]:
+        assert stats.t_quantile(p, df) == sps.t.ppf(p, df)
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        stats.t_quantile(1.0, 5)
 
 
 def test_wilson_interval_reference_values_and_n_zero():
