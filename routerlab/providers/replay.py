@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._hashing import mix64, unit
 from ..catalog import Catalog
 from ..errors import MissingOutcomeError
 from ..types import Completion, Request
@@ -38,15 +39,6 @@ __all__ = ["ReplayCaller", "stable_normals", "string_hashes"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _SALTS = (np.uint64(0x243F6A8885A308D3), np.uint64(0x13198A2E03707344))
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on a uint64 array (wrap-around arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 def _column(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -68,10 +60,6 @@ def _box_muller(u1: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return r * np.cos(angle), r * np.sin(angle)
 
 
-def _uniform(h: np.ndarray) -> np.ndarray:
-    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
-
-
 def stable_normals(prompt_hash: np.ndarray, model_hash: np.ndarray, samples: Any,
                    seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two independent standard-normal draws per (prompt, model, sample, seed), vectorised.
@@ -79,17 +67,17 @@ def stable_normals(prompt_hash: np.ndarray, model_hash: np.ndarray, samples: Any
     A pure function of its inputs, so the draw for a call does not depend on the order of calls.
     """
     s = np.asarray(samples).astype(np.uint64)
-    seed_mix = _mix(np.full(1, seed, dtype=np.uint64) + _GOLDEN)
-    h = _mix(np.asarray(prompt_hash, dtype=np.uint64) ^ _mix(np.asarray(model_hash, dtype=np.uint64) ^ seed_mix))
-    h = _mix(h ^ _mix(s + _GOLDEN))
-    return _box_muller(_uniform(_mix(h ^ _SALTS[0])), _uniform(_mix(h ^ _SALTS[1])))
+    seed_mix = mix64(np.full(1, seed, dtype=np.uint64) + _GOLDEN)
+    h = mix64(np.asarray(prompt_hash, dtype=np.uint64) ^ mix64(np.asarray(model_hash, dtype=np.uint64) ^ seed_mix))
+    h = mix64(h ^ mix64(s + _GOLDEN))
+    return _box_muller(unit(mix64(h ^ _SALTS[0])), unit(mix64(h ^ _SALTS[1])))
 
 
 _MASK = (1 << 64) - 1
 
 
 def _mix_int(x: int) -> int:
-    """:func:`_mix` for one Python int: the same bits, without numpy's per-call overhead."""
+    """:func:`~routerlab._hashing.mix64` for one Python int: the same bits, without numpy's per-call overhead."""
     x ^= x >> 30
     x = (x * 0xBF58476D1CE4E5B9) & _MASK
     x ^= x >> 27

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._hashing import mix64, unit
 from ..catalog import Catalog
 from ..errors import ConfigError, MissingOutcomeError, UnknownModelError
 from ..types import Decision, Request
@@ -45,18 +46,6 @@ def stable_uniform(keys: Sequence[Any] | np.ndarray, seed: int, salt: str = "") 
     return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
 
 
-_MASK = (1 << 64) - 1
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on a uint64 array (wrap-around arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 def hashed_uniform(hashes: np.ndarray, seed: int, salt: str = "") -> np.ndarray:
     """One uniform draw in (0, 1) per 64-bit key hash (:meth:`Batch.key_hashes`), a pure function of
     (hash, seed, salt): a few integer operations per row, so a million draws take milliseconds.
@@ -68,8 +57,7 @@ def hashed_uniform(hashes: np.ndarray, seed: int, salt: str = "") -> np.ndarray:
         True
     """
     salted = pd.util.hash_array(np.array([f"{salt}:{int(seed)}"], dtype=object), categorize=False)
-    x = _mix(np.asarray(hashes, dtype=np.uint64) ^ _mix(salted))
-    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    return unit(mix64(np.asarray(hashes, dtype=np.uint64) ^ mix64(salted)))
 
 
 @dataclass(eq=False, repr=False)

@@ -72,10 +72,14 @@ class RedisBreaker:
         return self._seen if self.link.up else None
 
     # CircuitBreaker's interface -------------------------------------------------------------------
+    def _view(self, i: int, local: str) -> Any:
+        """Item ``i`` of the shared snapshot, or the local twin's ``local`` attribute while Redis is away."""
+        seen = self._snapshot()
+        return getattr(self.local, local) if seen is None else seen[i]
+
     @property
     def state(self) -> BreakerState:
-        seen = self._snapshot()
-        return self.local.state if seen is None else seen[1]
+        return self._view(1, "state")
 
     @property
     def _state(self) -> BreakerState:  # what the balancer reads to send probes first
@@ -83,13 +87,11 @@ class RedisBreaker:
 
     @property
     def open_until(self) -> float | None:
-        seen = self._snapshot()
-        return self.local.open_until if seen is None else seen[2]
+        return self._view(2, "open_until")
 
     @property
     def probes_available(self) -> int:
-        seen = self._snapshot()
-        return self.local.probes_available if seen is None else seen[3]
+        return self._view(3, "probes_available")
 
     def allows(self) -> bool:
         seen = self._snapshot()
@@ -127,32 +129,30 @@ class RedisBreaker:
 
     @property
     def calls(self) -> int:
-        seen = self._snapshot()
-        return self.local.calls if seen is None else seen[4]
+        return self._view(4, "calls")
 
     @property
     def failure_rate(self) -> float:
-        seen = self._snapshot()
-        if seen is None:
-            return self.local.failure_rate
-        return seen[5] / seen[4] if seen[4] else float(seen[9])  # while open: the rate that opened it
+        return self._rate(5, 9, "failure_rate")
 
     @property
     def slow_rate(self) -> float:
+        return self._rate(6, 10, "slow_rate")
+
+    def _rate(self, count: int, opened: int, local: str) -> float:
+        """Over the window; while it is empty (open) the rate that opened it, as the local breaker reports."""
         seen = self._snapshot()
         if seen is None:
-            return self.local.slow_rate
-        return seen[6] / seen[4] if seen[4] else float(seen[10])
+            return float(getattr(self.local, local))
+        return seen[count] / seen[4] if seen[4] else float(seen[opened])
 
     @property
     def consecutive_openings(self) -> int:
-        seen = self._snapshot()
-        return self.local.consecutive_openings if seen is None else seen[7]
+        return self._view(7, "consecutive_openings")
 
     @property
     def openings(self) -> int:
-        seen = self._snapshot()
-        return self.local.openings if seen is None else seen[8]
+        return self._view(8, "openings")
 
     def current_open_duration(self) -> float:
         c = self.config

@@ -28,7 +28,21 @@ from .link import RedisLink
 __all__ = ["RedisResponseCache", "MemoryResponseCache"]
 
 
-class MemoryResponseCache:
+class _Counted:
+    """``hits``/``misses``/``writes`` of a cache, and what a lookup returns."""
+
+    hits = misses = writes = 0
+
+    def _count(self, raw: str | None, key: str, started: float) -> Completion | None:
+        """None for a miss; for a hit the entry with ``cached=True`` and the lookup's time as its latency."""
+        if raw is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return replace(_completion_from_json(raw, key), cached=True, latency=time.perf_counter() - started, ttft=None)
+
+
+class MemoryResponseCache(_Counted):
     """An exact cache in this process's memory, the ``max_entries`` most recent answers (the interface of
     :class:`~routerlab.live.cache.ResponseCache`)."""
 
@@ -37,7 +51,6 @@ class MemoryResponseCache:
         self.directory = "<memory>"
         self._items: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = self.misses = self.writes = 0
 
     def get(self, key: str) -> Completion | None:
         started = time.perf_counter()
@@ -45,11 +58,7 @@ class MemoryResponseCache:
             raw = self._items.get(key)
             if raw is not None:
                 self._items.move_to_end(key)
-        if raw is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return replace(_completion_from_json(raw, key), cached=True, latency=time.perf_counter() - started, ttft=None)
+        return self._count(raw, key, started)
 
     def put(self, key: str, completion: Completion) -> None:
         with self._lock:
@@ -76,14 +85,13 @@ class MemoryResponseCache:
         pass
 
 
-class RedisResponseCache:
+class RedisResponseCache(_Counted):
     """The exact response cache of every replica, in Redis (see the module docstring); ``ttl`` seconds per
     entry (None: kept until deleted)."""
 
     def __init__(self, *, link: RedisLink, local: Any, ttl: float | None = None) -> None:
         self.link, self.local, self.ttl = link, local, ttl
         self.directory = f"{link.where} ({link.namespace}:cache)"
-        self.hits = self.misses = self.writes = 0
 
     def _key(self, key: str) -> str:
         return self.link.key("cache", key)
@@ -94,11 +102,7 @@ class RedisResponseCache:
         raw = self.link.call(lambda: self.link.client.get(self._key(key)), lambda: False)
         if raw is False:
             return self.local.get(key)
-        if raw is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return replace(_completion_from_json(raw, key), cached=True, latency=time.perf_counter() - started, ttft=None)
+        return self._count(raw, key, started)
 
     def put(self, key: str, completion: Completion) -> None:
         value = _completion_to_json(replace(completion, cached=False))
