@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -263,7 +264,8 @@ def live_worker(spec_path: str) -> None:
     os.environ["ROUTERLAB_BENCH_KEY"] = "local-server-needs-no-key"
     models = {m: {"deployments": [{"name": d, "provider": catalog[m].provider, "model": m, "api_key_env": "ROUTERLAB_BENCH_KEY",
                                    "base_url": spec["urls"][m]}]} for m, d in LIVE_MODELS.items()}
-    gateway = Gateway.from_config({"models": models, "retry": {"attempts": 1, "timeout": 60.0}}, catalog=catalog)
+    gateway = Gateway.from_config({"models": models, "retry": {"attempts": 1, "timeout": 60.0}, "state": spec["state"]},
+                                  catalog=catalog)
     exp = Experiment(ds, {m: FixedRouter(m) for m in LIVE_MODELS}, caller=gateway, store=spec["store"],
                      concurrency=spec["concurrency"])
     open(spec["ready"], "w").close()
@@ -276,7 +278,26 @@ def live_worker(spec_path: str) -> None:
                    "errors": int((res.df["error_type"] != "").sum())}, fh)
 
 
-def live(prompts: int, delay: float, concurrency: int, processes: tuple[int, ...] = (1, 2, 4)) -> None:
+def _redis_server() -> tuple[str, Any]:
+    """A redis-server on a free port of 127.0.0.1 (no persistence): its URL and a function that stops it."""
+    import shutil
+    import socket
+    import tempfile
+
+    if shutil.which("redis-server") is None:
+        raise SystemExit("--state redis needs redis-server (apt-get install -y redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    home = tempfile.mkdtemp(prefix="bench-redis")
+    subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "yes",
+                    "--dir", home, "--pidfile", os.path.join(home, "pid")], check=True)
+    time.sleep(0.3)
+    return f"redis://127.0.0.1:{port}/0", lambda: subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"],
+                                                                 capture_output=True)
+
+
+def live(prompts: int, delay: float, concurrency: int, processes: tuple[int, ...] = (1, 2, 4), state: str = "memory") -> None:
     import json
     import secrets
     import socket
@@ -302,6 +323,9 @@ def live(prompts: int, delay: float, concurrency: int, processes: tuple[int, ...
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read() or b"null")
 
+    stop_redis = None
+    if state == "redis":  # every worker's Gateway keeps its limits, budgets, breakers and cache in one Redis
+        url, stop_redis = _redis_server()
     try:
         for _ in range(600):
             try:
@@ -314,7 +338,8 @@ def live(prompts: int, delay: float, concurrency: int, processes: tuple[int, ...
                 for m, d in LIVE_MODELS.items()}
         units = prompts * len(LIVE_MODELS)
         print(f"live: {prompts} prompts x {len(LIVE_MODELS)} models = {units} units against routerlab.server "
-              f"(a subprocess; each call held {delay * 1000:.0f} ms), concurrency {concurrency} per process, one store")
+              f"(a subprocess; each call held {delay * 1000:.0f} ms), concurrency {concurrency} per process, one store; "
+              f"Gateway state: {state}")
         base = None
         for n in processes:
             admin("/_admin/reset", "POST")  # empties the request logs, and clears faults: set the delay again
@@ -325,7 +350,9 @@ def live(prompts: int, delay: float, concurrency: int, processes: tuple[int, ...
                 procs, outs, ready = [], [], []
                 for k in range(n):
                     spec = {"store": os.path.join(tmp, "runs.sqlite"), "prompts": prompts, "concurrency": concurrency,
-                            "urls": urls, "go": go, "ready": os.path.join(tmp, f"ready{k}"), "out": os.path.join(tmp, f"out{k}")}
+                            "urls": urls, "go": go, "ready": os.path.join(tmp, f"ready{k}"), "out": os.path.join(tmp, f"out{k}"),
+                            "state": ({"backend": "memory"} if state == "memory" else
+                                      {"backend": "redis", "url": url, "namespace": f"bench{n}", "cache": True})}
                     path = os.path.join(tmp, f"spec{k}.json")
                     with open(path, "w") as fh:
                         json.dump(spec, fh)
@@ -353,6 +380,8 @@ def live(prompts: int, delay: float, concurrency: int, processes: tuple[int, ...
     finally:
         server.kill()
         server.wait()
+        if stop_redis is not None:
+            stop_redis()
 
 
 def main() -> None:
@@ -365,6 +394,8 @@ def main() -> None:
     ap.add_argument("--live-prompts", type=int, default=200)
     ap.add_argument("--delay", type=float, default=0.25, help="seconds the server holds each live call")
     ap.add_argument("--concurrency", type=int, default=4, help="units in flight per live process")
+    ap.add_argument("--state", choices=("memory", "redis"), default="memory",
+                    help="where the live workers' Gateways keep their state (redis: one shared redis-server)")
     ap.add_argument("--live-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.live_worker:
@@ -377,7 +408,7 @@ def main() -> None:
     if args.replay or every:
         replay(args.prompts, args.thresholds)
     if args.live or every:
-        live(args.live_prompts, args.delay, args.concurrency)
+        live(args.live_prompts, args.delay, args.concurrency, state=args.state)
     print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
