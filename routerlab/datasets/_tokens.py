@@ -36,6 +36,7 @@ class TokenCounts:
         self._out = recorded_counts(df["output_tokens"])
         self._dataset = dataset
         self._texts: tuple[np.ndarray, np.ndarray, dict[str, str]] | None = None
+        self._complete = False  # every row counted: a look-up is two gathers (a replay of millions of calls)
 
     def _sources(self) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
         """(prompt id per row, response per row, prompt id -> text): built only when something is counted."""
@@ -70,6 +71,10 @@ class TokenCounts:
     def get(self, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Counts for all rows, or for the rows at ``positions`` (int64 arrays)."""
         idx = np.arange(self.n) if positions is None else np.asarray(positions, dtype=np.int64)
+        if not self._complete:
+            self._complete = bool((self._in >= 0).all() and (self._out >= 0).all())
+        if self._complete:
+            return self._in[idx], self._out[idx]
         todo = idx[self._in[idx] < 0]
         if todo.size:
             ids, _, text = self._sources()

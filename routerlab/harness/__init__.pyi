@@ -2,7 +2,7 @@ from . import schema as schema
 from .curves import Curves as Curves, sweep_curves as sweep_curves
 from .experiment import Experiment as Experiment
 from .experiment import fingerprint as fingerprint
-from .experiment import replay_rows as replay_rows
+from .replay import replay_curve as replay_curve, replay_rows as replay_rows
 from .local import local_gateway as local_gateway
 from .recommend import Recommendation as Recommendation
 from .recommend import recommend as recommend

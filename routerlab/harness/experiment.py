@@ -23,32 +23,32 @@ import hashlib
 import json
 import logging
 import math
-import multiprocessing
-import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import fields, is_dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._aio import run_sync
 from ..datasets import Dataset
 from ..errors import ConfigError, RouterlabError
 from ..providers.replay import ReplayCaller
+from ..routers.base import Batch
 from ..routers.params import Params
 from ..types import Answer, Caller, Request
 from . import schema, views
+from .executors.base import Plan, ProgressHook, postfix
+from .executors.resolve import resolve
+from .executors.local import LocalExecutor
+from .replay import replay_rows
 from .results import Results
 from .store import MemoryStore, ResultStore
 from .units import caller_fingerprint, retryable_failure
 
 __all__ = ["Experiment", "fingerprint", "replay_rows", "caller_fingerprint", "retryable_failure"]
 
-ProgressHook = Callable[[str, pd.DataFrame], None]
 log = logging.getLogger("routerlab.harness")
 
 
@@ -108,16 +108,6 @@ def _params_of(obj: Any) -> Mapping[str, Any] | None:
 
 def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _as_strategy(obj: Any) -> Any:
-    if hasattr(obj, "answer"):
-        return obj
-    if hasattr(obj, "route"):
-        from ..routers import RouterStrategy
-
-        return RouterStrategy(obj)
-    raise ConfigError(f"{obj!r} is neither a Strategy (has .answer) nor a Router (has .route)")
 
 
 class Experiment:
@@ -213,20 +203,29 @@ class Experiment:
         stored failures :func:`retryable_failure` accepts (``retried`` of them); ``reused`` counts the
         stored rows kept as they are. In the data set's prompt order, then sample.
         """
-        config = self.config_hash(name)
-        done = self.store.done(config, name)
-        retry: set[tuple[str, int]] = set()
-        if self.retry_failed and done:
-            retry = {u for u, kind in self.store.failures(config, name).items() if retryable_failure(kind)}
+        plan = self._plan(name)
+        return plan.units, plan.reused, plan.retried
+
+    def _plan(self, name: str) -> Plan:
+        """:meth:`todo` with the store's write sequence number and failure count, read at one moment."""
+        snap = self.store.snapshot(self.config_hash(name), name)
         units = [(pid, s) for pid in self.dataset.prompts["prompt_id"] for s in range(self.samples)]
-        if not done:
-            return units, 0, 0
-        todo = [u for u in units if u not in done or u in retry]
-        retried = sum(1 for u in todo if u in done)
-        return todo, len(units) - len(todo), retried
+        if not snap.done:
+            return Plan(units, seq=snap.seq)
+        retry = {u for u, kind in snap.failures.items() if retryable_failure(kind)} if self.retry_failed else set()
+        todo = [u for u in units if u not in snap.done or u in retry]
+        retried = sum(1 for u in todo if u in snap.done)
+        return Plan(todo, len(units) - len(todo), retried, snap.seq, len(snap.failures))
+
+    def _plans(self) -> dict[str, Plan]:
+        return {name: self._plan(name) for name in self.strategies}
 
     def _is_replay(self) -> bool:
         return isinstance(self.caller, ReplayCaller)
+
+    def _vectorised(self, strategy: Any) -> bool:
+        """Whether ``strategy`` replays on the vectorised path (a prompt-only router, offline)."""
+        return self.fast_path and self._is_replay() and bool(getattr(strategy, "prompt_only", False))
 
     @property
     def oracles(self) -> list[str]:
@@ -236,7 +235,7 @@ class Experiment:
 
     # running ---------------------------------------------------------------------------------
     def run(self, *, progress: bool = True, on_rows: ProgressHook | None = None,
-            dashboard: bool = False, workers: int = 1) -> Results:
+            dashboard: bool = False, workers: int = 1, executor: Any = "local") -> Results:
         """Compute every missing unit, store it, and return all the results (sync; works inside Jupyter).
 
         A unit is (strategy, prompt, sample): ``len(strategies) × len(dataset) × samples`` of them.
@@ -250,13 +249,19 @@ class Experiment:
         on_rows: called as ``on_rows(strategy_name, rows)`` with each batch of newly finished rows (a
             DataFrame with the columns of :mod:`routerlab.harness.schema`), possibly from a worker thread.
         dashboard: show progress and a filling cost-quality plot while running, then the full
-            dashboard (a view that :mod:`routerlab.viz` provides); ``on_rows`` and ``workers`` are then
-            not used.
+            dashboard (a view that :mod:`routerlab.viz` provides); ``on_rows`` is then not used.
         workers: with ``workers=N > 1``, replay only and where the ``fork`` start method exists (the
             CLI passes 2), the per-prompt strategies still to run are dealt round-robin and ``N - 1``
             shares run in forked worker processes (``concurrent.futures.ProcessPoolExecutor``), so
             more cores work. The rows are identical to ``workers=1``. A worker that fails changes
             nothing: its strategies then run here. Prompt-only routers take the vectorised path here.
+        executor: where units run. ``"local"`` (default): this process
+            (:class:`~routerlab.harness.executors.LocalExecutor`); ``"ray"``: tasks on a Ray cluster, rows
+            written here (:class:`~routerlab.harness.executors.RayExecutor`, ``pip install
+            "routerlab[ray]"``); or an executor object, e.g. ``RayExecutor(address="ray://head:10001",
+            max_concurrency={"openai": 64})``. Whatever the executor, each unit is leased in the store
+            before it is called, so processes (and machines) running this Experiment on one store call
+            every unit once; a process that dies leaves its units to the others once its leases expire.
 
         Returns
         -------
@@ -281,14 +286,18 @@ class Experiment:
             >>> len(res.df) == len(ds)                                        # doctest: +SKIP
             True
         """
+        runner = resolve(executor, workers=workers)
+        finish = None
         if dashboard:
-            hook, finish = views.get("live_dashboard")(self)
-            results = run_sync(self.arun(progress=progress, on_rows=hook))
+            on_rows, finish = views.get("live_dashboard")(self)
+        plans = self._plans()
+        tally = self._tally(plans)
+        runner.run(self, plans, progress=progress, on_rows=on_rows)
+        self._report(tally, progress)
+        results = self.results()
+        if finish is not None:
             finish(results)
-            return results
-        if workers > 1 and self._is_replay() and "fork" in multiprocessing.get_all_start_methods():
-            return self._run_parallel(workers, progress=progress, on_rows=on_rows)
-        return run_sync(self.arun(progress=progress, on_rows=on_rows))
+        return results
 
     def _without(self, names: set[str], *, keep: bool = False, store: Any = None) -> Experiment:
         """A shallow copy running only some strategies (``keep``) or all but them, on ``store``."""
@@ -298,81 +307,26 @@ class Experiment:
             part.store = store
         return part
 
-    def _shares(self, workers: int) -> list[frozenset[str]]:
-        """The per-prompt strategies with units to run, dealt round-robin: share 0 stays here."""
-        slow = [n for n, s in self.strategies.items()
-                if not (self.fast_path and getattr(s, "prompt_only", False))
-                and self.todo(n)[0]]
-        return [share for k in range(1, workers) if (share := frozenset(slow[k::workers]))]
-
-    def _run_parallel(self, workers: int, *, progress: bool, on_rows: ProgressHook | None) -> Results:
-        shares = self._shares(workers)
-        if not shares:
-            return run_sync(self.arun(progress=progress, on_rows=on_rows))
-        tally = self._tally()
-        before = set(multiprocessing.active_children())
-        # fork: the workers inherit this Experiment (fitted strategies, data set) without pickling it
-        pool = ProcessPoolExecutor(max_workers=len(shares), mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_adopt, initargs=(self,))
-        futures = [pool.submit(_replay_share, share) for share in shares]
-        procs = set(multiprocessing.active_children()) - before  # the pool's workers, forked by submit
-        try:
-            run_sync(self._without(set().union(*shares))._compute(progress=progress, on_rows=on_rows))
-            handed = [_collected(future) for future in futures]
-        except BaseException:  # Ctrl-C or an error, here or while waiting: do not wait for the workers
-            for proc in procs:
-                proc.kill()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        for frames in handed:
-            for name, frame in frames.items():
-                self.store.put_frame(self.config_hash(name), frame)
-                if on_rows is not None:
-                    on_rows(name, frame)
-        run_sync(self._compute(progress=progress, on_rows=on_rows))  # computes only what is missing
-        self._report(tally, progress)
-        return self.results()
-
     async def arun(self, *, progress: bool = True, on_rows: ProgressHook | None = None) -> Results:
         """The async form of :meth:`run` (same ``progress``, ``on_rows``, returns and errors), in one
         process: per strategy, the missing units run on the vectorised replay path (prompt-only routers
         replayed offline, unless ``fast_path=False``) or ``concurrency`` at a time on the per-prompt
         path. Await it in a running event loop; cancelling it stores the finished units first."""
-        tally = await self._compute(progress=progress, on_rows=on_rows)
+        plans = self._plans()
+        tally = self._tally(plans)
+        await LocalExecutor().arun(self, plans, progress=progress, on_rows=on_rows)
         self._report(tally, progress)
         return self.results()
 
-    def _tally(self, plans: Mapping[str, tuple[list[tuple[str, int]], int, int]] | None = None) -> dict[str, int]:
-        """What a run would reuse, retry and compute now (:meth:`todo` of each strategy, or ``plans``)."""
+    def _tally(self, plans: Mapping[str, Plan]) -> dict[str, int]:
+        """What a run reuses, retries and computes now, from each strategy's plan."""
         tally = {"reused": 0, "retried": 0, "computed": 0, "stored_failures": 0}
-        for name in self.strategies:
-            todo, reused, retried = plans[name] if plans is not None else self.todo(name)
-            tally["reused"] += reused
-            tally["retried"] += retried
-            tally["computed"] += len(todo)
-            if reused and not self.retry_failed:
-                tally["stored_failures"] += len(self.store.failures(self.config_hash(name), name))
-        return tally
-
-    async def _compute(self, *, progress: bool, on_rows: ProgressHook | None) -> dict[str, int]:
-        """Run every strategy's missing (and retried) units; returns what was reused, retried, computed."""
-        plans = {name: self.todo(name) for name in self.strategies}
-        tally = self._tally(plans)
-        for name in self.strategies:
-            strategy = self.strategies[name]
-            config = self.config_hash(name)
-            todo = plans[name][0]
-            if not todo:
-                continue
-            bar = _progress(name, len(todo), progress)
-            try:
-                if self.fast_path and self._is_replay() and getattr(strategy, "prompt_only", False):
-                    await self._run_fast(name, strategy, config, todo, bar, on_rows)
-                else:
-                    await self._run_units(name, _as_strategy(strategy), config, todo, bar, on_rows)
-            finally:
-                bar.close()
+        for plan in plans.values():
+            tally["reused"] += plan.reused
+            tally["retried"] += plan.retried
+            tally["computed"] += len(plan.units)
+            if plan.reused and not self.retry_failed:
+                tally["stored_failures"] += plan.failed
         return tally
 
     def _report(self, tally: dict[str, int], progress: bool) -> None:
@@ -412,51 +366,26 @@ class Experiment:
     # the vectorised replay path -----------------------------------------------------------------
     async def _run_fast(self, name: str, router: Any, config: str, todo: list[tuple[str, int]],
                         bar: Any, on_rows: ProgressHook | None) -> None:
-        assert isinstance(self.caller, ReplayCaller)
-        ids = np.array([p for p, _ in todo], dtype=object)
-        samples = np.array([s for _, s in todo])
-        prompts = self.dataset.prompts.iloc[[self.dataset._pos()[p] for p in ids]].reset_index(drop=True)
-        out = replay_rows(name, router, self.caller, prompts, samples, self.split)
+        out = self._fast_rows(name, router, todo)
         for start in range(0, len(out), 5000):
             chunk = out.iloc[start:start + 5000]
             self.store.put_frame(config, chunk)
             bar.update(len(chunk))
             if on_rows is not None:
                 on_rows(name, chunk)
-        _postfix(bar, out)
+        postfix(bar, out)
 
-    # the per-prompt path ----------------------------------------------------------------------
-    async def _run_units(self, name: str, strategy: Any, config: str, todo: list[tuple[str, int]],
-                         bar: Any, on_rows: ProgressHook | None) -> None:
-        flush_every = 256 if self._is_replay() else 1  # a live call is paid for: persist it at once
-        buffer: list[dict[str, Any]] = []
-        stats = {"errors": 0, "cost": 0.0}
-        queue = iter(todo)
+    def _fast_rows(self, name: str, router: Any, todo: list[tuple[str, int]]) -> pd.DataFrame:
+        """The rows of ``todo``'s units of a prompt-only router, replayed in one vectorised pass."""
+        assert isinstance(self.caller, ReplayCaller)
+        if len(todo) == len(self.dataset) and self.samples == 1:  # every unit (a plan keeps the data set's order)
+            return replay_rows(name, router, self.caller, Batch.of(self.dataset), 0, self.split)
+        ids = np.array([p for p, _ in todo], dtype=object)
+        samples = np.array([s for _, s in todo])
+        prompts = self.dataset.prompts.iloc[[self.dataset._pos()[p] for p in ids]].reset_index(drop=True)
+        return replay_rows(name, router, self.caller, prompts, samples, self.split)
 
-        def flush() -> None:
-            if buffer:
-                self.store.put_many(config, buffer)
-                if on_rows is not None:
-                    on_rows(name, pd.DataFrame.from_records(buffer, columns=schema.RESULT_COLUMNS))
-                buffer.clear()
-
-        async def worker() -> None:
-            for pid, sample in queue:
-                row = await self._unit(name, strategy, pid, sample)
-                buffer.append(row)
-                stats["errors"] += bool(row["error_type"])
-                stats["cost"] += row["cost"]
-                bar.update(1)
-                if len(buffer) >= flush_every:
-                    flush()
-                    bar.set_postfix(errors=stats["errors"], cost=f"${stats['cost']:.4f}", refresh=False)
-
-        try:
-            await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
-        finally:
-            flush()  # nothing already computed is lost, also on Ctrl-C
-            bar.set_postfix(errors=stats["errors"], cost=f"${stats['cost']:.4f}", refresh=True)
-
+    # one unit on the per-prompt path (see executors.local) -----------------------------------------
     async def _unit(self, name: str, strategy: Any, pid: str, sample: int) -> dict[str, Any]:
         request = self.dataset.request(pid, sample=sample, **self.request_options)
         base = {"strategy": name, "prompt_id": pid, "task": request.task, "sample": sample, "split": self.split}
@@ -489,108 +418,3 @@ class Experiment:
         reference = self.dataset.reference(request.prompt_id or "")
         s = scorer.score(answer.text, reference, model=answer.model)
         return float(s.value), s.answer
-
-
-def replay_rows(name: str, router: Any, caller: ReplayCaller, prompts: pd.DataFrame,
-                samples: np.ndarray | int = 0, split: str = "all", *,
-                prompt_codes: np.ndarray | None = None) -> pd.DataFrame:
-    """The vectorised replay of a prompt-only router: ``route_many`` plus a join on the outcomes.
-
-    Returns result rows (:mod:`~routerlab.harness.schema`'s columns; constant text columns as
-    categoricals) equal, once normalised, to what the per-prompt path records; a decision without a
-    recorded outcome is a row with the error and the schema's fill values. ``prompt_codes``
-    (``caller.outcomes.prompt_codes(ids)``) lets several strategies share the prompt half of the join.
-    """
-    n = len(prompts)
-    samples = np.broadcast_to(np.asarray(samples), (n,))
-    decided = np.asarray(router.route_many(prompts), dtype=object)
-    if len(decided) != n:
-        raise ConfigError(f"{name}: route_many returned {len(decided)} decisions for {n} prompts")
-    outcomes = caller.outcomes
-    pc = outcomes.prompt_codes(prompts["prompt_id"]) if prompt_codes is None else prompt_codes
-    codes, uniques = pd.factorize(decided)
-    canonical = np.array([caller.catalog.canonical(str(m), strict=False) for m in uniques], dtype=object)
-    models = canonical[codes] if len(uniques) else decided
-    pos = outcomes.positions(models=models, prompt_codes=pc, samples=samples)
-    ok = pos >= 0
-    got = caller.complete_many(positions=pos[ok], samples=samples[ok], columns=())
-    found = int(ok.sum())
-
-    def full(column: str, values: np.ndarray | None = None) -> np.ndarray:
-        """``values`` for the rows with an outcome, the schema's fill value for the others."""
-        fill = schema.FILL[column]
-        dtype = object if fill is None else schema.DTYPES[column]
-        if values is None:
-            values = np.full(found, fill, dtype=dtype)
-        if ok.all():
-            return values
-        out = np.full(n, fill, dtype=dtype)
-        out[ok] = values
-        return out
-
-    def const(value: str) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
-
-    model_cat = pd.Categorical.from_codes(codes, categories=canonical) if len(uniques) else decided
-    out = schema.frame({
-        "strategy": const(name), "prompt_id": prompts["prompt_id"].array, "task": prompts["task"].array,
-        "sample": samples.astype(np.int64), "split": const(split),
-        "models_called": model_cat, "final_model": model_cat,
-        **{c: full(c, got.get(c)) for c in ("answer", "score", "input_tokens", "output_tokens", "cost", "latency",
-                                            "ttft")},
-        "simulated_latency": full("simulated_latency", got["simulated_latency"]),
-        "cached": np.zeros(n, dtype=bool), "error_type": const(""), "error": const(""),
-    })
-    if not ok.all():  # each missing outcome is a row that says what is missing, as on the per-prompt path
-        blank = ["final_model", "models_called"]
-        for col in ("error_type", "error", *blank):
-            out[col] = out[col].astype(object)
-        for i in np.flatnonzero(~ok):
-            try:
-                outcomes.record(str(out.at[i, "prompt_id"]), str(models[i]), int(samples[i]))
-            except RouterlabError as exc:
-                out.loc[i, ["error_type", "error", *blank]] = [type(exc).__name__, str(exc),
-                                                               *(schema.FILL[c] for c in blank)]
-    return out
-
-
-# the forked replay workers of Experiment.run(workers=N) ------------------------------------------
-_adopted: Experiment | None = None  # in a worker process: the Experiment it was forked from
-
-
-def _adopt(experiment: Experiment) -> None:
-    """A worker's initializer: keep the (inherited, never pickled) Experiment; leave Ctrl-C to the
-    parent, which kills the worker."""
-    global _adopted
-    _adopted = experiment
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _replay_share(names: frozenset[str]) -> dict[str, pd.DataFrame]:
-    """In a worker: run the strategies ``names`` into a memory store and hand their rows back."""
-    experiment = _adopted
-    if experiment is None:
-        raise RuntimeError("_replay_share runs in a worker forked by Experiment.run(workers=...)")
-    memory = MemoryStore()
-    asyncio.run(experiment._without(set(names), keep=True, store=memory).arun(progress=False))
-    return {n: memory.rows(experiment.config_hash(n), [n]) for n in names}
-
-
-def _collected(future: Future[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """A worker's rows; none when it failed (its strategies then run in this process)."""
-    try:
-        return future.result()
-    except Exception as exc:  # noqa: BLE001 - a dead or failing worker must not fail the run
-        log.warning("a replay worker failed (%s: %s); its strategies run in this process instead",
-                    type(exc).__name__, exc)
-        return {}
-
-
-def _progress(name: str, total: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=name, unit="prompt", disable=not enabled, leave=True, dynamic_ncols=True)
-
-
-def _postfix(bar: Any, out: pd.DataFrame) -> None:
-    bar.set_postfix(errors=int((out["error_type"] != "").sum()), cost=f"${float(out['cost'].sum()):.4f}")

@@ -110,7 +110,7 @@ def frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     :class:`~routerlab.errors.ConfigError` naming missing or unknown columns.
     """
     _check_names(columns.keys(), "result columns")
-    return pd.DataFrame({name: columns[name] for name in RESULT_COLUMNS})
+    return pd.DataFrame({name: columns[name] for name in RESULT_COLUMNS}, copy=False)  # copy-on-write: nothing shared is changed
 
 
 def make_row(keys: Mapping[str, Any], **values: Any) -> dict[str, Any]:

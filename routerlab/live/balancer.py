@@ -125,6 +125,28 @@ def outcome_of(error: BaseException | None) -> str:
     return "ok" if error is None else errors.kind_of(error).name
 
 
+class LocalCooldowns:
+    """Deadlines (clock time) until which deployments sit out after a ``Retry-After``, in this process's
+    memory. The Gateway's shared state backend (:mod:`routerlab.live.state`) gives one with the same three
+    methods kept in Redis, so every replica honours a cooldown any of them was told."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def get(self, name: str) -> float | None:
+        """The deadline of ``name`` (clock time; possibly past), None when it never cooled down."""
+        return self._until.get(name)
+
+    def extend(self, name: str, until: float) -> float:
+        """Make the deadline at least ``until``; returns the deadline now in force."""
+        deadline = max(self._until.get(name, -math.inf), until)
+        self._until[name] = deadline
+        return deadline
+
+    def clear(self, name: str) -> None:
+        self._until.pop(name, None)
+
+
 class LoadBalancer:
     """Picks a deployment per call among the available ones, and learns from every outcome.
 
@@ -133,6 +155,8 @@ class LoadBalancer:
     ``round-robin`` (a rotation over the available deployments), ``least-latency`` (lowest EWMA;
     untried first) and ``least-busy`` (fewest in flight). Ties rotate. Whatever the strategy, a
     half-open deployment gets its probe calls first (at most P of them), so its breaker can decide.
+    ``breakers`` (called like :class:`CircuitBreaker`) and ``cooldowns`` (like :class:`LocalCooldowns`) say
+    where breaker state and cooldowns live (default: this process; see :mod:`routerlab.live.state`).
 
     Example::
 
@@ -147,7 +171,8 @@ class LoadBalancer:
     def __init__(self, deployments: Mapping[str, float] | Sequence[str] = (), *, strategy: str = "weighted",
                  breaker: BreakerConfig | None = None, clock: Clock = time.monotonic,
                  rng: random.Random | None = None, health_window: int = 20, ewma_alpha: float = 0.3,
-                 on_transition: Callable[[str, Transition], None] | None = None, max_cooldown: float = 120.0) -> None:
+                 on_transition: Callable[[str, Transition], None] | None = None, max_cooldown: float = 120.0,
+                 breakers: Callable[..., Any] | None = None, cooldowns: Any = None) -> None:
         if strategy not in STRATEGIES:
             raise ConfigError(f"routing.strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
         self.strategy = strategy
@@ -163,9 +188,10 @@ class LoadBalancer:
         self._lock = threading.RLock()
         self._order: list[str] = []
         self._weights: dict[str, float] = {}
+        self._new_breaker = breakers or CircuitBreaker
         self._breakers: dict[str, CircuitBreaker] = {}
         self._health: dict[str, ProviderHealth] = {}
-        self._cooldown: dict[str, float] = {}
+        self._cooldowns = cooldowns if cooldowns is not None else LocalCooldowns()
         self._misconfigured: dict[str, str] = {}
         self._limits: dict[str, int] = {}
         self._pointer: dict[tuple[str, ...], int] = {}
@@ -183,8 +209,8 @@ class LoadBalancer:
         with self._lock:
             self._order.append(name)
             self._weights[name] = float(weight)
-            self._breakers[name] = CircuitBreaker(name, self.breaker_config, clock=self.clock,
-                                                  on_transition=self._on_transition)
+            self._breakers[name] = self._new_breaker(name, self.breaker_config, clock=self.clock,
+                                                     on_transition=self._on_transition)
             self._health[name] = ProviderHealth(self._health_window, self._alpha)
             if max_concurrency is not None:
                 self._limits[name] = int(max_concurrency)
@@ -212,17 +238,16 @@ class LoadBalancer:
         keep a deployment out for ever, nor overflow anything); NaN is ignored. Returns the deadline.
         """
         with self._lock:
-            current = self._cooldown.get(self._known(name), -math.inf)
+            self._known(name)
             wait = float(seconds)
             if wait != wait:  # NaN: no information
-                return current
-            deadline = max(current, self.clock() + min(max(0.0, wait), self.max_cooldown))
-            self._cooldown[name] = deadline
-            return deadline
+                current = self._cooldowns.get(name)
+                return -math.inf if current is None else current
+            return float(self._cooldowns.extend(name, self.clock() + min(max(0.0, wait), self.max_cooldown)))
 
     def cooldown_until(self, name: str) -> float | None:
         """The clock time the cooldown of ``name`` ends, or None when it is not cooling down."""
-        until = self._cooldown.get(name)
+        until = self._cooldowns.get(name)
         return until if until is not None and until > self.clock() else None
 
     def mark_misconfigured(self, name: str, reason: str) -> None:
@@ -238,7 +263,7 @@ class LoadBalancer:
         """Put a misconfigured or cooled-down deployment back, with a fresh breaker."""
         with self._lock:
             self._misconfigured.pop(self._known(name), None)
-            self._cooldown.pop(name, None)
+            self._cooldowns.clear(name)
             self._breakers[name].reset()
 
     def status(self, name: str) -> tuple[bool, str, float | None]:
@@ -246,7 +271,7 @@ class LoadBalancer:
         with self._lock:
             if name in self._misconfigured:
                 return False, f"misconfigured ({self._misconfigured[name]})", None
-            cool = self._cooldown.get(name)
+            cool = self._cooldowns.get(name)
             br = self._breakers[name]
             limit = self._limits.get(name)
             if cool is None and limit is None:  # the common case, kept cheap: it runs per candidate per call
@@ -289,13 +314,15 @@ class LoadBalancer:
                 admit: Callable[[str], bool] | None = None) -> Lease | None:
         """Pick a deployment among ``names`` (default: all) and take a breaker permit for it.
 
-        ``exclude`` removes deployments for this call; ``admit`` is an extra filter (rate limits).
-        Returns ``None`` when nothing is available. The pick and the permit are atomic.
+        ``exclude`` removes deployments for this call; ``admit`` is an extra filter (rate limits), asked
+        only about the deployment about to be picked (so it may take what it admits: a shared rate limit
+        takes its tokens atomically); one it refuses is passed over for the next pick. Returns ``None`` when
+        nothing is available. The pick and the permit are atomic.
         """
         group = tuple(self._order if names is None else names)
         skip = set(exclude)
         with self._lock:
-            candidates = [n for n in group if n not in skip and self.status(n)[0] and (admit is None or admit(n))]
+            candidates = [n for n in group if n not in skip and self.status(n)[0]]
             # a half-open breaker decides only after its probes: send them first, whatever the strategy,
             # or a strategy that prefers others (least-latency, best) could leave it half-open forever
             probing = [n for n in candidates if self._breakers[n]._state is BreakerState.HALF_OPEN]
@@ -303,8 +330,11 @@ class LoadBalancer:
                 candidates = probing
             while candidates:
                 name = self._pick(group, candidates)
+                if admit is not None and not admit(name):
+                    candidates.remove(name)
+                    continue
                 permit = self._breakers[name].acquire()
-                if permit is None:  # cannot happen under the lock; kept as a guard
+                if permit is None:  # another process took the last probe (a shared breaker)
                     candidates.remove(name)
                     continue
                 self._health[name].in_flight += 1

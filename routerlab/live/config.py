@@ -52,7 +52,7 @@ from .breaker import BreakerConfig
 from .cache import DEFAULT_THRESHOLD
 from .balancer import STRATEGIES
 
-__all__ = ["Deployment", "RetryPolicy", "BudgetPolicy", "CacheSettings", "GatewayConfig"]
+__all__ = ["Deployment", "RetryPolicy", "BudgetPolicy", "CacheSettings", "StateSettings", "GatewayConfig"]
 
 Positive = Annotated[float, Strict(), Field(gt=0)]
 NonNegative = Annotated[float, Strict(), Field(ge=0)]
@@ -177,6 +177,39 @@ class CacheSettings(Validated):
     cross_model: StrictBool = False
 
 
+class StateSettings(Validated):
+    """Where the Gateway keeps what it learns and counts: rate-limit windows (RPM / TPM), budget reservations
+    and spend, breaker state and cooldowns, and (``cache: true``) the exact response cache.
+
+    ``backend: memory`` (default): each Gateway process its own. ``backend: redis``: shared by every Gateway
+    that names the same ``url`` and ``namespace`` (replicas behind a load balancer, Ray workers), through
+    atomic Lua scripts on the Redis server's clock (needs ``pip install "routerlab[redis]"``). When Redis
+    cannot be reached (``timeout`` seconds per command), the Gateway logs a warning and carries on with its
+    own state, trying Redis again every ``retry_after`` seconds; a request never fails because of it.
+    ``cache_ttl``: seconds a shared cached answer lives (``None``: until deleted).
+
+    Example::
+
+        >>> StateSettings(backend="redis", url="redis://127.0.0.1:6379/0").namespace
+        'routerlab'
+    """
+
+    section = "state"
+    backend: Literal["memory", "redis"] = "memory"
+    url: StrictStr | None = None
+    namespace: Name = "routerlab"
+    cache: StrictBool = False
+    cache_ttl: Positive | None = None
+    timeout: Positive = 0.5
+    retry_after: Positive = 5.0
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> StateSettings:
+        if self.backend == "redis" and not self.url:
+            raise ValueError("backend redis needs a url, e.g. url: redis://127.0.0.1:6379/0")
+        return self
+
+
 # --- the file's shape ------------------------------------------------------------------------------
 def _not_empty(value: Any) -> Any:
     if not value:  # an after-validator: it runs only when the items themselves are valid
@@ -224,6 +257,7 @@ class _Sections(Validated):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     budgets: BudgetPolicy = Field(default_factory=BudgetPolicy)
+    state: StateSettings = Field(default_factory=StateSettings)
     catalog: Name | None = None
 
     @field_validator("fallbacks", "context_fallbacks", mode="before")

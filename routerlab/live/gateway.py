@@ -52,7 +52,8 @@ from .cache import ResponseCache, SemanticCache
 from .caching import GatewayCaches
 from .config import Deployment, GatewayConfig
 from .diagnostics import Diagnostics
-from .quota import BudgetExceeded, DeploymentLimits, SpendLedger, TokenBucket
+from .quota import BudgetExceeded, TokenBucket
+from .state import open_state
 
 __all__ = ["Gateway", "Deployment", "GatewayConfig", "BudgetExceeded", "TokenBucket"]
 
@@ -96,25 +97,27 @@ class Gateway:
         self.clock = clock or time.monotonic
         self._jitter = rng if rng is not None else random.Random(cfg.seed ^ 0x5EED)
         self.catalog = catalog if catalog is not None else cfg.load_catalog()
+        self.state = open_state(cfg.state, clock=self.clock)  # this process's memory, or shared (Redis)
         self.balancer = LoadBalancer(strategy=cfg.strategy, breaker=cfg.breaker, clock=self.clock,
                                      rng=rng if rng is not None else random.Random(cfg.seed),
-                                     on_transition=self._log_transition, max_cooldown=cfg.retry.max_cooldown)
+                                     on_transition=self._log_transition, max_cooldown=cfg.retry.max_cooldown,
+                                     breakers=self.state.breakers(), cooldowns=self.state.cooldowns(self.clock))
         self._deps = {d.name: d for d in cfg.deployments}
         self._model_of = {d.name: m for m, deps in cfg.models.items() for d in deps}
         self._groups = {m: tuple(d.name for d in deps) for m, deps in cfg.models.items()}
         for d in cfg.deployments:
             self.balancer.add(d.name, d.weight, max_concurrency=d.max_concurrency)
         self._windows: dict[str, int | None] = {}
-        self._limits = DeploymentLimits({d.name: (d.rpm, d.tpm) for d in cfg.deployments}, clock=self.clock)
+        self._limits = self.state.limits({d.name: (d.rpm, d.tpm) for d in cfg.deployments}, clock=self.clock)
         self._secrets: tuple[Secret, ...] = ()
         self._providers = self._build_providers(providers, provider_factory)
         self._secrets = self._secret_values()
         self.caches = GatewayCaches(
-            cache if cache is not None else ResponseCache(cfg.cache.directory) if cfg.cache.directory else None,
+            cache if cache is not None else self.state.exact_cache(cfg.cache.directory),
             semantic_cache if semantic_cache is not None else SemanticCache(
                 threshold=cfg.cache.threshold, cross_model=cfg.cache.cross_model) if cfg.cache.semantic else None,
             self.catalog, redact=self._redact)
-        self.ledger = SpendLedger(cfg.budgets)
+        self.ledger = self.state.ledger(cfg.budgets)
         self._budgeted = cfg.budgets.total is not None or bool(cfg.budgets.per_model) or bool(cfg.budgets.per_provider)
         self._attempts = Attempts(deployments=self._deps, providers=self._providers, balancer=self.balancer,
                                   limits=self._limits, ledger=self.ledger, catalog=self.catalog, retry=cfg.retry,
@@ -576,6 +579,7 @@ class Gateway:
                 except Exception:  # noqa: BLE001 - closing must not mask the caller's own error
                     pass
         self.caches.close()
+        self.state.close()
 
     async def __aenter__(self) -> Gateway:
         return self

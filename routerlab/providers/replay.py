@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._hashing import mix64, unit
 from ..catalog import Catalog
 from ..errors import MissingOutcomeError
 from ..types import Completion, Request
@@ -38,15 +39,6 @@ __all__ = ["ReplayCaller", "stable_normals", "string_hashes"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _SALTS = (np.uint64(0x243F6A8885A308D3), np.uint64(0x13198A2E03707344))
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on a uint64 array (wrap-around arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 def _column(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -68,10 +60,6 @@ def _box_muller(u1: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return r * np.cos(angle), r * np.sin(angle)
 
 
-def _uniform(h: np.ndarray) -> np.ndarray:
-    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
-
-
 def stable_normals(prompt_hash: np.ndarray, model_hash: np.ndarray, samples: Any,
                    seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two independent standard-normal draws per (prompt, model, sample, seed), vectorised.
@@ -79,17 +67,17 @@ def stable_normals(prompt_hash: np.ndarray, model_hash: np.ndarray, samples: Any
     A pure function of its inputs, so the draw for a call does not depend on the order of calls.
     """
     s = np.asarray(samples).astype(np.uint64)
-    seed_mix = _mix(np.full(1, seed, dtype=np.uint64) + _GOLDEN)
-    h = _mix(np.asarray(prompt_hash, dtype=np.uint64) ^ _mix(np.asarray(model_hash, dtype=np.uint64) ^ seed_mix))
-    h = _mix(h ^ _mix(s + _GOLDEN))
-    return _box_muller(_uniform(_mix(h ^ _SALTS[0])), _uniform(_mix(h ^ _SALTS[1])))
+    seed_mix = mix64(np.full(1, seed, dtype=np.uint64) + _GOLDEN)
+    h = mix64(np.asarray(prompt_hash, dtype=np.uint64) ^ mix64(np.asarray(model_hash, dtype=np.uint64) ^ seed_mix))
+    h = mix64(h ^ mix64(s + _GOLDEN))
+    return _box_muller(unit(mix64(h ^ _SALTS[0])), unit(mix64(h ^ _SALTS[1])))
 
 
 _MASK = (1 << 64) - 1
 
 
 def _mix_int(x: int) -> int:
-    """:func:`_mix` for one Python int: the same bits, without numpy's per-call overhead."""
+    """:func:`~routerlab._hashing.mix64` for one Python int: the same bits, without numpy's per-call overhead."""
     x ^= x >> 30
     x = (x * 0xBF58476D1CE4E5B9) & _MASK
     x ^= x >> 27
@@ -185,8 +173,77 @@ class ReplayCaller:
                 "cache_write_tokens": _column(df, "cache_write_tokens"),
                 "latency": (df["latency"].to_numpy(dtype=float, na_value=np.nan) if "latency" in df.columns
                             else np.full(len(df), np.nan)),
+                "row_sample": df["sample"].to_numpy(dtype=np.int64),
+                # each row's simulated time to first token and token rate, drawn for the row's own sample on
+                # first use and kept: replaying it again is a gather (see _draws)
+                "draw_ttft": np.full(len(df), np.nan),
+                "draw_rate": np.full(len(df), np.nan),
+                "drawn": np.zeros(len(df), dtype=bool),
             }
+            arrays = self._arrays
+            # where a call's latency is drawn: the model has a profile and the row records no latency
+            arrays["row_simulated"] = np.isnan(arrays["latency"]) & arrays["simulated"][arrays["row_model"]]
+            arrays["cache_recorded"] = np.array(arrays["cached_tokens"].any() or arrays["cache_write_tokens"].any())
+            if "score" in df.columns:
+                arrays["score"] = df["score"].to_numpy(dtype=float, na_value=np.nan)
         return self._arrays
+
+    def prompt_codes(self, batch: Any) -> np.ndarray:
+        """Each row's code in the outcomes' prompt index (-1: no outcome), for a :class:`~routerlab.routers.Batch`
+        (kept with it) or a sequence of prompt ids."""
+        index = self.outcomes._prompt_index
+        rows_in = getattr(batch, "rows_in", None)
+        return rows_in(index) if callable(rows_in) else np.asarray(index.get_indexer(pd.Index(batch)))
+
+    def positions(self, prompt_codes: np.ndarray, models: pd.Categorical, samples: np.ndarray) -> np.ndarray:
+        """Outcome rows of many calls at once (-1 where nothing was recorded): ``prompt_codes`` from
+        :meth:`prompt_codes`, ``models`` a Categorical of catalog names (code -1: no model), ``samples``
+        the sample index per call. Model names are looked up once per category, not per call."""
+        o = self.outcomes
+        by_category = np.append(o._model_index.get_indexer(pd.Index(models.categories, dtype=object)), -1)
+        mi = by_category[models.codes]
+        pi = np.asarray(prompt_codes, dtype=np.int64)
+        matrix = o._matrix
+        if o.n_samples == 1:
+            if (by_category[:-1] >= 0).all() and not (models.codes < 0).any() and not (pi < 0).any():
+                # every call has an outcome row: one flat gather through the (prompt x model) plane
+                return np.take(matrix.reshape(-1), pi * matrix.shape[1] + mi)
+            ok = (pi >= 0) & (mi >= 0)
+            return np.where(ok, matrix[np.where(ok, pi, 0), np.where(ok, mi, 0), 0], -1)
+        si = np.asarray(samples, dtype=np.int64)
+        ok = (pi >= 0) & (mi >= 0) & (si >= 0) & (si < o.n_samples)
+        return np.where(ok, matrix[np.where(ok, pi, 0), np.where(ok, mi, 0), np.where(ok, si, 0)], -1)
+
+    def values(self, column: str, positions: np.ndarray) -> np.ndarray:
+        """``score`` or ``cost`` (USD) of the outcome rows at ``positions`` (NaN where not recorded): the two
+        numbers a cost-quality curve needs, gathered without building Completions."""
+        t = self._tables()
+        if column not in ("score", "cost"):
+            raise ValueError(f"values() gathers 'score' or 'cost', not {column!r}")
+        return t[column][positions] if column in t else np.full(len(positions), np.nan)
+
+    def _draws(self, pos: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(time to first token, token rate) drawn from the latency profile of each call's model: a pure
+        function of (seed, prompt, model, sample), kept per outcome row for calls of the row's own sample."""
+        t = self._tables()
+        # one recorded sample per call: a call's own draw is that of sample 0
+        own = (samples == 0) if self.outcomes.n_samples == 1 else (samples == t["row_sample"][pos])
+        if own.all():
+            fresh = pos[~t["drawn"][pos]]
+            if fresh.size:
+                t["draw_ttft"][fresh], t["draw_rate"][fresh] = self._draw(fresh, t["row_sample"][fresh])
+                t["drawn"][fresh] = True
+            return t["draw_ttft"][pos], t["draw_rate"][pos]
+        ttft, rate = np.empty(len(pos)), np.empty(len(pos))
+        ttft[own], rate[own] = self._draws(pos[own], samples[own])
+        ttft[~own], rate[~own] = self._draw(pos[~own], samples[~own])
+        return ttft, rate
+
+    def _draw(self, pos: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = self._tables()
+        mc = t["row_model"][pos]
+        z1, z2 = stable_normals(t["prompt_hash"][t["row_prompt"][pos]], t["model_hash"][mc], samples, self.seed)
+        return t["ttft_p50"][mc] * np.exp(t["ttft_sigma"][mc] * z1), t["tps_p50"][mc] * np.exp(t["tps_sigma"][mc] * z2)
 
     def complete_many(self, prompt_ids: Sequence[str] | np.ndarray | None = None,
                       models: Sequence[str] | np.ndarray = (), samples: Sequence[int] | np.ndarray | int = 0, *,
@@ -209,26 +266,28 @@ class ReplayCaller:
             self.outcomes.record(str(prompt_ids[i]), str(models[i]),
                                  int(np.broadcast_to(np.asarray(samples), pos.shape)[i]))  # raises the precise error
         t = self._tables()
-        pc, mc = t["row_prompt"][pos], t["row_model"][pos]
         n_in, n_out = self.dataset.token_counts(pos)
-        out: dict[str, np.ndarray] = {"prompt_code": pc, "model_code": mc, "input_tokens": n_in, "output_tokens": n_out,
-                                      "cost": t["cost"][pos], "cached_tokens": t["cached_tokens"][pos],
-                                      "cache_write_tokens": t["cache_write_tokens"][pos]}
-        recorded = t["latency"][pos]
-        simulated = np.isnan(recorded) & t["simulated"][mc]
-        latency, ttft = recorded.copy(), np.full(len(pos), np.nan)
-        if simulated.any():
-            z1, z2 = stable_normals(t["prompt_hash"][pc], t["model_hash"][mc],
-                                    np.broadcast_to(np.asarray(samples), pos.shape), self.seed)
-            draw = t["ttft_p50"][mc] * np.exp(t["ttft_sigma"][mc] * z1)
-            total = (draw + n_out / (t["tps_p50"][mc] * np.exp(t["tps_sigma"][mc] * z2))) * self.latency_scale
-            latency = np.where(simulated, total, latency)
-            ttft = np.where(simulated, draw * self.latency_scale, ttft)
+        out: dict[str, np.ndarray] = {"input_tokens": n_in, "output_tokens": n_out, "cost": t["cost"][pos]}
+        for col in ("cached_tokens", "cache_write_tokens"):  # zeros unless the outcomes record prompt-cache use
+            out[col] = t[col][pos] if t["cache_recorded"] else np.zeros(len(pos), dtype=np.int64)
+        simulated = t["row_simulated"][pos]
         if self.simulate_latency is False:
             latency, ttft, simulated = np.zeros(len(pos)), np.full(len(pos), np.nan), np.zeros(len(pos), dtype=bool)
+        elif simulated.all():
+            draw, rate = self._draws(pos, np.broadcast_to(np.asarray(samples, dtype=np.int64), pos.shape))
+            latency, ttft = (draw + n_out / rate) * self.latency_scale, draw * self.latency_scale
+        else:
+            latency, ttft = t["latency"][pos], np.full(len(pos), np.nan)
+            if simulated.any():
+                some = np.broadcast_to(np.asarray(samples, dtype=np.int64), pos.shape)[simulated]
+                draw, rate = self._draws(pos[simulated], some)
+                latency[simulated] = (draw + n_out[simulated] / rate) * self.latency_scale
+                ttft[simulated] = draw * self.latency_scale
         out["latency"], out["ttft"], out["simulated_latency"] = latency, ttft, simulated
         df = self.outcomes.df
-        for col in (*columns, "score"):
+        if "score" in t:
+            out["score"] = t["score"][pos]
+        for col in columns:
             if col in df.columns:
                 out[col] = df[col].take(pos).to_numpy()
         if "answer" in df.columns and hasattr(self.dataset, "answers"):

@@ -8,11 +8,11 @@ from .base import (
     BaseStrategy as BaseStrategy,
     Router as Router,
     RouterStrategy as RouterStrategy,
-    check_router as check_router,
 )
 from .baselines import FixedRouter as FixedRouter, OracleRouter as OracleRouter, RandomRouter as RandomRouter
 from .capability import CapabilityRouter as CapabilityRouter
 from .cascade import Agreement as Agreement, CascadeRouter as CascadeRouter, JudgeVerdict as JudgeVerdict, Signal as Signal
+from .checks import check_router as check_router
 from .context import ContextWindowRouter as ContextWindowRouter
 from .defaults import builtin_strategies as builtin_strategies
 from .ensemble import BestOfN as BestOfN, Consensus as Consensus

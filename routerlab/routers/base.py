@@ -1,4 +1,4 @@
-"""The Router protocol, the column view routers read in batches, the Strategy wrapper and ``check_router``.
+"""The Router protocol, the column view routers read in batches, and the Strategy wrapper.
 
 A **Router** only decides: ``route(request) -> Decision`` and ``explain(request) -> DataFrame`` (every
 candidate, with the constraint that removed it or its score). A router whose decision depends only on
@@ -8,12 +8,10 @@ DataFrame that returns a numpy array of model names and agrees with ``route`` on
 
 Example::
 
-    >>> from routerlab.routers import FixedRouter, RouterStrategy, check_router
+    >>> from routerlab.routers import FixedRouter, RouterStrategy
     >>> r = FixedRouter("gpt-4o-mini")
     >>> r.route_many(["What is 2+2?", "Write a haiku"]).tolist()
     ['gpt-4o-mini', 'gpt-4o-mini']
-    >>> check_router(r)          # the failures; raises AssertionError when there are any
-    []
     >>> RouterStrategy(r).name
     'fixed'
 """
@@ -27,13 +25,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, NotFittedError
+from ..errors import ConfigError
 from ..tokens import MESSAGE_OVERHEAD_TOKENS, count_cached
 from ..types import Answer, Caller, Decision, Message, Request
-from .params import DerivedDefault, Params, check_params, clone
+from .params import DerivedDefault, Params
 
-__all__ = ["Router", "BaseRouter", "BaseStrategy", "Batch", "RouterStrategy", "check_router", "EXPLAIN_COLUMNS",
-           "explain_frame"]
+__all__ = ["Router", "BaseRouter", "BaseStrategy", "Batch", "RouterStrategy", "EXPLAIN_COLUMNS",
+           "explain_frame", "decisions", "key_hash"]
 
 #: Columns every ``explain`` table has (routers may add more after them).
 EXPLAIN_COLUMNS = ["model", "score", "removed_by", "chosen"]
@@ -93,7 +91,9 @@ class Batch:
 
     Columns are converted on first use only: a router that reads none of them (a fixed model) or
     only one (task labels) does not pay for the others on a million-row frame. A DataFrame indexed
-    0..n-1 is used as it is (not copied); one with any other index is re-indexed 0..n-1 first.
+    0..n-1 is used as it is (not copied); one with any other index is re-indexed 0..n-1 first. What
+    routers derive from the rows (a field's codes, key hashes, positions in an index) is kept too, so
+    several routers replayed over one batch (an Experiment's strategies, a threshold sweep) derive it once.
     """
 
     _COLUMNS = ("prompts", "prompt_ids", "tasks", "texts", "n_messages", "max_tokens")
@@ -103,6 +103,7 @@ class Batch:
         self.frame = frame
         self.requests = requests
         self._tokens: np.ndarray | None = None
+        self._derived: dict[Any, Any] = {}
         self._n = len(frame) if frame is not None else len(requests or [])
         for name, value in columns.items():
             if name not in self._COLUMNS:
@@ -158,7 +159,13 @@ class Batch:
         if isinstance(requests, Batch):
             return requests
         if hasattr(requests, "prompts") and isinstance(getattr(requests, "prompts"), pd.DataFrame):
-            requests = requests.prompts  # a Dataset
+            info = getattr(requests, "info", None)  # a Dataset: one batch of its prompts, kept with it
+            if isinstance(info, dict):
+                kept = info.get("_batch")
+                if kept is None:
+                    kept = info["_batch"] = cls.of(requests.prompts)
+                return kept
+            requests = requests.prompts
         if isinstance(requests, pd.DataFrame):
             if "prompt" not in requests.columns:
                 raise ConfigError(f"route_many: the DataFrame needs a 'prompt' column; it has {list(requests.columns)}")
@@ -189,6 +196,53 @@ class Batch:
         assert self.requests is not None
         return np.array([r.metadata.get(name) for r in self.requests], dtype=object).reshape(len(self))
 
+    def factorized(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A request field per row as ``(codes, uniques)``: ``uniques[codes[i]]`` is row ``i``'s value,
+        code -1 where it is missing (None / NaN). Computed once per batch.
+
+        Example::
+
+            >>> codes, uniques = Batch.of(pd.DataFrame({"prompt": ["a", "b", "c"], "task": ["x", None, "x"]})).factorized("task")
+            >>> codes.tolist(), uniques.tolist()
+            ([0, -1, 0], ['x'])
+        """
+        key = ("factorized", name)
+        if key not in self._derived:
+            col = {"task": "task", "prompt_id": "prompt_id"}.get(name, name)
+            if self.frame is not None and col in self.frame.columns:
+                codes, uniques = pd.factorize(self.frame[col], use_na_sentinel=True)
+            else:
+                codes, uniques = pd.factorize(pd.Series(self.column(name), dtype=object), use_na_sentinel=True)
+            self._derived[key] = (np.asarray(codes), np.asarray(uniques, dtype=object))
+        return self._derived[key]
+
+    def key_hashes(self) -> np.ndarray:
+        """Per row a stable 64-bit hash (uint64) of what identifies the request: its prompt id, else its
+        prompt text (see :func:`key_hash`, which gives the same number for one request). The same in every
+        process and run; computed once per batch."""
+        if "key_hashes" not in self._derived:
+            ids = self.prompt_ids
+            has_id = pd.notna(ids)
+            out = np.empty(len(self), dtype=np.uint64)
+            if has_id.all():
+                out[:] = pd.util.hash_array(ids, categorize=False)
+            else:
+                out[has_id] = pd.util.hash_array(ids[has_id], categorize=False)
+                out[~has_id] = pd.util.hash_array(self.prompts[~has_id], categorize=False) ^ _TEXT_KEY
+            self._derived["key_hashes"] = out
+        return self._derived["key_hashes"]
+
+    def rows_in(self, index: pd.Index) -> np.ndarray:
+        """Each row's position in ``index``, a pd.Index of prompt ids (-1 where its id is absent or
+        missing); computed once per batch and index."""
+        hit = self._derived.get(("rows_in", id(index)))
+        if hit is None or hit[0] is not index:  # the index is kept with its positions: its id stays its own
+            ids = self.frame["prompt_id"] if self.frame is not None and "prompt_id" in self.frame.columns \
+                else pd.Series(self.prompt_ids, dtype=object)
+            hit = (index, np.asarray(index.get_indexer(pd.Index(ids))))
+            self._derived[("rows_in", id(index))] = hit
+        return hit[1]
+
     def input_tokens(self) -> np.ndarray:
         """Input tokens per row (cl100k over ``texts`` plus chat overhead), computed once."""
         if self._tokens is None:
@@ -209,6 +263,36 @@ class Batch:
         mt = self.max_tokens[i]
         return Request(messages=tuple(msgs), prompt_id=self.prompt_ids[i], task=self.tasks[i],
                        max_tokens=None if np.isnan(mt) else int(mt))
+
+
+#: what a prompt text's hash is XOR-ed with, so a text and a prompt id that are the same string differ
+_TEXT_KEY = np.uint64(0x7E57_0000_0000_0000 | 0x5EED)
+
+
+def key_hash(prompt_id: Any, prompt: str) -> int:
+    """:meth:`Batch.key_hashes` for one request: the hash of its prompt id, else of its prompt text."""
+    if prompt_id is not None and prompt_id == prompt_id:
+        return int(pd.util.hash_array(np.array([prompt_id], dtype=object), categorize=False)[0])
+    return int(pd.util.hash_array(np.array([prompt], dtype=object), categorize=False)[0] ^ _TEXT_KEY)
+
+
+def decisions(codes: np.ndarray, models: Sequence[Any]) -> pd.Categorical:
+    """Decisions as a Categorical: row ``i`` goes to ``models[codes[i]]`` (``models`` may name a model
+    twice; code -1 decides nothing). What ``_route_batch`` returns when it picks from a few models, so a
+    replay joins on integer codes instead of hashing a million model names.
+
+    Example::
+
+        >>> decisions(np.array([1, 0, 2]), ["gpt-4o", "gpt-4o-mini", "gpt-4o"]).tolist()
+        ['gpt-4o-mini', 'gpt-4o', 'gpt-4o']
+    """
+    names = [str(m) for m in models]
+    unique = list(dict.fromkeys(names))
+    codes = np.asarray(codes)
+    if len(unique) != len(names):  # the same model twice: one category, the codes remapped
+        remap = np.array([unique.index(n) for n in names] + [-1], dtype=np.int64)
+        codes = remap[codes]
+    return pd.Categorical.from_codes(codes, categories=unique)
 
 
 def text_tokens(texts: Sequence[str]) -> list[int]:
@@ -252,6 +336,7 @@ class BaseRouter(Params):
     Example::
 
         >>> from dataclasses import dataclass
+        >>> from routerlab.routers import check_router
         >>> @dataclass(eq=False, repr=False)
         ... class ShortOrLong(BaseRouter):
         ...     short: str = "gpt-4o-mini"
@@ -307,16 +392,34 @@ class BaseRouter(Params):
             >>> FixedRouter("gpt-4o").route_many(pd.DataFrame({"prompt": ["a", "b"]})).tolist()
             ['gpt-4o', 'gpt-4o']
         """
+        return np.asarray(self._decide(requests), dtype=object)
+
+    def _decide(self, requests: Any) -> np.ndarray | pd.Categorical:
         if not self.prompt_only:
             raise TypeError(f"{type(self).__name__} is not prompt-only: route each request with route()")
         batch = Batch.of(requests)
         if len(batch) == 0:
             return np.zeros(0, dtype=object)
-        out = np.asarray(self._route_batch(batch), dtype=object)
+        out = self._route_batch(batch)
         assert len(out) == len(batch), "a router's _route_batch returned the wrong number of decisions"
         return out
 
-    def _route_batch(self, batch: Batch) -> np.ndarray:  # pragma: no cover - abstract
+    def route_codes(self, requests: Any) -> pd.Categorical:
+        """:meth:`route_many` as a Categorical: the same decisions, as integer codes into the few models
+        picked. What a vectorised replay joins on (no per-row model names to hash); takes the same input
+        and raises the same errors as :meth:`route_many`.
+
+        Example::
+
+            >>> from routerlab.routers import FixedRouter
+            >>> FixedRouter("gpt-4o").route_codes(["a", "b"]).codes.tolist()
+            [0, 0]
+        """
+        out = self._decide(requests)
+        return out if isinstance(out, pd.Categorical) else pd.Categorical(np.asarray(out, dtype=object))
+
+    def _route_batch(self, batch: Batch) -> np.ndarray | pd.Categorical:  # pragma: no cover - abstract
+        """One model per row of ``batch``: an array of names, or :func:`decisions` (codes into a few names)."""
         raise NotImplementedError
 
     def _explain_html(self, request: Request) -> str:
@@ -400,171 +503,17 @@ class RouterStrategy(BaseStrategy):
         """The router's :meth:`BaseRouter.route_many`."""
         return self.router.route_many(requests)
 
+    def route_codes(self, requests: Any) -> pd.Categorical:
+        """The router's :meth:`BaseRouter.route_codes` (for a router without it, its route_many's)."""
+        own = getattr(self.router, "route_codes", None)
+        if callable(own):
+            return own(requests)
+        if isinstance(requests, Batch):  # a router of the user's own may expect what it was given: the frame
+            requests = requests.frame if requests.frame is not None else requests.requests
+        return pd.Categorical(np.asarray(self.router.route_many(requests), dtype=object))
+
     async def answer(self, request: Request, caller: Caller) -> Answer:
         self.validate()
         decision = self.router.route(request)
         completion = await caller.complete(request, decision.model)
         return Answer.single(completion, router=self.name, reason=decision.reason, task=decision.task)
-
-
-# ---------------------------------------------------------------------------------------------------
-# conformance
-
-
-_SAMPLE_PROMPTS = [
-    ("check-0", "code", "Write a Python function that reverses a linked list."),
-    ("check-1", "math", "Solve for x: 3x + 7 = 22. How much is x?"),
-    ("check-2", "translation", "Translate 'good morning' into French."),
-    ("check-3", "summarization", "Summarize the following paragraph in one sentence: The quick brown fox ..."),
-    ("check-4", "creative", "Write a short poem about the sea."),
-    ("check-5", None, "Hello! How are you today?"),
-]
-
-
-def _sample_requests() -> list[Request]:
-    return [Request.from_prompt(p, prompt_id=pid, task=t) for pid, t, p in _SAMPLE_PROMPTS]
-
-
-def check_router(router: Any, requests: Any = None, *, raise_errors: bool = True) -> list[str]:
-    """Check that ``router`` keeps routerlab's Router contract (like scikit-learn's ``check_estimator``).
-
-    ``requests``: a list of Requests or a Dataset to route (default: six built-in prompts; routers that
-    only know recorded prompts, such as the oracle, need a Dataset). Checks: ``name``/``prompt_only``
-    attributes; ``route`` returns a Decision with a model name, deterministically, that is among its
-    scores when it reports any; ``explain`` lists every candidate with a score or the constraint that
-    removed it and marks exactly the routed model as chosen; for prompt-only routers ``route_many`` over
-    a list and over a DataFrame returns a numpy array equal to ``route`` on every request (and an empty
-    array for no requests); the params contract (:func:`~routerlab.routers.params.check_params`: parameters
-    are the ``__init__`` keywords stored unchanged, ``get_params(deep=True)``/``set_params`` round-trip,
-    an unknown key raises, ``repr`` is the parameters') and :func:`~routerlab.routers.params.clone` gives
-    a copy that routes the same or raises :class:`~routerlab.errors.NotFittedError` until fitted.
-
-    Returns the list of failures (empty when all pass); raises ``AssertionError`` listing them unless
-    ``raise_errors=False``.
-
-    Example::
-
-        >>> from routerlab.routers import RandomRouter, check_router
-        >>> check_router(RandomRouter(["gpt-4o", "gpt-4o-mini"], seed=1))
-        []
-    """
-    failures: list[str] = []
-
-    def fail(msg: str) -> None:
-        failures.append(msg)
-
-    if requests is None:
-        reqs = _sample_requests()
-    elif hasattr(requests, "requests") and hasattr(requests, "prompts"):
-        reqs = requests.requests()
-    else:
-        reqs = list(requests)
-    if not isinstance(getattr(router, "name", None), str) or not router.name:
-        fail("router.name must be a non-empty string")
-    prompt_only = getattr(router, "prompt_only", None)
-    if not isinstance(prompt_only, bool):
-        fail("router.prompt_only must be True or False")
-    for attr in ("route", "explain"):
-        if not callable(getattr(router, attr, None)):
-            fail(f"router has no {attr}() method")
-    if failures:
-        return _finish(router, failures, raise_errors)
-
-    decisions: list[str | None] = []
-    for r in reqs:
-        try:
-            d = router.route(r)
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            fail(f"route({r.prompt_id!r}) raised {type(exc).__name__}: {exc}")
-            decisions.append(None)
-            continue
-        if not isinstance(d, Decision) or not isinstance(d.model, str) or not d.model:
-            fail(f"route({r.prompt_id!r}) must return a Decision with a model name, got {d!r}")
-            decisions.append(None)
-            continue
-        decisions.append(d.model)
-        if d.scores and d.model not in d.scores:
-            fail(f"route({r.prompt_id!r}) chose {d.model!r}, which is not among its scores {dict(d.scores)}")
-        again = router.route(r)
-        if again.model != d.model:
-            fail(f"route({r.prompt_id!r}) is not deterministic: {d.model!r} then {again.model!r}")
-        try:
-            table = router.explain(r)
-        except Exception as exc:  # noqa: BLE001
-            fail(f"explain({r.prompt_id!r}) raised {type(exc).__name__}: {exc}")
-            continue
-        if not isinstance(table, pd.DataFrame) or not set(EXPLAIN_COLUMNS) <= set(table.columns):
-            fail(f"explain({r.prompt_id!r}) must return a DataFrame with columns {EXPLAIN_COLUMNS}")
-            continue
-        chosen = table.loc[table["chosen"].astype(bool), "model"].tolist()
-        if chosen != [d.model]:
-            fail(f"explain({r.prompt_id!r}) marks {chosen} as chosen, route chose {d.model!r}")
-        unexplained = table["score"].isna() & table["removed_by"].isna()
-        if unexplained.any():
-            fail(f"explain({r.prompt_id!r}): {table.loc[unexplained, 'model'].tolist()} have neither a score "
-                 "nor the constraint that removed them")
-        if table["model"].duplicated().any():
-            fail(f"explain({r.prompt_id!r}) lists a candidate twice")
-
-    if prompt_only:
-        if not callable(getattr(router, "route_many", None)):
-            fail("a prompt-only router needs route_many(requests)")
-        else:
-            _check_batch(router, reqs, decisions, fail)
-
-    _check_params(router, reqs, decisions, fail)
-    return _finish(router, failures, raise_errors)
-
-
-def _check_batch(router: Any, reqs: list[Request], decisions: list[str | None], fail: Any) -> None:
-    frame = pd.DataFrame({
-        "prompt_id": [r.prompt_id for r in reqs], "task": [r.task for r in reqs],
-        "prompt": [r.prompt for r in reqs], "system": [r.system or "" for r in reqs],
-    })
-    for label, arg in (("a list", reqs), ("a DataFrame", frame)):
-        try:
-            out = router.route_many(arg)
-        except Exception as exc:  # noqa: BLE001
-            fail(f"route_many({label}) raised {type(exc).__name__}: {exc}")
-            continue
-        if not isinstance(out, np.ndarray) or len(out) != len(reqs):
-            fail(f"route_many({label}) must return a numpy array of {len(reqs)} model names")
-            continue
-        for r, single, batch in zip(reqs, decisions, out):
-            if single is not None and batch != single:
-                fail(f"route_many({label}) disagrees with route on {r.prompt_id!r}: {batch!r} vs {single!r}")
-    try:
-        empty = router.route_many([])
-        if not isinstance(empty, np.ndarray) or len(empty) != 0:
-            fail("route_many([]) must return an empty numpy array")
-    except Exception as exc:  # noqa: BLE001
-        fail(f"route_many([]) raised {type(exc).__name__}: {exc}")
-
-
-def _check_params(router: Any, reqs: list[Request], decisions: list[str | None], fail: Any) -> None:
-    """The params contract (:func:`~routerlab.routers.params.check_params`) and: a clone routes the same,
-    or raises NotFittedError until fitted. Routers without ``get_params`` (a bare Protocol) skip this."""
-    if not callable(getattr(router, "get_params", None)):
-        return
-    for failure in check_params(router):
-        fail(failure)
-    if not reqs or decisions[0] is None:
-        return
-    try:
-        copy = clone(router)
-        d = copy.route(reqs[0])
-    except NotFittedError:
-        if not callable(getattr(router, "fit", None)):
-            fail("the clone raised NotFittedError but the router has no fit()")
-        return
-    except Exception as exc:  # noqa: BLE001
-        fail(f"clone(router).route raised {type(exc).__name__} (expected a decision or NotFittedError): {exc}")
-        return
-    if not callable(getattr(router, "fit", None)) and d.model != decisions[0]:
-        fail(f"clone(router) routes {reqs[0].prompt_id!r} to {d.model!r}, the router to {decisions[0]!r}")
-
-
-def _finish(router: Any, failures: list[str], raise_errors: bool) -> list[str]:
-    if failures and raise_errors:
-        raise AssertionError(f"{type(router).__name__} failed {len(failures)} check(s):\n- " + "\n- ".join(failures))
-    return failures

@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._hashing import mix64, unit
 from ..catalog import Catalog
 from ..errors import ConfigError, MissingOutcomeError, UnknownModelError
 from ..types import Decision, Request
-from .base import Batch, BaseRouter, explain_frame
+from .base import Batch, BaseRouter, decisions, explain_frame, key_hash
 
-__all__ = ["FixedRouter", "RandomRouter", "OracleRouter", "stable_uniform", "outcome_matrices"]
+__all__ = ["FixedRouter", "RandomRouter", "OracleRouter", "stable_uniform", "hashed_uniform", "outcome_matrices"]
 
 
 def stable_uniform(keys: Sequence[Any] | np.ndarray, seed: int, salt: str = "") -> np.ndarray:
@@ -43,6 +44,20 @@ def stable_uniform(keys: Sequence[Any] | np.ndarray, seed: int, salt: str = "") 
     key = f"{salt}{int(seed) & 0xFFFFFFFF:010d}".encode()[-16:].decode().rjust(16, "0")
     h = pd.util.hash_array(arr, hash_key=key, categorize=False)
     return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+
+
+def hashed_uniform(hashes: np.ndarray, seed: int, salt: str = "") -> np.ndarray:
+    """One uniform draw in (0, 1) per 64-bit key hash (:meth:`Batch.key_hashes`), a pure function of
+    (hash, seed, salt): a few integer operations per row, so a million draws take milliseconds.
+
+    Example::
+
+        >>> h = np.array([1, 2, 3], dtype=np.uint64)
+        >>> bool((hashed_uniform(h, 0) == hashed_uniform(h[::-1], 0)[::-1]).all())
+        True
+    """
+    salted = pd.util.hash_array(np.array([f"{salt}:{int(seed)}"], dtype=object), categorize=False)
+    return unit(mix64(np.asarray(hashes, dtype=np.uint64) ^ mix64(salted)))
 
 
 @dataclass(eq=False, repr=False)
@@ -69,8 +84,8 @@ class FixedRouter(BaseRouter):
     def explain(self, request: Request) -> pd.DataFrame:
         return explain_frame([{"model": self.model, "score": 1.0, "removed_by": None}], self.model)
 
-    def _route_batch(self, batch: Batch) -> np.ndarray:
-        return np.full(len(batch), self.model, dtype=object)
+    def _route_batch(self, batch: Batch) -> pd.Categorical:
+        return decisions(np.zeros(len(batch), dtype=np.int8), [self.model])
 
 
 @dataclass(eq=False, repr=False)
@@ -78,7 +93,8 @@ class RandomRouter(BaseRouter):
     """A seeded random mix of models, with optional weights.
 
     The draw for a request is a hash of (seed, prompt id) — of the prompt text when there is no id — so
-    ``route`` and ``route_many`` agree and the same prompt always goes to the same model.
+    ``route`` and ``route_many`` agree and the same prompt always goes to the same model, in any order,
+    batch or process (:func:`hashed_uniform` over :meth:`Batch.key_hashes`).
 
     Example::
 
@@ -111,20 +127,16 @@ class RandomRouter(BaseRouter):
             self._cache_setup = cached
         return cached
 
-    def _pick(self, keys: np.ndarray) -> np.ndarray:
+    def _pick(self, hashes: np.ndarray) -> np.ndarray:
+        """Each key hash's model, as an index into ``models``."""
         models, cum = self._setup()
-        idx = np.searchsorted(cum, stable_uniform(keys, self.seed, "random"), side="right")
-        return np.asarray(models, dtype=object)[np.minimum(idx, len(models) - 1)]
-
-    @staticmethod
-    def _keys(ids: np.ndarray, prompts: np.ndarray) -> np.ndarray:
-        return np.array([f"id:{i}" if i is not None and i == i else f"text:{p}" for i, p in zip(ids, prompts)],
-                        dtype=object)
+        idx = np.searchsorted(cum, hashed_uniform(hashes, self.seed, "random"), side="right")
+        return np.minimum(idx, len(models) - 1)
 
     def route(self, request: Request) -> Decision:
         models, cum = self._setup()
-        model = str(self._pick(self._keys(np.array([request.prompt_id], dtype=object),
-                                          np.array([request.prompt], dtype=object)))[0])
+        h = np.array([key_hash(request.prompt_id, request.prompt)], dtype=np.uint64)
+        model = str(models[int(self._pick(h)[0])])
         shares = np.diff(np.concatenate([[0.0], cum]))
         return Decision(model, reason=f"random draw (seed {self.seed})", scores=dict(zip(models, shares.tolist())),
                         task=request.task, router=self.name)
@@ -133,8 +145,8 @@ class RandomRouter(BaseRouter):
         d = self.route(request)
         return explain_frame([{"model": m, "score": s, "removed_by": None} for m, s in d.scores.items()], d.model)
 
-    def _route_batch(self, batch: Batch) -> np.ndarray:
-        return self._pick(self._keys(batch.prompt_ids, batch.prompts))
+    def _route_batch(self, batch: Batch) -> pd.Categorical:
+        return decisions(self._pick(batch.key_hashes()), self._setup()[0])
 
 
 def outcome_matrices(data: Any, catalog: Catalog | None = None, candidates: Sequence[str] | None = None, *,
@@ -233,6 +245,7 @@ class OracleRouter(BaseRouter):
         c_ok = np.where(correct, c, np.inf)
         pick = np.where(correct.any(axis=1), np.argmin(c_ok, axis=1), np.argmin(c_any, axis=1))
         choice = pd.Series(np.asarray(scores.columns, dtype=object)[pick], index=scores.index)
+        self._cache_pick = pick  # the batch form gathers these codes
         cached = (scores, costs, choice, _LazyTextIndex(getattr(data, "prompts", None)))
         self._cache_tables = cached
         return cached
@@ -285,14 +298,12 @@ class OracleRouter(BaseRouter):
                          "recorded_score": float(s), "cost": float(c)})
         return explain_frame(rows, model)
 
-    def _route_batch(self, batch: Batch) -> np.ndarray:
-        _, _, choice, by_text = self._tables()
-        ids = batch.prompt_ids
-        known = pd.Index(choice.index)
-        if len(ids) == len(known) and bool((known.to_numpy(dtype=object) == ids).all()):
-            pos = np.arange(len(ids))  # the outcomes' own prompt order (a whole data set): no hashing
-        else:
-            pos = known.get_indexer(pd.Index(ids.astype(object)))
-        for i in np.flatnonzero(pos < 0):  # no id (or an unknown one): look the text up, as route() does
-            pos[i] = known.get_loc(self._pid(None if ids[i] is None else ids[i], str(batch.prompts[i])))
-        return choice.to_numpy(dtype=object)[pos]
+    def _route_batch(self, batch: Batch) -> pd.Categorical:
+        scores, _, choice, _ = self._tables()
+        pos = batch.rows_in(choice.index)
+        if (pos < 0).any():  # no id (or an unknown one): look the text up, as route() does
+            pos = pos.copy()
+            ids = batch.prompt_ids
+            for i in np.flatnonzero(pos < 0):
+                pos[i] = choice.index.get_loc(self._pid(None if ids[i] is None else ids[i], str(batch.prompts[i])))
+        return decisions(self._cache_pick[pos], list(scores.columns))

@@ -41,7 +41,7 @@ import pandas as pd
 from ..catalog import Catalog
 from ..errors import ConfigError, NotFittedError
 from ..types import Decision, Request
-from .base import Batch, BaseRouter, explain_frame, request_field
+from .base import Batch, BaseRouter, decisions, explain_frame, request_field
 from .table import RoutingTable
 
 __all__ = ["TaskRouter", "TaskMatcher", "TaskMatch", "DEFAULT_PATTERNS", "DEFAULT_TASK", "detect_task",
@@ -381,7 +381,7 @@ class TaskRouter(BaseRouter):
         return Decision(model, reason=f"task {match.task!r} ({how}; {routed})",
                         scores={m: 1.0 / (1 + i) for i, m in enumerate(chain)}, task=match.task, router=self.name)
 
-    def _route_batch(self, batch: Batch) -> np.ndarray:
+    def _route_batch(self, batch: Batch) -> pd.Categorical:
         table = self.routing_table
         if not self.task_field:  # by pattern alone: the winning pattern's model, one gather
             cached = getattr(self, "_cache_pattern_models", None)
@@ -390,11 +390,22 @@ class TaskRouter(BaseRouter):
                 cached = self._cache_pattern_models = (table, np.array(models, dtype=object))
             frame = batch.frame
             column = frame["prompt"] if frame is not None else batch.prompts
-            return cached[1][self.matcher.match_column(column)]
-        tasks = pd.Series(self._tasks(batch), dtype=object)
-        models = tasks.map(table.routes).to_numpy(dtype=object)
-        models[pd.isna(models)] = table.default
-        return models
+            won = np.asarray(self.matcher.match_column(column))
+            return decisions(np.where(won < 0, len(cached[1]) - 1, won), list(cached[1]))
+        # by label: one look-up per distinct label, then a gather; patterns only where no label is given
+        codes, uniques = batch.factorized(self.task_field)
+        names = list(dict.fromkeys([table.default, *table.routes.values()]))
+        slot = {m: i for i, m in enumerate(names)}
+        labelled = [isinstance(u, str) and u != "" for u in uniques]
+        per_label = np.array([slot[table.routes.get(u, table.default)] if ok else -1
+                              for u, ok in zip(uniques, labelled)] + [-1], dtype=np.int64)
+        picks = per_label[codes]  # code -1 (no label) takes the appended -1
+        missing = picks < 0
+        if missing.any():  # detect only where no label was given
+            detected = self.matcher.detect_many(batch.prompts[missing], self.default_task)
+            picks[missing] = [slot.setdefault(table.routes.get(t, table.default), len(slot)) for t in detected]
+            names = list(slot)
+        return decisions(picks, names)
 
     def explain(self, request: Request) -> pd.DataFrame:
         table = self.routing_table

@@ -92,6 +92,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import sys, asyncio
     sys.path.insert(0, {tests!r})
     from routerlab import datasets
+    from routerlab.harness.executors import LocalExecutor
     from routerlab.harness.experiment import Experiment
     from routerlab.providers.replay import ReplayCaller
     from helpers import TwoStepStrategy
@@ -111,8 +112,8 @@ KILL_SCRIPT = textwrap.dedent("""
         async def complete(self, request, model): return await self.inner.complete(request, model)
 
     Experiment(ds, {{"two": TwoStepStrategy("gpt-4o-mini", "gpt-4o")}}, caller=Live(Slow(ds)),
-               store={store!r}, concurrency=4).run(progress=False)
-    print("finished")
+               store={store!r}, concurrency=4).run(progress=False, executor=LocalExecutor(lease_seconds=3))
+    print("finished")  # the killed run's leases expire after 3 s (not the default 60 s), then the rerun takes them
 """)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from helpers import ConstantRouter, TwoStepStrategy
 
+from routerlab.harness.executors.local import _shares
 from routerlab.harness.experiment import Experiment
 from routerlab.harness.store import ResultStore
 
@@ -64,9 +65,9 @@ def test_a_worker_that_dies_changes_nothing(gsm_small, caplog):
 def test_nothing_left_to_hand_out_runs_in_one_process(gsm_small):
     exp = Experiment(gsm_small, {"mini": ConstantRouter("gpt-4o-mini"),
                                  "two": TwoStepStrategy("gpt-4o-mini", "gpt-4o")})
-    assert exp._shares(2) == []  # one per-prompt strategy: it stays here, no process is forked
+    assert _shares(exp, exp._plans(), 2) == []  # one per-prompt strategy: it stays here, no process is forked
     exp.run(progress=False)
-    assert exp._shares(2) == []  # everything stored: nothing to hand out either
+    assert _shares(exp, exp._plans(), 2) == []  # everything stored: nothing to hand out either
 
 
 SCRIPT = textwrap.dedent("""

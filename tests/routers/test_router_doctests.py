@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["params", "base", "baselines", "capability", "cascade", "context", "document", "ensemble", "judge",
+MODULES = ["params", "base", "baselines", "capability", "cascade", "checks", "context", "document", "ensemble", "judge",
            "schema", "table", "task"]
 
 
