@@ -16,7 +16,8 @@
   :func:`newcombe_paired_ci`,
   :func:`newcombe_unpaired_ci`, :func:`mcnemar_exact`, :func:`cluster_robust_se`,
   :func:`paired_bootstrap`, :func:`holm`, :func:`benjamini_hochberg`, :func:`srm_check`,
-  :func:`msprt_pvalue`, :func:`always_valid_pvalues`.
+  :func:`msprt_pvalue`, :func:`always_valid_pvalues`, :func:`wilcoxon_signed_rank` (R's ``wilcox.test``
+  p-value, exact or normal with R's tie and continuity corrections).
 
 Names load on first use (declared in ``__init__.pyi``), so ``Results.summary()`` can use an interval
 without importing scipy.stats.

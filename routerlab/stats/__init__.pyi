@@ -81,3 +81,4 @@ from .planning import plan as plan
 from .power import mde_paired as mde_paired
 from .power import n_paired as n_paired
 from .power import power_paired as power_paired
+from .signed_rank import wilcoxon_signed_rank as wilcoxon_signed_rank
