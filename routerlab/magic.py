@@ -25,9 +25,10 @@ one-line prompt that *ends* with ``?`` is taken by IPython as a help request: us
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from IPython.core.error import UsageError
@@ -139,6 +140,12 @@ def _as_answer(obj: Any, via: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ magics
+def _cell_magic_named(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """IPython's ``cell_magic(name)``, typed as the decorator it is (IPython >= 9.18 annotates it as
+    returning either a decorator or a function, which type checkers cannot call)."""
+    return cast(Callable[[Callable[..., Any]], Callable[..., Any]], cell_magic(name))
+
+
 @magics_class
 class RouteMagics(Magics):
     """The ``%route`` / ``%%route`` magics; state (the active router) lives on this object."""
@@ -315,7 +322,7 @@ class RouteMagics(Magics):
                 report.notes.append(self._offline_note(request))
         return report
 
-    @cell_magic("route")
+    @_cell_magic_named("route")
     def route_cell(self, line: str, cell: str) -> Any:
         """``%%route [options]``: the cell body is the prompt."""
         return self.route(line, cell)
