@@ -128,3 +128,14 @@ def test_route_many_reads_a_default_indexed_frame_in_place_and_any_other_by_posi
         assert odd.index.equals(index)  # the caller's frame is not changed
         for router, want in zip(routers, expected):
             assert (router.route_many(odd) == want).all(), (type(router).__name__, index[:3])
+
+
+def test_decision_codes_outside_the_model_list_are_refused_and_minus_one_decides_nothing():
+    from routerlab.routers.base import decision_names, decisions
+
+    with pytest.raises(ValueError, match=r"\[-1, 2\)"):
+        decisions(np.array([0, 2]), ["gpt-4o", "gpt-4o-mini"])
+    codes = decisions(np.array([1, -1, 0, 2]), ["gpt-4o", "gpt-4o-mini", "gpt-4o"])
+    assert list(codes.categories) == ["gpt-4o", "gpt-4o-mini"]  # a model named twice is one category
+    assert decision_names(codes).tolist() == ["gpt-4o-mini", None, "gpt-4o", "gpt-4o"]
+    assert decision_names(codes).dtype == object
