@@ -334,10 +334,12 @@ class Results:
         return path
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write the table as CSV plus ``<path>.meta.json``; floats written exactly (repr)."""
+        """Write the table as CSV plus ``<path>.meta.json``; floats written exactly (repr). Rows end in
+        CRLF as RFC 4180 says, so a text cell holding a lone ``\r`` or ``\n`` (a model's answer or an error
+        message) is quoted and reads back as one cell."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.df.to_csv(path, index=False, float_format="%.17g")
+        self.df.to_csv(path, index=False, float_format="%.17g", lineterminator="\r\n")
         path.with_suffix(path.suffix + ".meta.json").write_text(json.dumps(self.meta, default=str, indent=1))
         return path
 

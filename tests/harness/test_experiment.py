@@ -182,3 +182,15 @@ def test_forked_worker_gives_the_same_results(gsm_small):
     one = Experiment(gsm_small, strategies(), seed=2).run(progress=False)
     two = Experiment(gsm_small, strategies(), seed=2).run(progress=False, workers=2)
     pd.testing.assert_frame_equal(one.df, two.df, check_exact=True)
+
+
+def test_a_csv_round_trip_keeps_answers_and_errors_with_line_breaks_quotes_and_commas(tmp_path, gsm_small):
+    res = Experiment(gsm_small, _strategies()).run(progress=False)
+    df = res.df.copy()
+    texts = ["a\rb", "a\nb", "a\r\nb", 'say "hi", then\r', " padded ", "\r", "x,y"]
+    df.loc[: len(texts) - 1, "answer"] = texts  # lone CR was written unquoted and split the row on reading
+    df.loc[: len(texts) - 1, "error"] = texts
+    edited = Results(df, dict(res.meta))
+    edited.to_csv(tmp_path / "r.csv")
+    back = Results.load(tmp_path / "r.csv")
+    pd.testing.assert_frame_equal(back.df, edited.df)
