@@ -10,7 +10,7 @@ from ..catalog import Catalog
 from ..errors import ConfigError, statuses
 from ..routers.document import _provenance, model_entry, validate_document
 
-__all__ = ["document_from_results", "task_detection", "MIN_DETECTION"]
+__all__ = ["document_from_results", "task_detection", "table_fidelity", "MIN_DETECTION"]
 
 # the statuses after which the live path retries (routerlab.errors.ERROR_KINDS), so exports agree with it
 _RETRY_STATUS = statuses(lambda kind: kind.retry_same)
@@ -127,6 +127,9 @@ def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, 
     catalog = catalog or Catalog.default()
     if strategy not in results.strategies:
         raise ConfigError(f"unknown strategy {strategy!r}; available: {results.strategies}")
+    if strategy in results.oracles:
+        raise ConfigError(f"{strategy!r} reads the recorded answers (an upper bound, not a router): no routing table "
+                          "can reproduce it. Export a strategy that decides from the prompt, such as a task router")
     df = results.df
     rows = df[(df["strategy"] == strategy) & (df["error_type"] == "") & (df["final_model"] != "")]
     if rows.empty:
@@ -158,6 +161,11 @@ def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, 
     by_task = results.select([strategy]).summary(by="task")
     for (_, task), row in by_task.iterrows():
         per_task[str(task)] = {k: _clean(row[k]) for k in ("n", "quality", "quality_lo", "quality_hi", "cost")}
+    fidelity = table_fidelity(results, strategy, routes, default)
+    strategy_numbers: dict[str, Any] = {}
+    if fidelity["agreement"] < 1.0:  # the table is not the strategy: its own numbers, the strategy's beside them
+        strategy_numbers = {"strategy_metrics": metrics, "strategy_per_task": per_task}
+        metrics, per_task = _table_metrics(strategy, metrics, fidelity)
     doc: dict[str, Any] = {
         "format": runtime.FORMAT, "version": runtime.SCHEMA_VERSION, "name": name or strategy, "router": "results",
         "tasks": [dict(t) for t in tasks or ()], "routes": routes, "default": default,
@@ -172,6 +180,60 @@ def document_from_results(results: Any, strategy: str, *, n_fallbacks: int = 2, 
     }
     if found:
         doc["provenance"]["task_detection"] = found
+    doc["provenance"]["agreement_with_strategy"] = round(fidelity["agreement"], 4)
+    doc["provenance"].update(strategy_numbers)
     return validate_document(doc, source=f"table from results of {strategy!r}")
 
 
+def table_fidelity(results: Any, strategy: str, routes: Mapping[str, str], default: str) -> dict[str, Any]:
+    """How far a per-task table reproduces ``strategy``: ``agreement`` (share of its answered rows whose
+    final model is the table's route for the row's task, in [0, 1]) and ``table_rows``: one row per
+    (prompt, sample) of the strategy with the table's model (``model``) and that model's own recorded
+    ``score`` and ``cost`` (NaN where no strategy of the results called that model alone on that prompt)."""
+    df = results.df
+    mine = df[df["strategy"] == strategy]
+    routed = mine["task"].astype(str).map(dict(routes)).fillna(default)
+    answered = (mine["error_type"] == "") & (mine["final_model"] != "")
+    agreement = float((mine.loc[answered, "final_model"] == routed[answered]).mean()) if answered.any() else 0.0
+    alone = df[(df["error_type"] == "") & (df["models_called"] == df["final_model"]) & (df["final_model"] != "")]
+    alone = alone.drop_duplicates(["prompt_id", "sample", "final_model"])[
+        ["prompt_id", "sample", "final_model", "score", "cost"]].rename(columns={"final_model": "model"})
+    rows = mine[["prompt_id", "sample", "task"]].assign(model=routed.to_numpy())
+    return {"agreement": agreement, "table_rows": rows.merge(alone, on=["prompt_id", "sample", "model"], how="left")}
+
+
+def _table_metrics(strategy: str, metrics: Mapping[str, Any],
+                   fidelity: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The table's own provenance numbers (quality with its interval and cost, overall and per task, from
+    the routed models' own recorded answers) when it differs from the strategy; warns with both qualities.
+    Only measured on every prompt: the answers the routed models happened to give alone (a cascade's
+    accepted cheap answers) are a biased subset, so with any prompt unmeasured the quality is None."""
+    import warnings
+
+    from ..stats import mean_interval
+
+    rows = fidelity["table_rows"]
+    known = rows["score"].notna()
+    share = float(known.mean()) if len(rows) else 0.0
+    own: dict[str, Any] = {"n": int(len(rows)), "measured_share": round(share, 4), "quality": None, "cost": None}
+    if known.all() and len(rows):  # on a subset the numbers would be biased (e.g. the prompts a cascade kept)
+        lo, hi = mean_interval(rows.loc[known, "score"].to_numpy(dtype=float))
+        own |= {"quality": _clean(rows.loc[known, "score"].mean()), "quality_lo": _clean(lo),
+                "quality_hi": _clean(hi), "cost": _clean(rows["cost"].sum())}
+    per_task: dict[str, Any] = {}
+    for task, g in rows.groupby("task", sort=True):
+        whole = bool(g["score"].notna().all())
+        per_task[str(task)] = {"n": int(len(g)), "quality": _clean(g["score"].mean()) if whole else None,
+                               "cost": _clean(g["cost"].sum()) if whole else None}
+    quality = own["quality"]
+    told = (f"{quality:.3f}" if quality is not None else f"(unknown: the routed models answered alone on only "
+            f"{share:.0%} of the prompts; add them to the experiment as fixed strategies)")
+    warnings.warn(
+        f"the routing table exported from {strategy!r} reproduces {fidelity['agreement']:.1%} of its decisions "
+        f"(the strategy does not route by task alone); its provenance records the table's own quality {told} "
+        f"beside the strategy's {_number(metrics.get('quality'))}", UserWarning, stacklevel=4)
+    return own, per_task
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
