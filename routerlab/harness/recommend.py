@@ -97,7 +97,7 @@ class Recommendation:
         verdict = (f"non-inferior at margin {t.margin:.3f}" if t.noninferior
                    else f"not shown non-inferior at margin {t.margin:.3f}")
         return (f"{cheaper} − {self.best}: {t.estimate:+.3f} quality over {t.n:,} paired prompts, one-sided "
-                f"{1 - t.alpha:.0%} lower bound {t.lower:+.3f}; p = {_p(t.p_value)} (α = {t.alpha:g}): {verdict}.")
+                f"{1 - t.alpha:.0%} lower bound {t.lower:+.3f}; {_p_is(t.p_value)} (α = {t.alpha:g}): {verdict}.")
 
     def __str__(self) -> str:
         return self.reason
@@ -118,8 +118,9 @@ def score_matrix(results: Any) -> pd.DataFrame:
     return ok.pivot_table(index="prompt_id", columns="strategy", values="score", aggfunc="mean", observed=True)
 
 
-def _p(p: float) -> str:
-    return "—" if not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+def _p_is(p: float) -> str:
+    """``p = 0.004``, ``p < 0.001`` or ``p = —`` (not computed)."""
+    return "p = —" if not np.isfinite(p) else ("p < 0.001" if p < 0.001 else f"p = {p:.3f}")
 
 
 def _why_not(name: str, r: pd.Series, budget: float | None, max_latency: float | None,
@@ -159,12 +160,11 @@ def recommend(results: Any, *, budget: float | None = None, max_latency: float |
     (``results.oracles``) and ``exclude`` are never recommended. ``summary`` / ``scores``
     (:func:`score_matrix`) may be passed precomputed (the dashboard does, to redraw quickly).
 
-    Raises :class:`~routerlab.errors.ConfigError` for a negative margin or an alpha outside (0, 0.5].
+    Raises :class:`~routerlab.errors.ConfigError` (a ``ValueError``) for a margin outside [0, 1) (scores
+    are in [0, 1]), an alpha outside (0, 0.5], a budget or latency that is not a positive number, a quality
+    floor outside [0, 1], or an ``exclude`` name that is not a strategy of the results.
     """
-    if not margin >= 0:
-        raise ConfigError(f"margin must be >= 0 (score units), got {margin}")
-    if not 0 < alpha <= 0.5:
-        raise ConfigError(f"alpha must be in (0, 0.5] (one-sided), got {alpha}")
+    _check_arguments(results, budget, max_latency, margin, alpha, quality_floor, exclude)
     s = (summary if summary is not None else results.summary()).copy()
     never = {*results.oracles, *exclude}
     s["why_not"] = [_why_not(str(n), r, budget, max_latency, quality_floor, never) for n, r in s.iterrows()]
@@ -196,6 +196,27 @@ def recommend(results: Any, *, budget: float | None = None, max_latency: float |
     return Recommendation(choice, best, margin, alpha, s, tests, _reason(rec, feasible), cons)
 
 
+def _check_arguments(results: Any, budget: float | None, max_latency: float | None, margin: float, alpha: float,
+                     quality_floor: float | None, exclude: Sequence[str]) -> None:
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+            and bool(np.isfinite(value))
+
+    if not (number(margin) and 0 <= margin < 1):
+        raise ConfigError(f"margin must be in [0, 1) score units (the quality a cheaper strategy may lose, e.g. "
+                          f"0.02), got {margin!r}")
+    if not (number(alpha) and 0 < alpha <= 0.5):
+        raise ConfigError(f"alpha must be in (0, 0.5] (one-sided level, e.g. 0.05), got {alpha!r}")
+    for name, value, unit in (("budget", budget, "USD per 1,000 prompts"), ("max_latency", max_latency, "seconds")):
+        if value is not None and not (number(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive number ({unit}) or None for no limit, got {value!r}")
+    if quality_floor is not None and not (number(quality_floor) and 0 <= quality_floor <= 1):
+        raise ConfigError(f"quality_floor must be in [0, 1] or None, got {quality_floor!r}")
+    unknown = [n for n in exclude if n not in results.strategies]
+    if unknown:
+        raise ConfigError(f"exclude names no strategy of these results: {unknown}; they are {results.strategies}")
+
+
 def _reason(rec: Recommendation, feasible: pd.DataFrame) -> str:
     name, best = rec.strategy, rec.best
     assert name is not None and best is not None
@@ -205,14 +226,15 @@ def _reason(rec: Recommendation, feasible: pd.DataFrame) -> str:
     if name != best and t is not None:
         return (f"Use {name}: ${feasible.loc[name, 'cost_per_1k']:,.3f} per 1k prompts against "
                 f"${feasible.loc[best, 'cost_per_1k']:,.3f} for {best}, the best {within}, and "
-                f"non-inferior at margin {rec.margin:.3f} (one-sided paired t-test, p = {_p(t.p_value)} < "
-                f"α = {rec.alpha:g}): it may lose up to {max(0.0, -t.lower):.3f} quality ({level} lower "
+                f"non-inferior at margin {rec.margin:.3f} (one-sided paired t-test, {_p_is(t.p_value)}, "
+                f"below α = {rec.alpha:g}): it may lose up to {max(0.0, -t.lower):.3f} quality ({level} lower "
                 "confidence bound of the difference).")
-    head = (f"Use {name}: the best quality ({feasible.loc[name, 'quality']:.3f}) of the {len(feasible)} strategies"
+    among = f"of the {len(feasible)} strategies" if len(feasible) > 1 else "of the only strategy"
+    head = (f"Use {name}: the best quality ({feasible.loc[name, 'quality']:.3f}) {among}"
             + ("" if rec.constraints == "no constraint" else f" within {rec.constraints}"))
     if t is None:
         return head + "; no cheaper strategy meets them."
     other = rec.runner_up
     return (head + f"; no cheaper one is shown non-inferior at margin {rec.margin:.3f} (closest: {other}, "
             f"${feasible.loc[other, 'cost_per_1k']:,.3f} per 1k, may lose up to {max(0.0, -t.lower):.3f} "
-            f"quality, p = {_p(t.p_value)}, α = {rec.alpha:g}).")
+            f"quality, {_p_is(t.p_value)}, α = {rec.alpha:g}).")
