@@ -242,7 +242,8 @@ def latency(results: Any, *, ax: Axes | None = None, strategies: Sequence[str] |
 
 def heatmap(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float] | None = None,
             pyplot: bool = True) -> Figure:
-    """Mean quality per task (rows) × strategy (columns), annotated, best strategy per task boxed."""
+    """Mean quality per task (rows) × strategy (columns), annotated, best strategy per task boxed (an oracle,
+    an upper bound, is shown but never boxed: its column label says "(bound)")."""
     if len(results.df) == 0:
         fig, ax = new_axes(ax, figsize or (6, 3), pyplot=pyplot)
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
@@ -253,18 +254,21 @@ def heatmap(results: Any, *, ax: Axes | None = None, figsize: tuple[float, float
     size = figsize or (max(6.0, 1.1 * s.shape[1] + 2.5), max(3.0, 0.9 * s.shape[0] + 2.2))
     fig, ax = new_axes(ax, size, pyplot=pyplot)
     im = ax.imshow(s.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    bound = np.array([c in set(results.oracles) for c in s.columns])  # upper bounds are never "best"
     for i in range(s.shape[0]):
         row = s.iloc[i].to_numpy(dtype=float)
-        best = int(np.nanargmax(row)) if np.isfinite(row).any() else -1
+        real = np.where(bound, np.nan, row)
+        best = int(np.nanargmax(real)) if np.isfinite(real).any() else -1
         for j, v in enumerate(row):
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=11,
                         color="black" if v > 0.6 else "white", fontweight="bold" if j == best else "normal")
         if best >= 0:
             ax.add_patch(_rect(best - 0.5, i - 0.5))
-    ax.set_xticks(range(s.shape[1]), [str(c) for c in s.columns], rotation=35, ha="right", fontsize=10)
+    ax.set_xticks(range(s.shape[1]), [f"{c} (bound)" if b else str(c) for c, b in zip(s.columns, bound)],
+                  rotation=35, ha="right", fontsize=10)
     ax.set_yticks(range(s.shape[0]), [str(t) for t in s.index], fontsize=10)
-    ax.set_title("Quality by task (boxed, bold: best per task)", fontsize=12)
+    ax.set_title("Quality by task (boxed, bold: best realisable strategy per task)", fontsize=12)
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="quality")
     return _done(fig, pyplot)
 

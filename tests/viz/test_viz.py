@@ -212,3 +212,21 @@ def test_dashboard_slider_uses_the_canvas_and_agrees_with_the_static_plot(res):
     assert d.plot_image.value[:4] == b"\x89PNG" and len(d._canvases) == 1
     d.set(strategies=["big", "mid"])
     assert len(d._canvases) == 2  # a new selection draws a new static figure
+
+
+def test_the_heatmap_never_boxes_the_oracle_as_best_per_task(res):
+    from matplotlib.patches import Rectangle
+
+    oracle = res.df[res.df["strategy"] == "big"].assign(strategy="oracle", score=1.0)
+    res = Results(pd.concat([res.df, oracle], ignore_index=True), {**res.meta, "oracles": ["oracle"]})
+    fig = viz.plot(res, "heatmap")
+    ax = fig.axes[0]
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    assert "oracle (bound)" in columns  # shown, labelled as a bound
+    quality = res.summary(by="task")["quality"].unstack("strategy")
+    boxed = {(round(p.get_y() + 0.5), round(p.get_x() + 0.5)) for p in ax.patches if isinstance(p, Rectangle)}
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    for i, task in enumerate(rows):
+        realisable = quality.loc[task].drop(res.oracles)
+        j = columns.index(str(realisable.idxmax()))
+        assert (i, j) in boxed and (i, columns.index("oracle (bound)")) not in boxed
