@@ -65,7 +65,7 @@ from ..errors import (
 from ..tokens import count_message_tokens, count_text
 from ..types import Completion, Request
 from .classify import classify, parse_retry_after, unsupported, unsupported_parameter
-from .compat import Compat, candidates, unsendable
+from .compat import Compat, candidates, sampling_problem, unsendable
 from .secret import Secret, is_env_name
 
 __all__ = [
@@ -431,6 +431,9 @@ class BaseProvider:
     def _prepare(self, request: Request, spec: ModelSpec, *, stream: bool) -> _StreamState:
         """The request as this host takes it (a request the adapter cannot build is InvalidRequest; one the SDK
         cannot encode is found when it refuses, before any byte goes out, and named by :func:`unsendable`)."""
+        problem = sampling_problem(request)
+        if problem:
+            raise InvalidRequest(self._client_error(problem), deployment=self.deployment)
         try:
             params = self._params(request, spec)
         except InvalidRequest:

@@ -122,3 +122,26 @@ def _first_problem(value: Any, path: str) -> str | None:
     if value is None or isinstance(value, (bool, int)):
         return None
     return f"{path}: a {type(value).__name__} cannot be sent as JSON"
+
+
+def sampling_problem(request: Any) -> str | None:
+    """What in a request's sampling parameters no provider accepts, named with the rule; None when all is
+    well. Rules common to the OpenAI, Anthropic and Groq APIs (their API references): ``max_tokens`` a
+    positive integer, ``temperature`` a number >= 0 (each host caps it: 2 for OpenAI and Groq, 1 for
+    Anthropic, and answers above its cap itself), ``top_p`` in (0, 1], ``seed`` an integer, ``stop`` texts.
+    A NaN is left to :func:`unsendable` (it cannot be written as JSON at all)."""
+    def real(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    checks = (
+        ("max_tokens", request.max_tokens, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+         "a positive integer"),
+        ("temperature", request.temperature, lambda v: real(v) and not v < 0, "a number >= 0"),
+        ("top_p", request.top_p, lambda v: real(v) and not (v <= 0 or v > 1), "a number in (0, 1]"),
+        ("seed", request.seed, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+        ("stop", request.stop, lambda v: all(isinstance(s, str) for s in v), "a list of texts"),
+    )
+    for name, value, ok, rule in checks:
+        if value is not None and not ok(value):
+            return f"{name}: {value!r} (must be {rule})"
+    return None

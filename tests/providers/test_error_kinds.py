@@ -221,6 +221,13 @@ def test_retry_after_is_never_negative_or_nan(srv, raw, expected):
 @pytest.mark.parametrize("req, where", [
     (Request.from_prompt("a broken emoji \ud83d here"), "lone surrogate"),
     (Request.from_prompt("hi", top_p=float("nan")), "top_p: nan"),
+    (Request.from_prompt("hi", max_tokens=-5), "max_tokens: -5 (must be a positive integer)"),
+    (Request.from_prompt("hi", max_tokens=0), "max_tokens: 0"),
+    (Request.from_prompt("hi", max_tokens=2.5), "max_tokens: 2.5"),
+    (Request.from_prompt("hi", temperature="hot"), "temperature: 'hot' (must be a number >= 0)"),
+    (Request.from_prompt("hi", temperature=-0.1), "temperature: -0.1"),
+    (Request.from_prompt("hi", top_p=1.5), "top_p: 1.5"),
+    (Request.from_prompt("hi", seed=True), "seed: True"),
     (Request(messages=(Message("user", "hi"),), tools="{not json"), "JSONDecodeError"),
 ])
 def test_a_request_that_cannot_be_sent_is_the_callers_error(srv, kind, stream, req, where):
