@@ -140,6 +140,33 @@ def _as_answer(obj: Any, via: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ magics
+#: output tokens assumed by an estimate a router did not give (CapabilityRouter's ``expected_output_tokens``)
+EXPECTED_OUTPUT_TOKENS = 500
+
+
+def with_estimates(decision: Decision, request: Request) -> Decision:
+    """``decision`` with its cost (USD) and latency (seconds) estimated from the catalog's list prices and
+    latency profile where the router gave none: the request's input tokens, and ``max_tokens`` output
+    tokens capped at :data:`EXPECTED_OUTPUT_TOKENS`. A model the catalog lacks keeps ``None``."""
+    if decision.estimated_cost is not None and decision.estimated_latency is not None:
+        return decision
+    from dataclasses import replace
+
+    from .catalog import Catalog
+    from .routers.base import request_tokens
+
+    catalog = Catalog.default()
+    if decision.model not in catalog:
+        return decision
+    spec = catalog[decision.model]
+    out = min(request.max_tokens or EXPECTED_OUTPUT_TOKENS, EXPECTED_OUTPUT_TOKENS)
+    cost = decision.estimated_cost
+    latency = decision.estimated_latency
+    return replace(decision,
+                   estimated_cost=float(spec.cost(request_tokens(request), out)) if cost is None else cost,
+                   estimated_latency=float(spec.latency.expected(out)) if latency is None else latency)
+
+
 def _cell_magic_named(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """IPython's ``cell_magic(name)``, typed as the decorator it is (IPython >= 9.18 annotates it as
     returning either a decorator or a function, which type checkers cannot call)."""
@@ -308,7 +335,7 @@ class RouteMagics(Magics):
         name, router = self._active()
         report = RouteReport(prompt=request.prompt, router=name)
         if hasattr(router, "route"):
-            report.decision = router.route(request)
+            report.decision = with_estimates(router.route(request), request)
             report.candidates = _candidates(report.decision)
             if args.explain:
                 report.explain = self._explain(router, request, report)
@@ -368,7 +395,7 @@ class RouteMagics(Magics):
         offline = not (via or server)
         for n in names:
             label, router = self.resolve(n)
-            d = router.route(request) if hasattr(router, "route") else None
+            d = with_estimates(router.route(request), request) if hasattr(router, "route") else None
             col: dict[str, Any] = {"model": "(strategy: no single decision)"}
             if d is not None:
                 top = _candidates(d)

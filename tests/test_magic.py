@@ -185,3 +185,19 @@ def test_server_answers_any_prompt_through_the_real_sdks(ip):
     assert rep.answer["model"] == "gpt-4o-mini" and not rep.notes
     ip.run_line_magic("unload_ext", "routerlab.magic")
     ip.run_line_magic("load_ext", "routerlab.magic")
+
+
+def test_a_router_without_estimates_gets_them_from_the_catalog(ip):
+    """Before: %route --compare task,gpt-4o showed est. cost and latency as "—" for catalog models."""
+    from routerlab.catalog import Catalog
+    from routerlab.routers.base import request_tokens
+
+    rep = run(ip, "%route --compare gpt-4o,claude-3-haiku Summarise the plot of Hamlet in two lines")
+    spec = Catalog.default()["gpt-4o"]
+    tin = request_tokens(Request.from_prompt("Summarise the plot of Hamlet in two lines"))
+    assert rep.compare.loc["est. cost (USD)", "gpt-4o"] == pytest.approx(spec.cost(tin, 500))
+    assert rep.compare.loc["est. latency (s)", "gpt-4o"] == pytest.approx(spec.latency.expected(500))
+    assert rep.compare.loc["est. cost (USD)", "claude-3-haiku"] < rep.compare.loc["est. cost (USD)", "gpt-4o"]
+    one = run(ip, "%route --use gpt-4o --max-tokens 20 Summarise the plot of Hamlet in two lines")
+    assert one.decision.estimated_cost == pytest.approx(spec.cost(tin, 20))  # max_tokens caps the output assumed
+    assert "—" not in dict(one._decision_rows())["est. cost (USD)"]
