@@ -407,7 +407,9 @@ class LoadBalancer:
         """One row per deployment: state, calls, failures, rates, EWMA latency, in flight, cooldown, ...
 
         ``calls``/``failures`` are lifetime totals; ``failure_rate``/``slow_rate`` are over the breaker's
-        current window; ``cooldown_until``/``open_until`` are clock times (NaN when not applicable).
+        current window of ``window_calls`` calls (cleared when it opens or closes again, so a recovered
+        deployment may show failures in its history and a rate of 0); ``cooldown_until``/``open_until``
+        are clock times (NaN when not applicable).
         """
         import pandas as pd
 
@@ -423,6 +425,7 @@ class LoadBalancer:
                     "reason": reason,
                     "calls": h.total_calls,
                     "failures": h.total_failures,
+                    "window_calls": br.calls,
                     "failure_rate": br.failure_rate,
                     "slow_rate": br.slow_rate,
                     "success_rate": h.success_rate,
@@ -436,7 +439,7 @@ class LoadBalancer:
                     "score": self._weights[n] * h.score,
                 })
         return pd.DataFrame(rows, columns=[
-            "deployment", "state", "available", "reason", "calls", "failures", "failure_rate", "slow_rate",
+            "deployment", "state", "available", "reason", "calls", "failures", "window_calls", "failure_rate", "slow_rate",
             "success_rate", "ewma_latency", "in_flight", "cooldown_until", "open_until", "openings",
             "misconfigured", "weight", "score"])
 

@@ -593,8 +593,11 @@ class Gateway:
 
         st = self.stats()
         st.insert(2, "provider", [self._deps[n].provider_kind for n in st["deployment"]])
-        cols = ["deployment", "model", "provider", "state", "available", "calls", "failures", "failure_rate", "reason"]
-        table = st[cols].to_html(index=False, float_format=lambda v: f"{v:.0%}", na_rep="—", border=0)
+        cols = ["deployment", "model", "provider", "state", "available", "calls", "failures", "window_calls",
+                "failure_rate", "reason"]
+        shown = st[cols].rename(columns={"calls": "calls (all)", "failures": "failures (all)",
+                                         "window_calls": "calls (window)", "failure_rate": "failure rate (window)"})
+        table = shown.to_html(index=False, float_format=lambda v: f"{v:.0%}", na_rep="—", border=0)
         return f"<div><b>{escape(repr(self))}</b>{table}</div>"
 
     def __repr__(self) -> str:
