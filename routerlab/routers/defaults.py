@@ -71,6 +71,7 @@ def frontier_models(train: Any, catalog: Catalog) -> pd.DataFrame:
 
     scores, costs = outcome_matrices(train, catalog)
     table = pd.DataFrame({"quality": scores.mean(), "cost": costs.mean()}).sort_values(["cost", "quality"])
+    table = table[table["quality"].notna()]  # a model with no score in train has no point to place
     table["frontier"] = pareto_mask(table["cost"].to_numpy(), table["quality"].to_numpy())
     return table
 
