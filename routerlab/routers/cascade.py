@@ -345,7 +345,8 @@ class CascadeRouter(BaseStrategy):
         k = _codes(keys.reindex(index=ids, columns=list(scores.columns)))
         task = prompts.loc[ids, "task"].astype(str).to_numpy()
         overall = s.mean()
-        finals = list(self.finals) if self.finals is not None else list(overall.dropna().sort_values(ascending=False).index[:3])
+        ranked = overall.dropna().sort_values(ascending=False).index
+        finals = list(self.finals) if self.finals is not None else list(ranked[:3])
         best = str(overall.idxmax()) if overall.notna().any() else None
         cheap = sorted(s.columns, key=lambda m: (c[m].mean(), m))
         plans: dict[str, _GroupPlan] = {}
