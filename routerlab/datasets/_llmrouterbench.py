@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import DatasetError
-from ._read import Located
+from ._read import Located, plain
 
 __all__ = ["read_llmrouterbench"]
 
@@ -104,7 +104,7 @@ def read_llmrouterbench(path: Path, *, catalog: Catalog | None = None) -> tuple[
                 "origin_query": _text(r.get("origin_query")), "split": split,
             })
             paths.append(str(f))
-            where.append(f"record {k} (index {r['index']!r})")
+            where.append(f"record {k} (index {plain(r['index'])})")
     if not rows:
         raise DatasetError("the result files hold no records", path=str(path))
     df = pd.DataFrame(rows)
