@@ -111,3 +111,21 @@ def test_cli_run_on_the_qa_wide_table(qa_wide: Path, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Encountered all NA" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["LearnedRouter", "MFRouter", "ClassifierRouter"])
+def test_learned_routers_skip_a_model_with_no_scores_for_the_task(tmp_path: Path, name: str) -> None:
+    """modelC has no outcome on task 'code': a learned router must not send 'code' prompts to it (before,
+    it routed them by similarity to other tasks, where modelC is the best, and the replay had no answer)."""
+    import routerlab.routers as routers
+
+    ds = datasets.load(_big(tmp_path / "big.csv"))
+    router = getattr(routers, name)(catalog=ds.catalog, lam=0.0).fit(ds)  # lam 0: the best predicted score
+    code = ds.filter(tasks=["code"]).requests()
+    picks = list(router.route_many(code))
+    assert "modelC" not in picks
+    assert picks == [router.route(r).model for r in code]  # one rule, batch or one at a time
+    assert "skipped modelC: no train score for task 'code'" in router.route(code[0]).reason
+    others = list(router.route_many(ds.filter(tasks=["arc"]).requests()))
+    assert "modelC" in others  # elsewhere it is still a candidate (the best model there)
+    assert "skipped" not in router.route(ds.filter(tasks=["arc"]).requests()[0]).reason
