@@ -26,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 import typing
@@ -37,7 +38,8 @@ from typing_extensions import NotRequired, Required, get_type_hints, is_typeddic
 
 from .errors import ConfigError
 
-__all__ = ["Validated", "config_error", "validate", "format_path", "load_yaml"]
+__all__ = ["Validated", "config_error", "validate", "format_path", "load_yaml", "PROVIDER_KINDS",
+           "known_provider"]
 
 M = TypeVar("M", bound="Validated")
 B = TypeVar("B", bound=BaseModel)
@@ -98,6 +100,30 @@ def validate(model: type[B], data: Any, *, source: str | None = None, prefix: st
 
 # --- messages --------------------------------------------------------------------------------------
 #: The most problems one error lists (then "... and N more problems").
+#: The provider kinds routerlab has an adapter for (``routerlab.providers`` maps each to its class; a
+#: test holds the two equal). The one list the gateway config and the catalog file check against.
+PROVIDER_KINDS: tuple[str, ...] = ("openai", "gemini", "openai-compatible", "anthropic", "groq")
+
+
+def known_provider(value: str) -> str:
+    """``value`` if it is one of :data:`PROVIDER_KINDS`, else ValueError naming the closest kind (a
+    pydantic validator: the error then names the file and the field path).
+
+    Example::
+
+        >>> known_provider("opneai")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: 'opneai' is not a provider routerlab knows; did you mean 'openai'? known providers: openai, ...
+    """
+    if value not in PROVIDER_KINDS:
+        close = difflib.get_close_matches(value, PROVIDER_KINDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"{value!r} is not a provider routerlab knows; {hint}known providers: "
+                         f"{', '.join(PROVIDER_KINDS)}")
+    return value
+
+
 MAX_PROBLEMS = 20
 
 

@@ -42,7 +42,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._validation import load_yaml, validate
+from ._validation import known_provider, load_yaml, validate
 from .errors import ConfigError, UnknownModelError
 
 __all__ = ["Capability", "Price", "LatencyProfile", "ModelSpec", "Catalog", "ModelDeprecationWarning"]
@@ -84,8 +84,11 @@ def _date_text(value: Any) -> Any:
 
 
 def _iso_date(value: str | None) -> str | None:
-    if value is not None:
-        _dt.date.fromisoformat(value)  # ValueError names the bad text
+    if value:  # None or "": no date given
+        try:
+            _dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a date: write it as YYYY-MM-DD, e.g. 2024-08-06") from None
     return value
 
 
@@ -117,7 +120,7 @@ UsdPerMillion = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
 Positive = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
 NonNegative = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
 TokenCount = Annotated[int, BeforeValidator(_tokens), Field(gt=0)]
-Text = Annotated[str, BeforeValidator(_date_text)]
+DateText = Annotated[str, BeforeValidator(_date_text), AfterValidator(_iso_date)]  # "" when unknown
 IsoDate = Annotated[str | None, BeforeValidator(_date_text), AfterValidator(_iso_date)]
 Scores = Annotated[dict[str, Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=10)]],
                    AfterValidator(_capabilities)]
@@ -140,7 +143,7 @@ class Price:
 
     input: UsdPerMillion
     output: UsdPerMillion
-    as_of: Text = ""
+    as_of: DateText = ""
     source: str = ""
     estimated: bool = False
     cached_input: UsdPerMillion | None = None
@@ -238,7 +241,7 @@ class _Entry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    provider: Annotated[str, Field(min_length=1)]
+    provider: Annotated[str, Field(min_length=1), AfterValidator(known_provider)]  # the gateway config's rule
     api_name: str | None = None
     aliases: tuple[str, ...] = ()
     context: TokenCount

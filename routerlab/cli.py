@@ -67,14 +67,14 @@ def _run_parser(sub: Any) -> ArgumentParser:
 
 
 def build_strategies(train: Any, models: list[str], seed: int, evaluation: Any = None,
-                     groups: tuple[str, ...] = ("default",)) -> dict[str, Any]:
+                     groups: tuple[str, ...] = ("default",), explicit: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every single model plus the built-in strategies of ``groups`` fitted on ``train`` (the oracle
-    reads ``evaluation``'s outcomes)."""
+    reads ``evaluation``'s outcomes); ``explicit``: names the user gave, never left out silently."""
     from .routers import FixedRouter
     from .routers.defaults import builtin_strategies
 
     strategies: dict[str, Any] = {m: FixedRouter(m) for m in models}
-    strategies.update(builtin_strategies(train, seed=seed, evaluation=evaluation, groups=groups))
+    strategies.update(builtin_strategies(train, seed=seed, evaluation=evaluation, groups=groups, explicit=explicit))
     return strategies
 
 
@@ -140,11 +140,12 @@ def _select(train: Any, test: Any, models: list[str], seed: int, names: str | No
     named = [s.strip() for s in (names or "").split(",") if s.strip()]
     groups, wanted = expand_groups(named)
     build = [g for g in GROUPS if g in groups or set(GROUPS[g]) & set(wanted)] or ["default"]
-    strategies = build_strategies(train, models, seed, evaluation=test, groups=tuple(build))
+    strategies = build_strategies(train, models, seed, evaluation=test, groups=tuple(build), explicit=tuple(named))
     if not named:
         return strategies
     if "default" in groups:  # the default group stands for its strategies and every single model
         wanted = list(dict.fromkeys([*models, *wanted]))
+    wanted = [s for s in wanted if s in strategies or s in named]  # a group's members left out were logged
     unknown = [s for s in wanted if s not in strategies]
     if unknown:
         raise ConfigError(f"--strategies: unknown {', '.join(unknown)}; available: {', '.join(strategies)} "
@@ -193,7 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_run(args: argparse.Namespace, ds: Any, test: Any, strategies: dict[str, Any], results: Any,
                elapsed: float) -> None:
     summary = results.summary()
-    latency_note = " (latency simulated from catalog profiles)" if results.df["simulated_latency"].any() else ""
+    latency_note = _latency_note(results.df)
     print(f"\nrouterlab run: {ds.name}, {len(test)} held-out prompts of {len(ds)} "
           f"(seed {args.seed}), {len(strategies)} strategies, {elapsed:.1f} s{latency_note}")
     run = results.meta.get("run") or {}
@@ -210,6 +211,16 @@ def _print_run(args: argparse.Namespace, ds: Any, test: Any, strategies: dict[st
         print(_format_curves(curves.metrics))
     if args.by_task:
         print("\nper task:\n" + results.summary(by="task")[["n", "quality", "cost"]].to_string())
+
+
+def _latency_note(df: Any) -> str:
+    """The header's word on latency: simulated from catalog profiles, and unknown for the models that
+    answered without a latency (recorded none, and the catalog has no profile: p50/p95 are NaN)."""
+    unknown = sorted({str(m) for m in df.loc[df["latency"].isna() & ~df["error_type"].astype(bool), "final_model"]})
+    notes = ["latency simulated from catalog profiles"] if df["simulated_latency"].any() else []
+    if unknown:
+        notes.append(f"latency unknown for {', '.join(unknown)}: no recorded latency and no catalog profile")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _write_out(results: Any, out: Path) -> None:

@@ -126,8 +126,13 @@ def test_measured_latency_profiles_match_llmperf():
     ("latency.ttft_sigma", float("nan"), "latency.ttft_sigma: must be a finite number, got nan"),
     ("price.input", True, "price.input: must be a number, not true/false"),
     ("capabilities.reasoning", 11, "capabilities.reasoning: must be at most 10, got 11"),
-    ("deprecated", "someday", "deprecated: Invalid isoformat string: 'someday'"),
+    ("deprecated", "someday", "deprecated: 'someday' is not a date: write it as YYYY-MM-DD"),
+    ("price.as_of", "yesterday", "price.as_of: 'yesterday' is not a date: write it as YYYY-MM-DD"),
+    ("price.as_of", "2024-13-01", "price.as_of: '2024-13-01' is not a date"),
+    ("price.as_of", 20240901, "price.as_of: must be"),
     ("provider", "", "provider: must not be empty"),
+    ("provider", "opneai", "provider: 'opneai' is not a provider routerlab knows; did you mean 'openai'?"),
+    ("provider", "acme", "provider: 'acme' is not a provider routerlab knows; known providers: openai,"),
     ("pricing", {"input": 1}, ": unknown field(s) ['pricing']; known fields: ['aliases', 'api_name', 'capabilities'"),
     ("price.usd", 1, "price: unknown field(s) ['usd']; known fields: ['as_of', 'cache_write', 'cached_input',"),
 ])
@@ -210,3 +215,23 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(routerlab.catalog, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_catalog_and_gateway_config_share_one_known_provider_rule(tmp_path):
+    """The catalog file and the gateway config check providers against the kinds routerlab has adapters for."""
+    from routerlab._validation import PROVIDER_KINDS
+    from routerlab.live.config import GatewayConfig
+    from routerlab.providers import provider_kinds
+
+    assert set(provider_kinds()) == set(PROVIDER_KINDS)
+    f = tmp_path / "mine.yaml"
+    f.write_text(yaml.safe_dump({"models": {"acme-1": _entry(provider="opneai")}}))
+    with pytest.raises(ConfigError) as in_catalog:
+        Catalog.from_file(f)
+    with pytest.raises(ConfigError) as in_gateway:
+        GatewayConfig.from_dict({"models": {"gpt-4o": {"deployments": [{"provider": "opneai"}]}}})
+    rule = "'opneai' is not a provider routerlab knows; did you mean 'openai'? known providers: "
+    assert rule in str(in_catalog.value) and rule in str(in_gateway.value)
+    for kind in PROVIDER_KINDS:  # every kind the gateway accepts is a valid catalog provider
+        f.write_text(yaml.safe_dump({"models": {"acme-1": _entry(provider=kind)}}))
+        assert Catalog.from_file(f)["acme-1"].provider == kind

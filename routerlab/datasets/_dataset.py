@@ -19,6 +19,7 @@ from ..errors import DatasetError, MissingOutcomeError
 from ..scoring import Scorer, TaskScorers
 from ..types import Message, Request
 from ._costs import resolve_costs
+from ._read import plain
 from ._tokens import TokenCounts
 
 __all__ = ["Dataset", "Outcomes", "bundled", "data_dir"]
@@ -80,8 +81,8 @@ class Outcomes:
         if int((matrix >= 0).sum()) != len(df):
             key = pd.Series((p_codes.astype(np.int64) * len(m_uniques) + m_codes) * n_samples + s).duplicated()
             dup = df.iloc[int(np.flatnonzero(key.to_numpy())[0])]
-            raise DatasetError(f"outcome for prompt {dup['prompt_id']!r}, model {dup['model']!r} "
-                               f"(sample {dup['sample']}) appears twice", field="prompt_id")
+            raise DatasetError(f"outcome for prompt {plain(dup['prompt_id'])}, model {plain(dup['model'])} "
+                               f"(sample {plain(dup['sample'])}) appears twice", field="prompt_id")
         # a dense (prompt x model x sample) -> row array: vectorised joins are two hash look-ups and a gather
         object.__setattr__(self, "_prompt_index", pd.Index(p_uniques))
         object.__setattr__(self, "_model_index", pd.Index(m_uniques))

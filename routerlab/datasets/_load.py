@@ -75,7 +75,7 @@ def load(source: str | os.PathLike[str] | pd.DataFrame = "zeroeval", *, format: 
     task (a mapping task -> scorer or name, or one for every task); tasks not named get exact match
     (bundled sets name theirs). ``score=True`` fills each outcome's ``score`` (where the data records
     none), ``answer`` and ``normalized``. ``models`` names the model columns of a wide table.
-    Importer options (``scorer_name=``, ``metric=``, ``filter=``, ``model=``) pass through.
+    Importer options (``scorer_name=``, ``metric=``, ``filter=``, ``model=``, ``merge=``) pass through.
 
     Raises :class:`~routerlab.errors.DatasetError` naming the file, the line (or row, or record) and
     the field of the first problem; nothing is loaded silently changed.

@@ -72,6 +72,15 @@ class Located:
         return Located(df, self.path, self.where, self.unit)
 
 
+def plain(value: Any) -> str:
+    """A value as an error message shows it: Python's repr of the plain value (``0``, ``'a'``), never a
+    numpy scalar's (``np.int64(0)``); whole floats as integers (a pandas column of ints with a gap)."""
+    value = value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
+    return repr(value)
+
+
 def check_text(value: Any) -> str | None:
     """None when ``value`` encodes as UTF-8, else what is wrong (a lone surrogate from a JSON ``\\ud800``)."""
     if isinstance(value, str):

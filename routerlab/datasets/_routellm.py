@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import DatasetError
-from ._read import Located, read_table
+from ._read import Located, plain, read_table
 from ._validate import prompts_from_long
 from ._wide import wide_to_long
 
@@ -78,7 +78,7 @@ def _mt_bench(folder: Path) -> Located | None:
             continue
         qid = j["question_id"]
         if qid not in q.index:
-            raise judgements.fail(int(i), "question_id", f"question {qid!r} is not in {q_file.name}")
+            raise judgements.fail(int(i), "question_id", f"question {plain(qid)} is not in {q_file.name}")
         ref = q.at[qid, "reference"] if "reference" in q.columns else None
         found = _ANSWER.search(str(j.get("user_prompt") or ""))
         score = j["score"]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import DatasetError
-from ._read import Located, check_text
+from ._read import Located, check_text, plain
 
 __all__ = ["PROMPT_FIELDS", "OUTCOME_FIELDS", "validate_prompts", "prompts_from_long", "validate_outcomes",
            "MAX_TOKENS"]
@@ -99,6 +99,9 @@ def number_column(loc: Located, col: str) -> np.ndarray:
     integer, lo, hi, what = _NUMBERS[col]
     raw = loc.df[col]
     if raw.dtype == bool or str(raw.dtype) == "boolean":
+        if col != "score" and raw.notna().any():  # true/false is a correctness, never a count or an amount
+            i = _first(raw.notna().to_numpy())
+            raise loc.fail(i, col, f"{col!r} must be {what}, got {plain(raw.iloc[i])} (a boolean)")
         values = raw.astype("float64").to_numpy(dtype=float, na_value=np.nan)
     elif pd.api.types.is_numeric_dtype(raw):
         values = raw.to_numpy(dtype=float, na_value=np.nan)
@@ -109,12 +112,8 @@ def number_column(loc: Located, col: str) -> np.ndarray:
         bad |= ~np.isnan(values) & np.isfinite(values) & (values != np.round(values))
     if bad.any():
         i = _first(bad)
-        raise loc.fail(i, col, f"{col!r} must be {what}, got {_shown(raw.iloc[i])}")
+        raise loc.fail(i, col, f"{col!r} must be {what}, got {plain(raw.iloc[i])}")
     return values
-
-
-def _shown(value: Any) -> str:
-    return repr(value.item() if hasattr(value, "item") else value)
 
 
 def _parse_numbers(loc: Located, col: str, raw: pd.Series) -> np.ndarray:
@@ -124,14 +123,14 @@ def _parse_numbers(loc: Located, col: str, raw: pd.Series) -> np.ndarray:
         lowered = np.where(lowered == "true", 1.0, np.where(lowered == "false", 0.0, lowered))
     elif any(isinstance(v, bool) for v in lowered):
         i = next(k for k, v in enumerate(lowered) if isinstance(v, bool))
-        raise loc.fail(i, col, f"{col!r} must be a number, got {lowered[i]!r}")
+        raise loc.fail(i, col, f"{col!r} must be {_NUMBERS[col][3]}, got {plain(lowered[i])} (a boolean)")
     blank = np.array([v is None or v == "" or v == "nan" for v in lowered], dtype=bool)
     cells = pd.Series(lowered, dtype=object).where(~blank, None)
     values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     bad = np.isnan(values) & ~blank
     if bad.any():
         i = _first(bad)
-        raise loc.fail(i, col, f"{col!r} must be a number, got {_shown(raw.iloc[i])}")
+        raise loc.fail(i, col, f"{col!r} must be a number, got {plain(raw.iloc[i])}")
     return values
 
 
@@ -141,7 +140,7 @@ def _duplicate_error(loc: Located, keys: pd.DataFrame, what: str) -> DatasetErro
         return None
     second = _first(keys.duplicated().to_numpy())
     first = _first(dup & (keys == keys.iloc[second]).all(axis=1).to_numpy())
-    label = ", ".join(f"{c} {keys.iloc[second][c]!r}" for c in keys.columns)
+    label = ", ".join(f"{c} {plain(keys.iloc[second][c])}" for c in keys.columns)
     return loc.fail(second, str(keys.columns[0]),
                     f"{what} appears twice ({label}): also at {loc.describe(first)}; remove one or give "
                     "repeated answers a 'sample' column")
@@ -189,7 +188,7 @@ def prompts_from_long(loc: Located, extra: Sequence[str] = ()) -> pd.DataFrame:
         if differ.any():
             i = _first(differ)
             j = _first(first & (ids.to_numpy() == ids.iloc[i]))
-            raise loc.fail(i, col, f"prompt id {ids.iloc[i]!r} has a different {col} here than at "
+            raise loc.fail(i, col, f"prompt id {plain(ids.iloc[i])} has a different {col} here than at "
                                    f"{loc.describe(j)}: one id must name one prompt (give the other its own id)")
     keep = [c for c in df.columns if c in PROMPT_FIELDS or c in extra]
     return validate_prompts(loc.take(np.flatnonzero(first)).with_df(
@@ -211,14 +210,14 @@ def validate_outcomes(loc: Located, prompts: pd.DataFrame, catalog: Catalog) -> 
     unknown = known.get_indexer(pd.Index(out["prompt_id"])) < 0
     if unknown.any():
         i = _first(unknown)
-        raise loc.fail(i, "prompt_id", f"prompt id {out['prompt_id'].iloc[i]!r} is not among the prompts")
+        raise loc.fail(i, "prompt_id", f"prompt id {plain(out['prompt_id'].iloc[i])} is not among the prompts")
     if "prompt" in df.columns:  # outcomes that repeat the prompt text must repeat it exactly
         text = dict(zip(prompts["prompt_id"], prompts["prompt"]))
         given = text_column(loc, "prompt", required=False)
         differ = given.notna().to_numpy() & (given.to_numpy() != out["prompt_id"].map(text).to_numpy())
         if differ.any():
             i = _first(differ)
-            raise loc.fail(i, "prompt", f"prompt id {out['prompt_id'].iloc[i]!r} names a different prompt text "
+            raise loc.fail(i, "prompt", f"prompt id {plain(out['prompt_id'].iloc[i])} names a different prompt text "
                                         "here than in the prompts")
     out["sample"] = (number_column(loc, "sample") if "sample" in df.columns else np.zeros(len(df)))
     if np.isnan(out["sample"]).any():

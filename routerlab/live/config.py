@@ -32,7 +32,6 @@ Example (YAML)::
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -42,10 +41,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, Strict, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 from pydantic_core import ArgsKwargs
 
-from .._validation import Validated, load_yaml, validate
+from .._validation import Validated, known_provider, load_yaml, validate
 from ..catalog import Catalog
 from ..errors import ConfigError
-from ..providers import provider_kinds
 from ..providers.compat import Compat
 from ..providers.secret import ENV_NAME
 from .breaker import BreakerConfig
@@ -95,12 +93,7 @@ class Deployment(Validated):
     @field_validator("provider_kind")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        kinds = provider_kinds()
-        if value not in kinds:
-            close = difflib.get_close_matches(value, kinds, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(f"{value!r} is not a provider routerlab knows; {hint}known providers: {', '.join(kinds)}")
-        return value
+        return known_provider(value)  # the catalog file checks its providers by the same rule
 
     @model_validator(mode="before")
     @classmethod

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
@@ -186,6 +187,14 @@ def outcome_matrices(data: Any, catalog: Catalog | None = None, candidates: Sequ
     return scores, costs
 
 
+def _best_overall(s: np.ndarray, c: np.ndarray) -> int:
+    """Column of the highest mean score over the prompts each model has one for (ties: cheaper mean cost)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a model with no score at all: NaN, ranked last
+        quality, cost = np.nanmean(s, axis=0), np.nanmean(c, axis=0)
+    return int(np.lexsort((np.nan_to_num(cost, nan=np.inf), -np.nan_to_num(quality, nan=-np.inf)))[0])
+
+
 class _LazyTextIndex:
     """prompt text -> prompt id, built on the first look-up (only prompts without ids need it)."""
 
@@ -244,6 +253,8 @@ class OracleRouter(BaseRouter):
         c_any = np.where(known, c, np.inf)
         c_ok = np.where(correct, c, np.inf)
         pick = np.where(correct.any(axis=1), np.argmin(c_ok, axis=1), np.argmin(c_any, axis=1))
+        # a prompt no model has an outcome for: the best model overall (then cheaper), never column 0
+        pick = np.where(known.any(axis=1), pick, _best_overall(s, c))
         choice = pd.Series(np.asarray(scores.columns, dtype=object)[pick], index=scores.index)
         self._cache_pick = pick  # the batch form gathers these codes
         cached = (scores, costs, choice, _LazyTextIndex(getattr(data, "prompts", None)))
@@ -274,7 +285,12 @@ class OracleRouter(BaseRouter):
         model = str(choice.iat[i])
         row = scores.to_numpy()[i]
         j = scores.columns.get_loc(model)
-        why = "cheapest correct model" if row[j] >= self.threshold else "no model was correct: the cheapest model"
+        if np.isnan(row).all():
+            why = "no model has a recorded score for this prompt: the best model overall"
+        elif row[j] >= self.threshold:
+            why = "cheapest correct model"
+        else:
+            why = "no model was correct: the cheapest model"
         return Decision(model, reason=f"oracle: {why}",
                         scores={m: float(v) for m, v in zip(scores.columns, row) if v == v},
                         task=request.task, router=self.name, estimated_cost=float(costs.to_numpy()[i, j]))

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..errors import ConfigError, DatasetError, NotFittedError, RouterlabError
+from ..errors import ConfigError, DatasetError, MissingOutcomeError, NotFittedError, RouterlabError
 from ..scoring import TaskScorers
 from ..stats.pareto import pareto_front
 from ..types import Answer, Caller, Completion, Request
@@ -306,6 +306,8 @@ class CascadeRouter(BaseStrategy):
         info: dict[str, Any] = {"stage": stage_no, "stages": len(stages), "answered_by": answering.model,
                                 "accepted_by": accepted_by, "escalations": stage_no, "signal": signal.name,
                                 "checks": checks, "failed_calls": len(failures)}
+        if request.task in getattr(self, "skipped_", {}):
+            info["reason"] = f"task {request.task!r}: {self.skipped_[request.task]}, so the overall plan ('*')"
         judged = [c for c in checks if "judge" in c]
         if judged:
             info["judge"] = judged[0]["judge"]
@@ -323,6 +325,12 @@ class CascadeRouter(BaseStrategy):
         answers. Plans are then chosen per task to maximise train quality with the total train cost
         at most ``budget`` × the cost of the best single model (exactly, by merging the tasks'
         Pareto fronts). Sets ``stages_`` and ``plan_`` (the chosen plans' train figures).
+
+        Missing outcomes: a model with no score for a task is left out of that task's plans (``plan_``'s
+        ``left_out``), and plans are compared on the prompts every remaining model has a score for. A
+        task where no model has a score gets no plan of its own: it takes the ``"*"`` plan, and its
+        answers say so in ``info["reason"]`` (``skipped_``: task → why). Raises MissingOutcomeError when
+        no prompt has a score at all.
         """
         self.validate()
         signal = self._signal()
@@ -332,36 +340,80 @@ class CascadeRouter(BaseStrategy):
         self.scorers_ = scorers_for(signal.scorers, None, dataset)
         keys = _answer_keys(dataset, list(scores.columns), self.scorers_)
         prompts = dataset.prompts.set_index("prompt_id")
-        full = scores.index[scores.notna().all(axis=1).to_numpy()].intersection(keys.index)
-        ids = prompts.index[prompts.index.isin(full)]
+        ids = prompts.index[prompts.index.isin(scores.index)]
         s, c = scores.loc[ids], costs.loc[ids]
-        k = _codes(keys.loc[ids, list(scores.columns)])
+        k = _codes(keys.reindex(index=ids, columns=list(scores.columns)))
         task = prompts.loc[ids, "task"].astype(str).to_numpy()
-        models = list(s.columns)
-        mean_cost = c.mean()
-        finals = list(self.finals) if self.finals is not None else list(s.mean().sort_values(ascending=False).index[:3])
-        cheap = sorted(models, key=lambda m: (mean_cost[m], m))
-        configs: list[tuple[tuple[str, ...], str | None]] = [((), m) for m in models]
-        for n in range(2, max(2, self.max_chain) + 1):
-            for chain in itertools.combinations(cheap, n):
-                configs += [(chain, f) for f in [*finals, *([None] if n >= 3 else [])] if f not in chain]
-        groups = {"*": np.ones(len(ids), dtype=bool), **{t: task == t for t in sorted(set(task))}}
-        sims = {}
-        for g, mask in groups.items():
-            cols = ({m: s[m].to_numpy()[mask] for m in models}, {m: c[m].to_numpy()[mask] for m in models},
-                    {m: k[m].to_numpy()[mask] for m in models})
-            sims[g] = [_simulate(chain, final, *cols) for chain, final in configs]
-        best_single_cost = float(c[s.mean().idxmax()].sum())
-        budget = self.budget * best_single_cost
-        chosen = _best_within_budget(sims, [g for g in groups if g != "*"], budget)
-        chosen["*"] = _best_within_budget(sims, ["*"], budget)["*"]
-        self.stages_ = {g: _stages_of(*configs[j]) for g, j in chosen.items()}
-        self.plan_ = pd.DataFrame([{"task": g, "stages": self.stages_[g], "train_quality": sims[g][j][0] / groups[g].sum(),
-                                    "train_cost": sims[g][j][1]} for g, j in chosen.items()])
+        overall = s.mean()
+        ranked = overall.dropna().sort_values(ascending=False).index
+        finals = list(self.finals) if self.finals is not None else list(ranked[:3])
+        best = str(overall.idxmax()) if overall.notna().any() else None
+        cheap = sorted(s.columns, key=lambda m: (c[m].mean(), m))
+        plans: dict[str, _GroupPlan] = {}
+        self.skipped_ = {}
+        for g, mask in {"*": np.ones(len(ids), dtype=bool), **{t: task == t for t in sorted(set(task))}}.items():
+            plan = _GroupPlan.build(s[mask], c[mask], k[mask], (finals, cheap, self.max_chain), best)
+            if plan is None:  # no model has a score here: the task takes the overall plan
+                self.skipped_[g] = "no model has a recorded score for this task in the train data"
+                continue
+            plans[g] = plan
+            if plan.left_out:
+                log.info("%s: task %r planned without %s (no score on every planned prompt)", self.name, g,
+                         plan.left_out)
+        if "*" not in plans:
+            raise MissingOutcomeError("CascadeRouter.fit: no prompt of the train data has a recorded score")
+        sims = {g: p.sims for g, p in plans.items()}
+        tasks = [g for g in plans if g != "*"]
+        chosen = _best_within_budget(sims, tasks, self.budget * sum(plans[g].best_cost for g in tasks))
+        chosen["*"] = _best_within_budget(sims, ["*"], self.budget * plans["*"].best_cost)["*"]
+        self.stages_ = {g: _stages_of(*plans[g].configs[j]) for g, j in chosen.items()}
+        self.plan_ = pd.DataFrame([{"task": g, "stages": self.stages_[g], "train_quality": sims[g][j][0] / plans[g].n,
+                                    "train_cost": sims[g][j][1], "left_out": plans[g].left_out}
+                                   for g, j in chosen.items()])
         if all(len(st) == 1 for st in self.stages_.values()):
             log.warning("%s: within the budget no agreement cascade beat a single model on any task; the plan "
                         "(plan_) calls one model per task", self.name)
         return self
+
+
+@dataclass
+class _GroupPlan:
+    """The candidate plans of one task (or ``"*"``) and their train figures.
+
+    Only the models with a score on the same prompts can be compared: the models with the fewest scores
+    leave the task's plans (``left_out``) until some prompts have a score (and cost) from every model
+    left; the plans are replayed on those ``n`` prompts.
+    """
+
+    configs: list[tuple[tuple[str, ...], str | None]]
+    sims: list[tuple[float, float]]
+    n: int
+    best_cost: float  # the train cost of the best single model (its budget unit)
+    left_out: list[str]
+
+    @classmethod
+    def build(cls, s: pd.DataFrame, c: pd.DataFrame, k: pd.DataFrame,
+              options: tuple[list[str], list[str], int], best: str | None) -> _GroupPlan | None:
+        """``options``: (finals, models cheaper first, max_chain); ``best``: the best single model overall.
+        None when no model has a score here."""
+        finals, cheap, max_chain = options
+        known = s.notna() & c.notna()
+        models = [m for m in s.columns if known[m].any()]
+        rows = known[models].all(axis=1).to_numpy()
+        while models and not rows.any():
+            models.remove(min(models, key=lambda m: (int(known[m].sum()), m)))
+            rows = known[models].all(axis=1).to_numpy()
+        if not models:
+            return None
+        configs: list[tuple[tuple[str, ...], str | None]] = [((), m) for m in models]
+        ends = [f for f in finals if f in models]
+        for n in range(2, max(2, max_chain) + 1):
+            for chain in itertools.combinations([m for m in cheap if m in models], n):
+                configs += [(chain, f) for f in [*ends, *([None] if n >= 3 else [])] if f not in chain]
+        sc, cc, kc = ({m: x[m].to_numpy()[rows] for m in models} for x in (s, c, k))
+        single = best if best in models else max(models, key=lambda m: (sc[m].mean(), -cc[m].sum()))
+        return cls(configs, [_simulate(chain, final, sc, cc, kc) for chain, final in configs], int(rows.sum()),
+                   float(cc[single].sum()), [m for m in s.columns if m not in models])
 
 
 def _answer_keys(dataset: Any, models: list[str], scorers: TaskScorers) -> pd.DataFrame:

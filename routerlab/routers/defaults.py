@@ -21,15 +21,19 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from ..catalog import Catalog
-from ..errors import ConfigError
+from ..errors import ConfigError, RouterlabError, UnknownModelError
 
-__all__ = ["builtin_strategies", "frontier_models", "GROUPS", "expand_groups"]
+__all__ = ["GROUPS", "builtin_strategies", "expand_groups", "frontier_models"]
+
+log = logging.getLogger("routerlab.routers")
 
 #: The strategy groups of ``routerlab run --strategies`` (see the module docstring).
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -71,12 +75,14 @@ def frontier_models(train: Any, catalog: Catalog) -> pd.DataFrame:
 
     scores, costs = outcome_matrices(train, catalog)
     table = pd.DataFrame({"quality": scores.mean(), "cost": costs.mean()}).sort_values(["cost", "quality"])
+    table = table[table["quality"].notna()]  # a model with no score in train has no point to place
     table["frontier"] = pareto_mask(table["cost"].to_numpy(), table["quality"].to_numpy())
     return table
 
 
 def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, seed: int = 0,
-                       evaluation: Any = None, groups: Sequence[str] = ("default",)) -> dict[str, object]:
+                       evaluation: Any = None, groups: Sequence[str] = ("default",), explicit: Sequence[str] = (),
+                       left_out: dict[str, str] | None = None) -> dict[str, object]:
     """The built-in strategies of ``groups`` (see :data:`GROUPS`; ``"all"`` for every one), fitted on
     ``train`` (a train split with outcomes) where they learn. Nothing is fitted on ``evaluation``.
 
@@ -107,26 +113,72 @@ def builtin_strategies(train: Any = None, *, catalog: Catalog | None = None, see
 
     Without ``train`` only the strategies that learn nothing are returned (``random`` over the
     catalog, ``capability``, and fixed cascades/ensembles over catalog models).
+
+    Models the catalog does not know: a strategy that needs a catalog field of one of the data's
+    models (``capability`` and ``capability-fit`` need ``capabilities``) is left out, logged in one
+    warning line naming it, the field and the model; ``left_out`` (a dict, if given) receives
+    name → why. A strategy named in ``explicit`` is never left out: its
+    :class:`~routerlab.errors.UnknownModelError` is raised, naming the model and the field.
     """
     unknown = [g for g in groups if g not in GROUPS and g != "all"]
     if unknown:
         raise ConfigError(f"unknown strategy group(s) {unknown}; groups: {sorted(GROUPS)} or 'all'")
     chosen = expand_groups(list(groups))[0]
     catalog = catalog or getattr(train, "catalog", None) or Catalog.default()
-    out: dict[str, object] = {}
+    built: dict[str, Callable[[], object]] = {}
     if "default" in chosen:
-        out.update(_default_group(train, catalog, seed, evaluation))
+        built.update(_default_group(train, catalog, seed, evaluation))
     if train is not None and "learners" in chosen:
-        out.update(_learners(train, catalog))
+        built.update(_learners(train, catalog))
+    out, why = _admit(built, train, set(explicit))
+    if left_out is not None:
+        left_out.update(why)
+    if why:
+        log.warning("left out: %s; name them with --strategies after adding the models to a catalog",
+                    ", ".join(f"{n} ({w})" for n, w in why.items()))
     return out
 
 
-def _default_group(train: Any, catalog: Catalog, seed: int, evaluation: Any) -> dict[str, object]:
-    from .ensemble import BestOfN, Consensus
-    from .judge import LLMJudge, SimulatedJudge
+def _admit(built: dict[str, Callable[[], object]], train: Any,
+           explicit: set[str]) -> tuple[dict[str, object], dict[str, str]]:
+    """(strategies, name → why left out): build each, and route one train prompt with the routers, so
+    a catalog field a strategy needs for one of the data's models is found before the run."""
+    probe = train.requests()[:1] if train is not None and len(train) else []
+    out: dict[str, object] = {}
+    why: dict[str, str] = {}
+    for name, build in built.items():
+        try:
+            strategy = build()
+            for request in probe if callable(getattr(strategy, "route", None)) else []:
+                _probe(strategy, request)
+        except UnknownModelError as e:
+            if e.field is None or e.model is None:
+                raise
+            if name in explicit:
+                raise UnknownModelError(f"{e} (routerlab run: or leave {name!r} out of --strategies)", model=e.model,
+                                        field=e.field) from e
+            why[name] = f"needs catalog {e.field} of {e.model}"
+            continue
+        out[name] = strategy
+    return out, why
+
+
+def _probe(router: Any, request: Any) -> None:
+    try:
+        router.route(request)
+    except UnknownModelError:
+        raise
+    except RouterlabError:  # the probe looks for catalog gaps only; the run reports anything else
+        pass
+
+
+def _default_group(train: Any, catalog: Catalog, seed: int, evaluation: Any) -> dict[str, Callable[[], object]]:
+    """The ``default`` group: name → a function building (and fitting) the strategy."""
     from .baselines import OracleRouter, RandomRouter
     from .capability import CapabilityRouter
     from .cascade import Agreement, CascadeRouter, JudgeVerdict
+    from .ensemble import BestOfN, Consensus
+    from .judge import LLMJudge, SimulatedJudge
     from .task import TaskRouter
 
     def judge() -> LLMJudge:
@@ -134,47 +186,56 @@ def _default_group(train: Any, catalog: Catalog, seed: int, evaluation: Any) -> 
         return LLMJudge(JUDGE_MODEL, caller=SimulatedJudge(error_rate=JUDGE_ERROR_RATE, seed=seed, catalog=catalog),
                         seed=seed)
 
-    out: dict[str, object] = {}
+    out: dict[str, Callable[[], object]] = {}
     if train is None:
         models = catalog.names
-        out["random"] = RandomRouter(models, seed=seed)
-        out["capability"] = CapabilityRouter(catalog, preferred={"reasoning": 2, "coding": 1}, cost_weight=0.4)
+        out["random"] = lambda: RandomRouter(models, seed=seed)
+        out["capability"] = lambda: CapabilityRouter(catalog, preferred={"reasoning": 2, "coding": 1},
+                                                     cost_weight=0.4)
         trio = ["gpt-4o-mini", "gemini-1.5-flash", "llama-3.1-70b"]
-        out["cascade-agreement"] = CascadeRouter([tuple(trio[1:]), "gpt-4o-mini", "gpt-4o"], Agreement())
-        out["cascade-judge"] = CascadeRouter(["gemini-1.5-flash", "gpt-4o-mini", "gpt-4o"], JudgeVerdict(judge()))
-        out["consensus"] = Consensus(trio)
-        out["best-of-n"] = BestOfN(trio[:2], judge())
+        out["cascade-agreement"] = lambda: CascadeRouter([tuple(trio[1:]), "gpt-4o-mini", "gpt-4o"], Agreement())
+        out["cascade-judge"] = lambda: CascadeRouter(["gemini-1.5-flash", "gpt-4o-mini", "gpt-4o"],
+                                                     JudgeVerdict(judge()))
+        out["consensus"] = lambda: Consensus(trio)
+        out["best-of-n"] = lambda: BestOfN(trio[:2], judge())
         return out
 
     models = train.models
     table = frontier_models(train, catalog)
     best = table["quality"].idxmax()
     source = evaluation if evaluation is not None else (train.info.get("source") or train.name.split("[")[0])
-    out["oracle"] = OracleRouter(source, catalog=catalog, candidates=models)
-    out["random"] = RandomRouter(models, seed=seed)
-    out["capability"] = CapabilityRouter(catalog, candidates=models, preferred={"reasoning": 2, "coding": 1},
-                                         cost_weight=0.4)
-    out["task"] = TaskRouter(task_field="task", catalog=catalog).fit(train)
-    out["cascade-agreement"] = CascadeRouter(budget=0.2, catalog=catalog, name="cascade-agreement").fit(train)
+    out["oracle"] = lambda: OracleRouter(source, catalog=catalog, candidates=models)
+    out["random"] = lambda: RandomRouter(models, seed=seed)
+    out["capability"] = lambda: CapabilityRouter(catalog, candidates=models,
+                                                 preferred={"reasoning": 2, "coding": 1}, cost_weight=0.4)
+    out["task"] = lambda: TaskRouter(task_field="task", catalog=catalog).fit(train)
+    out["cascade-agreement"] = lambda: CascadeRouter(budget=0.2, catalog=catalog,
+                                                     name="cascade-agreement").fit(train)
     frontier = table[table["frontier"] & (table["quality"] >= 0.7 * table.loc[best, "quality"])].index.tolist()
     ladder = (frontier[:2] + [best]) if len(frontier) > 2 else frontier
-    out["cascade-judge"] = CascadeRouter(list(dict.fromkeys(ladder)), JudgeVerdict(judge()), name="cascade-judge")
+    out["cascade-judge"] = lambda: CascadeRouter(list(dict.fromkeys(ladder)), JudgeVerdict(judge()),
+                                                 name="cascade-judge")
     affordable = table[(table["cost"] <= 0.2 * table.loc[best, "cost"]) & (table.index != best)]
     voters = affordable.sort_values(["quality", "cost"], ascending=[False, True]).index[:3].tolist()
     if len(voters) >= 2:
-        out["consensus"] = Consensus(voters)
-        out["best-of-n"] = BestOfN(voters[:2], judge())
+        out["consensus"] = lambda: Consensus(voters)
+        out["best-of-n"] = lambda: BestOfN(voters[:2], judge())
     return out
 
 
-def _learners(train: Any, catalog: Catalog) -> dict[str, object]:
-    """The ``learners`` group, fitted on ``train`` (features fitted once and shared)."""
+def _learners(train: Any, catalog: Catalog) -> dict[str, Callable[[], object]]:
+    """The ``learners`` group: name → a function fitting it on ``train`` (features fitted once and shared)."""
     from .frugal import FrugalCascade
     from .learned import LearnedRouter
     from .learners import CalibratedCapabilityRouter, ClassifierRouter, ClusterRouter, MFRouter
 
     routers = {"learned": LearnedRouter, "mf": MFRouter, "cluster": ClusterRouter, "classifier": ClassifierRouter,
                "capability-fit": CalibratedCapabilityRouter}
-    out: dict[str, object] = {name: cls(catalog=catalog).fit(train) for name, cls in routers.items()}
-    out["cascade-frugal"] = FrugalCascade(catalog=catalog).fit(train)
+    out: dict[str, Callable[[], object]] = {name: partial(_fitted, cls, catalog, train)
+                                            for name, cls in routers.items()}
+    out["cascade-frugal"] = lambda: FrugalCascade(catalog=catalog).fit(train)
     return out
+
+
+def _fitted(cls: Any, catalog: Catalog, train: Any) -> object:
+    return cls(catalog=catalog).fit(train)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,7 +64,9 @@ def default_featurizer() -> TfidfFeaturizer:
 class TrainingData:
     """What a router learns from: prompts with an outcome for every candidate model.
 
-    ``S``, ``cost``: (n, m) recorded scores and costs (USD); ``tasks``: the ``task_field`` per prompt.
+    ``S``, ``cost``: (n, m) recorded scores and costs (USD); ``tasks``: the ``task_field`` per prompt;
+    ``coverage``: task → (m,) bools, the models with a recorded score on some prompt of the task (all
+    prompts, not only the complete ones).
     """
 
     prompt_ids: np.ndarray
@@ -73,6 +75,7 @@ class TrainingData:
     models: np.ndarray
     S: np.ndarray
     cost: np.ndarray
+    coverage: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 def training_data(dataset: Any, catalog: Catalog | None, candidates: Sequence[str] | None = None,
@@ -93,7 +96,18 @@ def training_data(dataset: Any, catalog: Catalog | None, candidates: Sequence[st
     tasks = batch.column(task_field) if task_field else np.full(len(ids), None, dtype=object)
     return TrainingData(ids, batch.texts.tolist(), np.asarray(tasks, dtype=object),
                         np.asarray(scores.columns, dtype=object), scores.loc[ids].to_numpy(dtype=float),
-                        costs.loc[ids].to_numpy(dtype=float))
+                        costs.loc[ids].to_numpy(dtype=float), _coverage(prompts, scores, task_field))
+
+
+def _coverage(prompts: pd.DataFrame, scores: pd.DataFrame, task_field: str | None) -> dict[str, np.ndarray]:
+    """task → which models have a recorded score on some prompt of it."""
+    if not task_field:
+        return {}
+    scored = prompts[prompts["prompt_id"].isin(scores.index)]
+    tasks = pd.Series(Batch.of(scored).column(task_field), index=scored["prompt_id"].to_numpy())
+    known = scores.notna().loc[tasks.index]
+    return {str(t): part.any(axis=0).to_numpy() for t, part in known.groupby(tasks.to_numpy(dtype=object))
+            if isinstance(t, str) and t}
 
 
 @dataclass(frozen=True)
@@ -233,7 +247,9 @@ class UtilityRouter(BaseRouter):
 
         Sets ``models_``, ``featurizer_``, ``cost_scale_`` (USD per prompt), ``cost_mean_``,
         ``quality_mean_``, ``single_points_`` (each model's train quality and cost), ``best_params_`` (hyper-parameters chosen by CV), ``lam_``, ``cv_curve_``
-        (the cross-validated train curve, for ``lam="auto"``) and the family's own state.
+        (the cross-validated train curve, for ``lam="auto"``), ``task_coverage_`` (task → models with a
+        train score for it: a model without one is never picked for that task's prompts, and the
+        decision's reason says so) and the family's own state.
         Raises :class:`~routerlab.errors.ConfigError` for bad parameters or too little data.
         """
         with one_blas_thread():
@@ -248,6 +264,7 @@ class UtilityRouter(BaseRouter):
                                   data.texts)
         levels = sorted({str(t) for t in data.tasks if isinstance(t, str) and t})
         self.task_levels_ = np.asarray(levels, dtype=object)
+        self.task_coverage_ = dict(data.coverage)
         X = self._design(data.texts, data.tasks)
         self.cost_scale_ = float(data.cost.mean(axis=0).max()) or 1.0
         C = data.cost / self.cost_scale_
@@ -335,16 +352,33 @@ class UtilityRouter(BaseRouter):
         p, c = self._predict_pc(self._design(texts, tasks), self.state_)
         return np.round(p, _DECIMALS), np.round(c, _DECIMALS)
 
-    def _choose(self, p: np.ndarray, c: np.ndarray, lam: float | np.ndarray) -> np.ndarray:
-        """argmax of ``p − λ·c`` per row (ties: cheaper on train, then column order); λ may be a vector
-        (L,) giving picks of shape (L, n)."""
+    def _choose(self, p: np.ndarray, c: np.ndarray, lam: float | np.ndarray,
+                allowed: np.ndarray | None = None) -> np.ndarray:
+        """argmax of ``p − λ·c`` per row (ties: cheaper on train, then column order) over the ``allowed``
+        (n, m) models (None: all); λ may be a vector (L,) giving picks of shape (L, n)."""
         lam_arr = np.asarray(lam, dtype=float)
         u = np.round(p[None] - lam_arr.reshape(-1, 1, 1) * c[None], _DECIMALS)
+        if allowed is not None:
+            u = np.where(allowed[None], u, -np.inf)
         picks = self.tie_order_[np.argmax(u[:, :, self.tie_order_], axis=2)]
         return picks[0] if lam_arr.ndim == 0 else picks
 
     def _batch_tasks(self, batch: Batch) -> np.ndarray:
         return batch.column(self.task_field) if self.task_field else np.full(len(batch), None, dtype=object)
+
+    def _allowed(self, tasks: np.ndarray) -> np.ndarray | None:
+        """(n, m): a model with no recorded score for a prompt's task in train is skipped for it; a task
+        no model (or every model) has scores for, or one not seen in train, allows them all."""
+        coverage = getattr(self, "task_coverage_", {})
+        partial = {t: ok for t, ok in coverage.items() if ok.any() and not ok.all()}
+        if not partial:
+            return None
+        every = np.ones(len(self.models_), dtype=bool)
+        return np.array([partial.get(t, every) if isinstance(t, str) else every for t in tasks], dtype=bool)
+
+    def _skipped(self, task: Any) -> list[str]:
+        ok = getattr(self, "task_coverage_", {}).get(task) if isinstance(task, str) else None
+        return [] if ok is None or not ok.any() else [str(m) for m, k in zip(self.models_, ok) if not k]
 
     def predict(self, requests: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Predicted score and cost (USD) per request (rows) and model (columns): two DataFrames."""
@@ -357,21 +391,26 @@ class UtilityRouter(BaseRouter):
     def _route_batch(self, batch: Batch) -> np.ndarray:
         self._check_fitted()
         with one_blas_thread():
-            p, c = self._predict(batch.texts.tolist(), self._batch_tasks(batch))
-        return self.models_[self._choose(p, c, self.lam_)]
+            tasks = self._batch_tasks(batch)
+            p, c = self._predict(batch.texts.tolist(), tasks)
+        return self.models_[self._choose(p, c, self.lam_, self._allowed(tasks))]
 
     def _one(self, request: Request) -> tuple[np.ndarray, np.ndarray, int]:
         self._check_fitted()
         task = self._batch_tasks(Batch.of([request]))
         p, c = self._predict([request.text], task)
-        return p[0], c[0], int(self._choose(p, c, self.lam_)[0])
+        return p[0], c[0], int(self._choose(p, c, self.lam_, self._allowed(task))[0])
 
     def route(self, request: Request) -> Decision:
         p, c, j = self._one(request)
         u = p - self.lam_ * c
+        task = self._batch_tasks(Batch.of([request]))[0]
+        skipped = self._skipped(task)
         return Decision(str(self.models_[j]),
                         reason=(f"{self.name}: max predicted score - {self.lam_:g} x cost: score {p[j]:.2f}, "
-                                f"est. ${c[j] * self.cost_scale_:.6f}"),
+                                f"est. ${c[j] * self.cost_scale_:.6f}"
+                                + (f"; skipped {', '.join(skipped)}: no train score for task {task!r}"
+                                   if skipped else "")),
                         scores={str(m): float(v) for m, v in zip(self.models_, u)}, task=request.task,
                         router=self.name, estimated_cost=float(c[j] * self.cost_scale_))
 
@@ -402,7 +441,7 @@ class UtilityRouter(BaseRouter):
         lams = list(lambdas) if lambdas is not None else list(self.lambdas)
         with one_blas_thread():
             p, c = self._predict(data.texts, data.tasks)
-        picks = self._choose(p, c, np.asarray(lams, dtype=float))
+        picks = self._choose(p, c, np.asarray(lams, dtype=float), self._allowed(data.tasks))
         rows = np.arange(len(S))[None, :]
         q, cst = S[rows, picks], cost[rows, picks]
         return Sweep(sweep_points(lams, q, cst, picks, self.models_), q, cst, picks, data.prompt_ids, self.models_)

@@ -6,6 +6,8 @@ The real-tool runs (inspect-ai, lm-eval against ``routerlab serve``) are in test
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +147,60 @@ def test_llmrouterbench_result_files(tmp_path):
     assert out.loc[("aime/test/1", "gpt-5"), "input_tokens"] == 21
     assert out.loc[("aime/test/1", "qwen3-8b"), "normalized"] == "7"  # the tool's prediction, normalised
     assert ds.prompts.set_index("prompt_id").loc["aime/test/1", "origin_query"] == "Q1?"
+
+
+def _three_then_one(tmp_path, old: str = "20240101_000000", new: str = "20240201_000000") -> tuple[Path, Path]:
+    """QA's case: an older run of gpt-4o with 3 records, a newer one with 1 (index 0, now correct)."""
+    first = _bench_file(tmp_path, "gpt-4o", old, [_record(i, "41", 0.0, 0.5) for i in range(3)])
+    second = _bench_file(tmp_path, "gpt-4o", new, [_record(0, "42", 1.0, 0.25)])
+    _bench_file(tmp_path, "acme-7b", "20240101_000000", [_record(i, "42", 1.0, 0.0) for i in range(3)])
+    return first, second
+
+
+def test_superseded_result_files_are_said_not_silently_dropped(tmp_path, caplog):
+    first, second = _three_then_one(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="routerlab.datasets"):
+        ds = datasets.load(tmp_path / "results")
+    said = [r.getMessage() for r in caplog.records if "superseded" in r.getMessage()]
+    assert len(said) == 1 and first.name in said[0] and second.name in said[0], said
+    assert "3 records" in said[0] and "2 of them are in no newer file" in said[0] and "merge=True" in said[0]
+    assert ds.info["superseded_records"] == {str(first): 3} and ds.info["superseded_files"] == [str(first)]
+    out = ds.outcomes.df
+    assert sorted(out.loc[out["model"] == "gpt-4o", "prompt_id"]) == ["aime/test/0"]  # LLMRouterBench's rule
+
+
+def test_merge_keeps_every_index_newest_record_winning(tmp_path, caplog):
+    _three_then_one(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="routerlab.datasets"):
+        ds = datasets.load(tmp_path / "results", merge=True)
+    out = ds.outcomes.df.set_index(["prompt_id", "model"])
+    gpt = out.xs("gpt-4o", level="model")
+    assert sorted(gpt.index) == ["aime/test/0", "aime/test/1", "aime/test/2"]
+    assert gpt.loc["aime/test/0", "score"] == 1.0 and gpt.loc["aime/test/0", "cost"] == 0.25  # the newer record
+    assert gpt.loc["aime/test/1", "score"] == 0.0 and ds.info["merged"] is True
+    assert any("kept (merge=True)" in r.getMessage() for r in caplog.records)
+
+
+def test_result_file_order_reads_both_timestamp_spellings_and_mtime(tmp_path):
+    """A hyphenated stamp used to fall back to the modification time: a copied tree could read the old run."""
+    first, second = _three_then_one(tmp_path, old="20240101-000000", new="20240201-000000")
+    os.utime(first, (2_000_000_000, 2_000_000_000))  # the older run copied last
+    os.utime(second, (1_000_000_000, 1_000_000_000))
+    ds = datasets.load(tmp_path / "results")
+    assert ds.info["superseded_files"] == [str(first)]
+    unnamed = _bench_file(tmp_path, "gpt-4o", "rerun", [_record(1, "42", 1.0, 0.1)])
+    os.utime(unnamed, (2_100_000_000, 2_100_000_000))  # no stamp in the name, written after both
+    ds = datasets.load(tmp_path / "results")
+    out = ds.outcomes.df
+    assert sorted(out.loc[out["model"] == "gpt-4o", "prompt_id"]) == ["aime/test/1"]
+    assert set(ds.info["superseded_files"]) == {str(first), str(second)}
+
+
+def test_an_index_twice_in_one_file_is_reported_even_when_merging(tmp_path):
+    f = _bench_file(tmp_path, "m", "20250101_100000", [_record(0, "1", 1.0, 0.0), _record(0, "2", 0.0, 0.0)])
+    with pytest.raises(DatasetError, match="appears twice") as err:
+        datasets.load(tmp_path / "results", merge=True)
+    assert err.value.path == str(f)
 
 
 def test_one_index_with_two_prompts_across_result_files_is_an_error(tmp_path):

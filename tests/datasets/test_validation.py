@@ -158,6 +158,48 @@ def test_bad_numbers_name_line_and_field(tmp_path, suffix, field, value, says):
     assert says in str(err.value)
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".pkl", "frame"])
+@pytest.mark.parametrize("field", ["input_tokens", "output_tokens", "cached_tokens", "cost", "latency", "sample"])
+@pytest.mark.parametrize("every_row", [True, False])
+def test_booleans_are_not_counts_or_amounts(tmp_path, suffix, field, every_row):
+    """``"input_tokens": true`` loaded as 1 token (QA, issue 13): a boolean in any numeric field but the
+    score is an error naming the line and the field, whether the whole column is boolean or one cell."""
+    rows = [dict(r, **{field: True if every_row else 1}) for r in LONG]
+    rows[1][field] = True
+    bad = 0 if every_row else 1
+    if suffix == ".parquet" and not every_row:
+        pytest.skip("Parquet cannot hold a boolean in an integer column")
+    if suffix == "frame":
+        with pytest.raises(DatasetError) as err:
+            datasets.load(pd.DataFrame(rows))
+        assert err.value.field == field and f"row {bad + 1}" in str(err.value)
+    else:
+        path = write(rows, tmp_path / f"b{suffix}")
+        with pytest.raises(DatasetError) as err:
+            datasets.load(path)
+        where(err.value, path, bad, field)
+    assert "got True (a boolean)" in str(err.value)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_boolean_scores_stay_correctness(tmp_path, suffix):
+    rows = [dict(r, score=r["model"] == "gpt-4o") for r in LONG]
+    ds = datasets.load(write(rows, tmp_path / f"s{suffix}"))
+    assert sorted(ds.outcomes.df["score"].tolist()) == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_messages_show_values_plainly(tmp_path, suffix):
+    """QA saw ``sample np.int64(0)``: loader messages show values as written, never a numpy repr."""
+    rows = [dict(r, sample=0, prompt_id=str(k)) for k, r in enumerate(LONG)]
+    rows[2] = dict(rows[1])
+    path = write(rows, tmp_path / f"d{suffix}")
+    with pytest.raises(DatasetError) as err:
+        datasets.load(path)
+    msg = str(err.value)
+    assert "(prompt_id '1', model 'acme-1', sample 0)" in msg and "np." not in msg
+
+
 def test_whole_numbers_written_as_floats_are_whole(tmp_path):
     rows = [dict(r, output_tokens=float(r["output_tokens"])) for r in LONG]
     ds = datasets.load(write(rows, tmp_path / "f.jsonl"))
