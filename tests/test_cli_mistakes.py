@@ -1,0 +1,62 @@
+"""QA pass from a fresh clone (issue 16 item 5, issue 12 item 11): every user mistake on the command line
+is one line on stderr naming what is wrong and how to fix it, exit 2, no traceback, found before any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, timeout: float = 120, cwd: Path = ROOT, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "routerlab.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words: str, code: int = 2) -> str:
+    """Exit ``code``, one line on stderr containing every word, no traceback, no usage block."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout[-500:], proc.stderr[-2000:])
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "usage:" not in proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+# ------------------------------------------------------------------ 1: export --results of something else
+def _not_results(tmp: Path) -> dict[str, Path]:
+    png = tmp / "frontier.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    binary = tmp / "blob.bin"
+    binary.write_bytes(bytes((i * 7919) % 256 for i in range(4096)))
+    fake_parquet = tmp / "results.parquet"
+    fake_parquet.write_bytes(b"\x89PNG\r\n\x1a\n")
+    truncated = tmp / "cut.parquet"
+    truncated.write_bytes(b"PAR1" + b"\x00" * 100)
+    folder = tmp / "folder"
+    folder.mkdir()
+    return {"png": png, "binary": binary, "parquet-suffix png": fake_parquet, "truncated parquet": truncated,
+            "directory": folder}
+
+
+@pytest.mark.parametrize("kind", ["png", "binary", "parquet-suffix png", "truncated parquet", "directory"])
+def test_export_of_a_file_that_is_not_results_is_one_line(tmp_path, kind):
+    """QA: `export --results frontier.png` was a UnicodeDecodeError traceback, exit 1."""
+    path = _not_results(tmp_path)[kind]
+    proc = run_cli("export", "--results", str(path), "--strategy", "task", "-o", str(tmp_path / "out"))
+    line = one_line_error(proc, str(path))
+    assert "results" in line and ("results.parquet" in line or "run --out" in line)
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_of_a_missing_results_file_says_no_such_file(tmp_path):
+    """QA: `export --results /nonexistent.parquet` said 'cannot read X: X'."""
+    missing = tmp_path / "nonexistent.parquet"
+    line = one_line_error(run_cli("export", "--results", str(missing), "--strategy", "task"), str(missing))
+    assert "no such file" in line.lower() and line.count(str(missing)) == 1
