@@ -16,11 +16,13 @@ Example::
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
-__all__ = ["ArgumentParser", "fraction", "positive_int", "port", "fail", "EXIT_USAGE"]
+__all__ = ["ArgumentParser", "fraction", "positive_int", "seed", "non_negative_float", "port", "fail", "EXIT_USAGE",
+           "NUMBER_TYPES"]
 
 N = TypeVar("N", int, float)
 
@@ -48,10 +50,27 @@ def positive_int(text: str) -> int:
                     lambda v: f"{v} is less than 1; give a whole number >= 1")
 
 
+def seed(text: str) -> int:
+    """A random seed: an integer 0 to 2**32 - 1 (the range numpy's generators accept)."""
+    return _checked(text, int, "is not a whole number; give a seed 0 to 4294967295, e.g. 0", lambda v: 0 <= v < 2**32,
+                    lambda v: f"{v} is outside 0 to 4294967295; give a seed such as 0")
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number ≥ 0 (e.g. ``--latency-scale``: 0 means at once); ``nan`` and ``inf`` are refused."""
+    return _checked(text, float, "is not a number; give one >= 0, e.g. 1.0", lambda v: math.isfinite(v) and v >= 0,
+                    lambda v: f"{text} is not a finite number >= 0; give one such as 1.0 (0: no delay)")
+
+
 def port(text: str) -> int:
     """A TCP port 0-65535 (0: any free port)."""
     return _checked(text, int, "is not a port number; give 0-65535 (0: any free port)", lambda v: 0 <= v <= 65535,
                     lambda v: f"{v} is not a port number; give 0-65535 (0: any free port)")
+
+
+#: Every numeric argument type of the ``routerlab`` parsers: each checks its range at parse time, so a
+#: bare ``type=int`` / ``type=float`` (which lets -1, nan or inf through to fail mid-run) is never used.
+NUMBER_TYPES = (fraction, positive_int, seed, non_negative_float, port)
 
 
 def _checked(text: str, kind: Callable[[str], N], not_one: str, fits: Callable[[N], bool],

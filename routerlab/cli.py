@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ._args import ArgumentParser, fail, fraction, positive_int
+from ._args import ArgumentParser, fail, fraction, positive_int, seed
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_DATA, EXIT_CALLS = 0, 1, 2, 3, 4
 
@@ -42,7 +42,7 @@ def _run_parser(sub: Any) -> ArgumentParser:
     p.add_argument("--test-size", type=fraction, default=0.5,
                    help="share of prompts held out for evaluation, strictly between 0 and 1; learned strategies "
                         "fit on the rest (default: 0.5)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed, default=0,
                    help="seed of the train/test split, the random router, the simulated judge and the simulated "
                         "latencies: the same seed gives the same table (default: 0)")
     p.add_argument("--store", help="results store (a SQLite file): a re-run computes only what is missing. Default: "
@@ -251,8 +251,8 @@ def _calls_status(results: Any) -> int:
     return EXIT_CALLS
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The ``routerlab`` command; returns the exit code (see the module doc)."""
+def _parser() -> tuple[ArgumentParser, ArgumentParser]:
+    """The top-level parser and its ``run`` subparser (``serve`` and ``export`` parse their own flags)."""
     doc = __doc__ or ""
     parser = ArgumentParser(prog="routerlab", description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[-1],
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -262,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="start the local provider server (see 'routerlab serve --help')", add_help=False)
     sub.add_parser("export", help="export a routing table to production configs (see 'routerlab export --help')",
                    add_help=False)
+    return parser, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``routerlab`` command; returns the exit code (see the module doc)."""
+    parser, run = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:
         from .server.app import serve_main

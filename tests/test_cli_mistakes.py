@@ -60,3 +60,42 @@ def test_export_of_a_missing_results_file_says_no_such_file(tmp_path):
     missing = tmp_path / "nonexistent.parquet"
     line = one_line_error(run_cli("export", "--results", str(missing), "--strategy", "task"), str(missing))
     assert "no such file" in line.lower() and line.count(str(missing)) == 1
+
+
+# ------------------------------------------------------------------ 2: numeric ranges checked at parse time
+def _parsers() -> dict[str, object]:
+    from routerlab.cli import _parser
+    from routerlab.export import _export_parser
+    from routerlab.server.app import _serve_parser
+
+    return {"run": _parser()[1], "serve": _serve_parser(), "export": _export_parser()}
+
+
+def test_no_numeric_flag_takes_an_unchecked_int_or_float():
+    """One rule for every command: a numeric flag's type checks its range (routerlab._args), so a bad
+    value is refused by the parser, never found mid-run as an 'unexpected ValueError (a bug)'."""
+    from routerlab._args import NUMBER_TYPES
+
+    for name, parser in _parsers().items():
+        for action in parser._actions:  # type: ignore[attr-defined]
+            assert action.type not in (int, float), f"routerlab {name} {action.option_strings}: bare {action.type}"
+            if action.type is not None:
+                assert action.type in NUMBER_TYPES, (name, action.option_strings, action.type)
+
+
+@pytest.mark.parametrize("args, words", [
+    (("run", "--seed", "-1"), ("--seed", "-1", "0 to 4294967295")),
+    (("run", "--seed", str(2**32)), ("--seed", "0 to 4294967295")),
+    (("run", "--concurrency", "-3"), ("--concurrency", ">= 1")),
+    (("run", "--test-size", "nan"), ("--test-size", "between 0 and 1")),
+    (("serve", "--seed", "-5"), ("--seed", "0 to 4294967295")),
+    (("serve", "--port", "-1"), ("--port", "0-65535")),
+    (("serve", "--latency-scale", "-1"), ("--latency-scale", ">= 0")),
+    (("serve", "--latency-scale", "nan"), ("--latency-scale", "finite")),
+    (("serve", "--latency-scale", "inf"), ("--latency-scale", "finite")),
+    (("export", "x.json", "--fallbacks", "-1"), ("--fallbacks", ">= 1")),
+])
+def test_numeric_flags_out_of_range_are_refused_at_parse_time(args, words):
+    """QA: `run --seed -1` ran, then died with 'unexpected ValueError ... (a bug)', exit 1; `serve
+    --latency-scale -1` / `nan` started a server."""
+    one_line_error(run_cli(*args), *words)

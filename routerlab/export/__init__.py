@@ -268,14 +268,7 @@ def write(table: Any, out: str | os.PathLike[str], formats: Iterable[str] = tupl
 
 
 # --------------------------------------------------------------------------------------- CLI
-def export_main(argv: Sequence[str] | None = None) -> int:
-    """``routerlab export``: a routing table (JSON) or an experiment's results to production configs.
-
-    Examples::
-
-        routerlab export routing_table.json --to litellm --to env -o deploy/
-        routerlab export --results runs/zeroeval.parquet --strategy task-router -o deploy/
-    """
+def _export_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="routerlab export", description=(export_main.__doc__ or "").split("\n\n")[0],
                             epilog="formats: " + ", ".join(f"{k} -> {v}" for k, v in FORMATS.items()))
     parser.add_argument("table", nargs="?", help="a routing-table JSON file")
@@ -290,6 +283,18 @@ def export_main(argv: Sequence[str] | None = None) -> int:
                         "path), whose prompts teach the table to detect tasks; default: the bundled set the results name")
     parser.add_argument("--labels-only", action="store_true",
                         help="with --results: export routes without task detection (requests must carry their task)")
+    return parser
+
+
+def export_main(argv: Sequence[str] | None = None) -> int:
+    """``routerlab export``: a routing table (JSON) or an experiment's results to production configs.
+
+    Examples::
+
+        routerlab export routing_table.json --to litellm --to env -o deploy/
+        routerlab export --results runs/zeroeval.parquet --strategy task-router -o deploy/
+    """
+    parser = _export_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     formats = list(FORMATS) if not args.to or "all" in args.to else list(dict.fromkeys(args.to))
     try:

@@ -22,7 +22,7 @@ from pydantic import Field, Strict, StrictBool, field_validator, model_validator
 from .._validation import Validated, validate
 from .guard import DEFAULT_MAX_BODY, Access, parse_size
 from .http import _Handler, _HTTPServer, _last_user
-from .._args import ArgumentParser, port
+from .._args import ArgumentParser, non_negative_float, port, seed
 from ..catalog import Catalog, ModelSpec
 from ..errors import ConfigError
 from ..tokens import count_text
@@ -498,9 +498,9 @@ def _serve_parser() -> ArgumentParser:
     ap.add_argument("--deployments", default="P1,P2,P3",
                     help="comma-separated deployment names, each its own endpoint /d/NAME with its own faults and "
                          "log (default: P1,P2,P3)")
-    ap.add_argument("--latency-scale", type=float, default=1.0,
+    ap.add_argument("--latency-scale", type=non_negative_float, default=1.0,
                     help="multiply the catalog's simulated latency by this (default: 1.0; 0: answer at once)")
-    ap.add_argument("--seed", type=int, default=0,
+    ap.add_argument("--seed", type=seed, default=0,
                     help="seed of the simulated latencies and of random faults (error_rate), so runs repeat "
                          "(default: 0)")
     ap.add_argument("--fault", action="append", default=[], metavar="DEP:FIELD=VALUE,...",
