@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _guarded(args: argparse.Namespace) -> int:
     """``cmd_run`` with every expected error as one line and its exit code, never a traceback."""
-    from .errors import ConfigError, DatasetError, RouterlabError
+    from .errors import ConfigError, DatasetError, RouterlabError, StoreError
 
     try:
         with warnings.catch_warnings():
@@ -298,6 +298,8 @@ def _guarded(args: argparse.Namespace) -> int:
         return fail("routerlab run", f"data set error: {exc}", EXIT_DATA)
     except ConfigError as exc:
         return fail("routerlab run", str(exc), EXIT_CONFIG)
+    except StoreError as exc:  # the file --store (or the live default) names: the user's argument
+        return fail("routerlab run", f"{exc} (--store PATH chooses the file)", EXIT_CONFIG)
     except RouterlabError as exc:
         return fail("routerlab run", f"{type(exc).__name__}: {exc}", EXIT_CALLS)
     except OSError as exc:

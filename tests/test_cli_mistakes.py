@@ -99,3 +99,66 @@ def test_numeric_flags_out_of_range_are_refused_at_parse_time(args, words):
     """QA: `run --seed -1` ran, then died with 'unexpected ValueError ... (a bug)', exit 1; `serve
     --latency-scale -1` / `nan` started a server."""
     one_line_error(run_cli(*args), *words)
+
+
+# ------------------------------------------------------------------ 3: a store that is no store
+def _valid_store(tmp: Path) -> Path:
+    from routerlab.harness.schema import make_row
+    from routerlab.harness.store import ResultStore
+
+    path = tmp / "good.sqlite"
+    store = ResultStore(path)
+    rows = [make_row({"strategy": "s", "prompt_id": f"p{i}", "task": "t", "sample": 0, "split": "all"},
+                     answer="x" * 200, score=1.0, final_model="m", cost=0.001, latency=0.1) for i in range(400)]
+    store.put_many("cfg", rows)
+    store.close()
+    assert path.stat().st_size > 9000 + 4096
+    return path
+
+
+def _damaged_copies(tmp: Path) -> dict[str, Path]:
+    good = _valid_store(tmp)
+    data = good.read_bytes()
+    flipped = bytearray(data)
+    for i in range(9000, 9000 + 4096):
+        flipped[i] ^= 0xA5
+    out = {"bit-flipped": bytes(flipped), "truncated": data[:len(data) // 3 + 17],
+           "csv": b"strategy,quality\ngpt-4o,0.8\n", "png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20}
+    paths = {}
+    for name, blob in out.items():
+        paths[name] = tmp / f"{name}.sqlite"
+        paths[name].write_bytes(blob)
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["bit-flipped", "truncated", "csv", "png"])
+def test_a_damaged_store_is_a_store_error_naming_the_file_and_left_untouched(tmp_path, kind):
+    """QA: a bit-flipped store escaped as sqlite3.DatabaseError 'database disk image is malformed'."""
+    from routerlab.errors import StoreError
+    from routerlab.harness.store import ResultStore
+
+    path = _damaged_copies(tmp_path)[kind]
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as info:
+        store = ResultStore(path)
+        try:
+            store.snapshot("cfg", "s")
+            store.rows()
+            store.count()
+        finally:
+            store.close()
+    text = str(info.value)
+    assert str(path) in text and "move it aside" in text and "store= path" not in text
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["bit-flipped", "csv"])
+def test_run_with_a_damaged_store_is_exit_2_naming_the_store_flag(tmp_path, kind):
+    """QA: `run --store summary.csv` exited 4 ('every call failed') saying 'pass another store= path';
+    a bit-flipped store was an 'unexpected DatabaseError (a bug)', exit 1."""
+    path = _damaged_copies(tmp_path)[kind]
+    before = path.read_bytes()
+    proc = run_cli("run", "--no-progress", "--tasks", "crux", "--strategies", "gpt-4o", "--store", str(path))
+    line = one_line_error(proc, str(path), "--store", "move it aside")
+    assert "store= path" not in line and "a bug" not in line
+    assert path.read_bytes() == before
