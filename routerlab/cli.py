@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ._args import ArgumentParser, fail, fraction, positive_int, seed
+from ._text import clip_sentences
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_DATA, EXIT_CALLS = 0, 1, 2, 3, 4
 
@@ -246,7 +247,7 @@ def _calls_status(results: Any) -> int:
     kinds = df["error_type"].value_counts()
     first = df.loc[df["error_type"] == kinds.index[0], "error"].iloc[0]
     print(f"routerlab: every call failed ({len(df):,} rows; {', '.join(f'{k}: {v:,}' for k, v in kinds.items())}). "
-          f"First {kinds.index[0]}: {str(first)[:300]}. Fix the keys or endpoints and run again: the failed "
+          f"First {kinds.index[0]}: {_sentence(clip_sentences(str(first)))} Fix the keys or endpoints and run again: the failed "
           "units are retried (--no-retry-failed keeps them)", file=sys.stderr)
     return EXIT_CALLS
 
@@ -263,6 +264,11 @@ def _parser() -> tuple[ArgumentParser, ArgumentParser]:
     sub.add_parser("export", help="export a routing table to production configs (see 'routerlab export --help')",
                    add_help=False)
     return parser, run
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence, so the next one can follow."""
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -162,3 +162,44 @@ def test_run_with_a_damaged_store_is_exit_2_naming_the_store_flag(tmp_path, kind
     line = one_line_error(proc, str(path), "--store", "move it aside")
     assert "store= path" not in line and "a bug" not in line
     assert path.read_bytes() == before
+
+
+# ------------------------------------------------------------------ 4: summaries cut at sentences, not quotes
+@pytest.mark.parametrize("text, limit, expected", [
+    ("Key 'X' is not set (see docs). Export it. Then retry.", 32, "Key 'X' is not set (see docs)."),
+    ("It failed (reason: the key. Export it, or pass api_key_env='A'.) Then more text here.", 40,
+     "It failed (reason: the key. Export it, or pass api_key_env='A'.) Then more text here."),
+    ("Say 'stop. now' please. Next one.", 20, "Say 'stop. now' please. Next one."),
+    ("Don't panic. It's fine [see a. b]. Last.", 36, "Don't panic. It's fine [see a. b]."),
+    ("short", 300, "short"),
+])
+def test_clip_sentences_never_ends_inside_a_quote_or_parenthesis(text, limit, expected):
+    from routerlab._text import clip_sentences
+
+    assert clip_sentences(text, limit) == expected
+
+
+def test_clip_sentences_marks_a_cut_of_a_huge_text():
+    from routerlab._text import clip_sentences
+
+    page = "<html>" + "x " * 5000 + "</html>"
+    out = clip_sentences(page, 300, hard_limit=1000)
+    head, rest = out.split(" … [")
+    assert len(head) <= 1000 and page.startswith(head) and rest == f"{len(page) - len(head):,} more characters]"
+
+
+def test_every_call_failed_summary_keeps_whole_sentences(tmp_path):
+    """QA: with no keys the summary ended "...Export it, or pass api_key_env='. Fix the keys..." and
+    "none of them returns by itself (. Fix": the error text was cut at 300 characters."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    proc = run_cli("run", "--live", "--config", str(ROOT / "examples" / "gateway.yaml"), "--strategies",
+                   "gpt-4o-mini,claude-3-haiku", "--tasks", "crux", "--no-progress", "--store",
+                   str(tmp_path / "s.sqlite"), cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    line = next(x for x in proc.stderr.splitlines() if "every call failed" in x)
+    first = line.split("First ", 1)[1].split(" Fix the keys or endpoints")[0]
+    assert first.endswith((".", "!", "?")), first
+    assert "='." not in line and "(." not in line and "='OTHER_VARIABLE'" in first
+    assert first.count("(") == first.count(")") and first.count("'") % 2 == 0, first
