@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser, run = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:
-        from .server.app import serve_main
+        from .server.serve import serve_main
 
         return int(serve_main(argv[1:]) or 0)
     if argv[:1] == ["export"]:

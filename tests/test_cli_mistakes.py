@@ -66,7 +66,7 @@ def test_export_of_a_missing_results_file_says_no_such_file(tmp_path):
 def _parsers() -> dict[str, object]:
     from routerlab.cli import _parser
     from routerlab.export import _export_parser
-    from routerlab.server.app import _serve_parser
+    from routerlab.server.serve import _serve_parser
 
     return {"run": _parser()[1], "serve": _serve_parser(), "export": _export_parser()}
 
@@ -203,3 +203,41 @@ def test_every_call_failed_summary_keeps_whole_sentences(tmp_path):
     assert first.endswith((".", "!", "?")), first
     assert "='." not in line and "(." not in line and "='OTHER_VARIABLE'" in first
     assert first.count("(") == first.count(")") and first.count("'") % 2 == 0, first
+
+
+# ------------------------------------------------------------------ 5: serve refuses what could never work
+@pytest.mark.parametrize("args, words", [
+    (("--fault", "P1:start=10,end=5,status=500"), ("--fault", "end=5", "after start=10")),
+    (("--fault", "P2:start=3,end=3,status=503"), ("--fault", "never active")),
+    (("--fault", "*:start=-2,status=503"), ("--fault", "start=-2", ">= 0")),
+    (("--api-key-env", "P1"), ("--api-key-env", "DEP=VARIABLE")),
+    (("--api-key-env", "=OPENAI_API_KEY"), ("--api-key-env", "DEP=VARIABLE")),
+    (("--api-key-env", "P1="), ("--api-key-env", "DEP=VARIABLE")),
+])
+def test_serve_refuses_a_fault_window_never_active_and_a_malformed_key_flag(args, words):
+    """QA: `serve --fault P1:start=10,end=5,...` started with a window never active; `--api-key-env P1`
+    said "environment variable '' is not set"."""
+    line = one_line_error(run_cli("serve", "--port", "0", *args, timeout=60), *words)
+    assert "''" not in line
+
+
+def test_a_window_ending_before_it_starts_is_refused_by_the_python_api_and_admin_too():
+    """The same rule wherever a window comes from (Window(...), set_faults, POST /_admin/faults)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from routerlab.errors import ConfigError
+    from routerlab.server import ProviderServer, Window
+
+    with pytest.raises(ConfigError, match="after start"):
+        Window(30, 10, status=503)
+    with ProviderServer(["P1"], port=0, admin_token="t" * 24) as srv:
+        body = json.dumps({"windows": [{"start": 5, "end": 1, "status": 500}]}).encode()
+        req = urllib.request.Request(f"{srv.url}/_admin/faults/P1", data=body, method="POST",
+                                     headers={"Authorization": "Bearer " + "t" * 24,
+                                              "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=10)
+        assert info.value.code in (400, 422) and b"after start" in info.value.read()
+        assert srv.faults("P1").windows == ()
