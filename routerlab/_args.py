@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 __all__ = ["ArgumentParser", "fraction", "positive_int", "seed", "non_negative_float", "port", "fail", "EXIT_USAGE",
-           "NUMBER_TYPES"]
+           "NUMBER_TYPES", "names", "http_url"]
 
 N = TypeVar("N", int, float)
 
@@ -66,6 +66,35 @@ def port(text: str) -> int:
     """A TCP port 0-65535 (0: any free port)."""
     return _checked(text, int, "is not a port number; give 0-65535 (0: any free port)", lambda v: 0 <= v <= 65535,
                     lambda v: f"{v} is not a port number; give 0-65535 (0: any free port)")
+
+
+def names(example: str) -> Callable[[str], list[str]]:
+    """A comma-separated list type whose parse is the non-empty, stripped names in order, without
+    repeats; ``""`` or ``", ,"`` is refused (an empty list would silently mean "everything")."""
+    def parse(text: str) -> list[str]:
+        items = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+        if not items:
+            raise argparse.ArgumentTypeError(f"{text!r} is empty; give comma-separated names such as {example} "
+                                             "(or leave the flag out for the default)")
+        return items
+    parse.__name__ = "names"  # argparse names the type in its own messages
+    return parse
+
+
+def http_url(text: str) -> str:
+    """An absolute ``http://`` or ``https://`` URL with a host (e.g. ``--api-base``), without a trailing slash."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL; give one such as "
+                                         "http://127.0.0.1:8000/v1 or https://api.openai.com/v1")
+    return text.strip().rstrip("/")
 
 
 #: Every numeric argument type of the ``routerlab`` parsers: each checks its range at parse time, so a

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ._args import ArgumentParser, fail, fraction, positive_int, seed
+from ._args import ArgumentParser, fail, fraction, names, positive_int, seed
 from ._text import clip_sentences
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_DATA, EXIT_CALLS = 0, 1, 2, 3, 4
@@ -36,10 +36,10 @@ def _run_parser(sub: Any) -> ArgumentParser:
     p.add_argument("--dataset", default="zeroeval",
                    help="bundled name (zeroeval, routellm) or a path to a JSONL / CSV / Parquet file or folder "
                         "(default: zeroeval)")
-    p.add_argument("--strategies", help="comma-separated strategy names or groups to run: 'default' (the built-ins "
+    p.add_argument("--strategies", type=names("gpt-4o,task or learners"), help="comma-separated strategy names or groups to run: 'default' (the built-ins "
                    "that fit quickly, and every model), 'learners' (the routers that learn from prompt text and the "
                    "learned cascade), 'all' (default: default)")
-    p.add_argument("--tasks", help="comma-separated tasks to keep (default: all)")
+    p.add_argument("--tasks", type=names("gsm,crux"), help="comma-separated tasks to keep (default: all)")
     p.add_argument("--test-size", type=fraction, default=0.5,
                    help="share of prompts held out for evaluation, strictly between 0 and 1; learned strategies "
                         "fit on the rest (default: 0.5)")
@@ -98,16 +98,7 @@ def _format_table(summary: Any) -> str:
 
 def _caller(args: argparse.Namespace, ds: Any) -> tuple[Any, Any, str]:
     """(caller, local server to close or None, mode): replay (None), the local server, or a live Gateway."""
-    from .errors import ConfigError
-
-    if args.live and args.server:
-        raise ConfigError("--live and --server are exclusive: --server runs live against the local server")
     if args.live:
-        if not args.config:
-            raise ConfigError("--live needs --config gateway.yaml (deployments, keys as env var names; "
-                              "see examples/gateway.yaml)")
-        if not Path(args.config).is_file():
-            raise ConfigError(f"--config {args.config}: no such file (see examples/gateway.yaml for one)")
         from .live.gateway import Gateway
 
         return Gateway.from_config(args.config), None, "live"
@@ -117,6 +108,24 @@ def _caller(args: argparse.Namespace, ds: Any) -> tuple[Any, Any, str]:
         caller, server = local_gateway(ds, models=ds.models)
         return caller, server, "server"
     return None, None, "replay"
+
+
+def _check_modes(args: argparse.Namespace) -> None:
+    """Flags that contradict each other or would be ignored, refused before any work (ConfigError)."""
+    from .errors import ConfigError
+
+    if args.live and args.server:
+        raise ConfigError("--live and --server are exclusive: --server runs live against the local server")
+    if args.config and not args.live:
+        raise ConfigError(f"--config {args.config} is read only with --live"
+                          + (": --server configures a gateway for the local server itself; drop --config, or use "
+                             "--live --config FILE for real providers" if args.server else
+                             "; add --live to call the providers it names, or drop --config to replay"))
+    if args.live and not args.config:
+        raise ConfigError("--live needs --config gateway.yaml (deployments, keys as env var names; "
+                          "see examples/gateway.yaml)")
+    if args.live and not Path(args.config).is_file():
+        raise ConfigError(f"--config {args.config}: no such file (see examples/gateway.yaml for one)")
 
 
 def _store(args: argparse.Namespace, ds: Any, caller: Any, mode: str) -> str | None:
@@ -132,13 +141,13 @@ def _store(args: argparse.Namespace, ds: Any, caller: Any, mode: str) -> str | N
     return f"routerlab-runs/{ds.name}-{mode}-{digest}.sqlite"
 
 
-def _select(train: Any, test: Any, models: list[str], seed: int, names: str | None) -> dict[str, Any]:
+def _select(train: Any, test: Any, models: list[str], seed: int, named: list[str] | None) -> dict[str, Any]:
     """The strategies ``--strategies`` names: single strategies and groups (default, learners, all),
     built and fitted on ``train``. Raises ConfigError naming unknown names and what is available."""
     from .errors import ConfigError
     from .routers.defaults import GROUPS, expand_groups
 
-    named = [s.strip() for s in (names or "").split(",") if s.strip()]
+    named = list(named or [])
     groups, wanted = expand_groups(named)
     build = [g for g in GROUPS if g in groups or set(GROUPS[g]) & set(wanted)] or ["default"]
     strategies = build_strategies(train, models, seed, evaluation=test, groups=tuple(build))
@@ -159,9 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .harness.experiment import Experiment
 
     t0 = time.perf_counter()
+    _check_modes(args)
     ds = datasets.load(args.dataset)
     if args.tasks:
-        wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        wanted = args.tasks
         unknown = sorted(set(wanted) - set(ds.tasks))
         if unknown:
             raise ConfigError(f"--tasks: {', '.join(unknown)} not in data set {ds.name!r}; its tasks: "

@@ -79,8 +79,10 @@ def test_no_numeric_flag_takes_an_unchecked_int_or_float():
     for name, parser in _parsers().items():
         for action in parser._actions:  # type: ignore[attr-defined]
             assert action.type not in (int, float), f"routerlab {name} {action.option_strings}: bare {action.type}"
-            if action.type is not None:
-                assert action.type in NUMBER_TYPES, (name, action.option_strings, action.type)
+            if action.type is not None:  # every typed flag is checked by one of routerlab._args's types
+                assert action.type.__module__ == "routerlab._args", (name, action.option_strings, action.type)
+    numeric = {a.type for p in _parsers().values() for a in p._actions if a.type in NUMBER_TYPES}  # type: ignore[attr-defined]
+    assert len(numeric) == len(NUMBER_TYPES)  # each checked numeric type is in use
 
 
 @pytest.mark.parametrize("args, words", [
@@ -241,3 +243,39 @@ def test_a_window_ending_before_it_starts_is_refused_by_the_python_api_and_admin
             urllib.request.urlopen(req, timeout=10)
         assert info.value.code in (400, 422) and b"after start" in info.value.read()
         assert srv.faults("P1").windows == ()
+
+
+# ------------------------------------------------------------------ 6: empty or ignored values
+@pytest.mark.parametrize("args, words", [
+    (("run", "--strategies", ""), ("--strategies", "is empty", "such as")),
+    (("run", "--strategies", ", ,"), ("--strategies", "is empty")),
+    (("run", "--tasks", ""), ("--tasks", "is empty")),
+    (("run", "--tasks", " , "), ("--tasks", "is empty")),
+    (("serve", "--deployments", ","), ("--deployments", "is empty")),
+    (("run", "--server", "--config", "x.yaml"), ("--config x.yaml", "only with --live", "drop --config")),
+    (("run", "--config", "x.yaml"), ("--config x.yaml", "only with --live")),
+    (("export", "t.json", "--api-base", "notaurl"), ("--api-base", "'notaurl'", "http(s) URL")),
+    (("export", "t.json", "--api-base", "ftp://host/v1"), ("--api-base", "http(s) URL")),
+    (("export", "t.json", "--api-base", "http://"), ("--api-base", "http(s) URL")),
+])
+def test_empty_or_ignored_values_are_refused(args, words):
+    """QA: `--strategies ""`, `", ,"` and `--tasks ""` silently ran everything; `--server --config x.yaml`
+    ignored the config; `export --api-base notaurl` went into the LiteLLM config."""
+    one_line_error(run_cli(*args), *words)
+
+
+def test_api_base_url_reaches_the_litellm_config(tmp_path):
+    """The sibling that must keep working: a real URL is accepted and written, without a trailing slash."""
+    import yaml
+
+    path = tmp_path / "table.json"
+    from routerlab.export import to_json
+
+    path.write_text(to_json({"name": "t", "tasks": [{"task": "math", "patterns": [r"\d+\s*[-+*/]\s*\d+"]}],
+                             "routes": {"math": "gpt-4o-mini"}, "default": "gpt-4o"}))
+    proc = run_cli("export", str(path), "--to", "litellm", "--api-base", "http://127.0.0.1:8000/v1/",
+                   "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    cfg = yaml.safe_load((tmp_path / "out" / "litellm_config.yaml").read_text())
+    bases = {m["litellm_params"].get("api_base") for m in cfg["model_list"]}
+    assert bases == {"http://127.0.0.1:8000/v1"}

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .._args import ArgumentParser, non_negative_float, port, seed
+from .._args import ArgumentParser, names, non_negative_float, port, seed
 from ..errors import ConfigError
 from .app import _FAULT_FIELDS, Answers, ProviderServer, answers_from_dataset
 from .guard import DEFAULT_MAX_BODY
@@ -79,7 +79,7 @@ def _serve_parser() -> ArgumentParser:
                "the server binds 127.0.0.1 only and answers 403 to a foreign Host or a browser's foreign Origin\n\n"
                "example:\n  routerlab serve --port 8000 --dataset zeroeval --fault P1:status=429,retry_after=7")
     ap.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free port)")
-    ap.add_argument("--deployments", default="P1,P2,P3",
+    ap.add_argument("--deployments", type=names("P1,P2,P3"), default=["P1", "P2", "P3"],
                     help="comma-separated deployment names, each its own endpoint /d/NAME with its own faults and "
                          "log (default: P1,P2,P3)")
     ap.add_argument("--latency-scale", type=non_negative_float, default=1.0,
@@ -118,7 +118,7 @@ def _load_answers(dataset: str | None) -> Answers | None:
 
 
 def _server_from_args(args: argparse.Namespace) -> ProviderServer:
-    srv = ProviderServer([d.strip() for d in args.deployments.split(",") if d.strip()], port=args.port,
+    srv = ProviderServer(args.deployments, port=args.port,
                          answers=_load_answers(args.dataset), latency_scale=args.latency_scale, seed=args.seed,
                          max_body=args.max_body, admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENV),
                          allowed_hosts=args.allow_host, allowed_origins=args.allow_origin)
