@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 __all__ = ["ArgumentParser", "fraction", "positive_int", "seed", "non_negative_float", "port", "fail", "EXIT_USAGE",
-           "NUMBER_TYPES", "names", "http_url"]
+           "NUMBER_TYPES", "names", "http_url", "plain_text"]
 
 N = TypeVar("N", int, float)
 
@@ -31,10 +32,29 @@ EXIT_USAGE = 2
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose errors are one line on stderr and exit code 2."""
+    """``argparse.ArgumentParser`` whose errors are one line on stderr and exit code 2, and whose
+    ``--help`` is plain text: descriptions taken from docstrings lose their reStructuredText markup."""
+
+    def format_help(self) -> str:
+        return plain_text(super().format_help())
+
+    def format_usage(self) -> str:
+        return plain_text(super().format_usage())
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without reStructuredText inline markup: ````x```` → ``x``, ``:class:`~a.B``` → ``a.B``,
+    and ``Example::`` → ``Example:`` (what a terminal should show of a docstring)."""
+    text = _ROLE.sub(lambda m: m.group(1), text)
+    text = _LITERAL.sub(lambda m: m.group(1), text)
+    return re.sub(r"(\S)::$", r"\1:", text, flags=re.MULTILINE)
 
 
 def fraction(text: str) -> float:

@@ -279,3 +279,24 @@ def test_api_base_url_reaches_the_litellm_config(tmp_path):
     cfg = yaml.safe_load((tmp_path / "out" / "litellm_config.yaml").read_text())
     bases = {m["litellm_params"].get("api_base") for m in cfg["model_list"]}
     assert bases == {"http://127.0.0.1:8000/v1"}
+
+
+# ------------------------------------------------------------------ 7: help is plain text
+@pytest.mark.parametrize("cmd", [(), ("run",), ("serve",), ("export",)])
+def test_help_has_no_restructuredtext_markup(cmd):
+    """QA: `export --help` started with "``routerlab export``:" (the docstring's RST)."""
+    import re
+
+    proc = run_cli(*cmd, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "``" not in proc.stdout and not re.search(r":[a-z]+:`", proc.stdout), proc.stdout
+    assert not re.search(r"\S::$", proc.stdout, re.MULTILINE)
+    name = " ".join(("routerlab", *cmd))
+    assert name in proc.stdout
+
+
+def test_plain_text_strips_roles_and_literals():
+    from routerlab._args import plain_text
+
+    assert plain_text("``routerlab export``: see :class:`~routerlab.runtime.Router` and :func:`load <a.load>`."
+                      "\nExample::") == "routerlab export: see routerlab.runtime.Router and load.\nExample:"

@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -269,8 +270,11 @@ def write(table: Any, out: str | os.PathLike[str], formats: Iterable[str] = tupl
 
 # --------------------------------------------------------------------------------------- CLI
 def _export_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="routerlab export", description=(export_main.__doc__ or "").split("\n\n")[0],
-                            epilog="formats: " + ", ".join(f"{k} -> {v}" for k, v in FORMATS.items()))
+    head, _, examples = (export_main.__doc__ or "").partition("Examples::")
+    parser = ArgumentParser(prog="routerlab export", description=head.strip(),
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            epilog="formats: " + ", ".join(f"{k} -> {v}" for k, v in FORMATS.items()) + "\n\nexamples:\n"
+                                   + "\n".join("  " + line.strip() for line in examples.strip().splitlines()))
     parser.add_argument("table", nargs="?", help="a routing-table JSON file")
     parser.add_argument("--results", help="build the table from a results file instead: the results.parquet (or a "
                         "results CSV) that 'routerlab run --out DIR' or Results.to_parquet writes")
