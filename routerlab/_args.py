@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 __all__ = ["ArgumentParser", "fraction", "positive_int", "seed", "non_negative_float", "port", "fail", "EXIT_USAGE",
-           "NUMBER_TYPES", "names", "http_url", "plain_text"]
+           "NUMBER_TYPES", "names", "http_url", "plain_text", "writable_dir"]
 
 N = TypeVar("N", int, float)
 
@@ -115,6 +115,35 @@ def http_url(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL; give one such as "
                                          "http://127.0.0.1:8000/v1 or https://api.openai.com/v1")
     return text.strip().rstrip("/")
+
+
+def writable_dir(text: str) -> str:
+    """An output directory this process can write files into, checked when the flags are parsed, so a
+    long run never ends in a write error. Probed by really creating (and removing) a file: permission
+    bits lie for root and on special file systems such as /proc. Directories the probe had to create
+    are removed again; the command creates them when it writes."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(text).expanduser()
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"{text} exists and is not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".routerlab-probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise argparse.ArgumentTypeError(f"cannot write into {text} ({reason}); give a directory you can "
+                                         "write to, e.g. results/") from None
+    finally:
+        for made in missing:  # innermost first; only empty ones, never what another process put there
+            try:
+                made.rmdir()
+            except OSError:
+                break
+    return text
 
 
 #: Every numeric argument type of the ``routerlab`` parsers: each checks its range at parse time, so a

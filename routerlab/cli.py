@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ._args import ArgumentParser, fail, fraction, names, positive_int, seed
+from ._args import ArgumentParser, fail, fraction, names, positive_int, seed, writable_dir
 from ._text import clip_sentences
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_DATA, EXIT_CALLS = 0, 1, 2, 3, 4
@@ -54,7 +54,7 @@ def _run_parser(sub: Any) -> ArgumentParser:
                    help="call again the stored units that failed for reasons outside the prompt (missing key, auth, "
                         "unavailable, timeouts, 5xx); --no-retry-failed replays stored failures as they are, to "
                         "reproduce a run exactly (default: --retry-failed)")
-    p.add_argument("--out", help="directory for results.parquet, summary.csv, summary.md and frontier.png")
+    p.add_argument("--out", type=writable_dir, help="directory for results.parquet, summary.csv, summary.md and frontier.png")
     p.add_argument("--live", action="store_true", help="call real providers through the Gateway (needs --config)")
     p.add_argument("--config", help="Gateway YAML config for --live (see examples/gateway.yaml)")
     p.add_argument("--server", action="store_true",

@@ -300,3 +300,22 @@ def test_plain_text_strips_roles_and_literals():
 
     assert plain_text("``routerlab export``: see :class:`~routerlab.runtime.Router` and :func:`load <a.load>`."
                       "\nExample::") == "routerlab export: see routerlab.runtime.Router and load.\nExample:"
+
+
+# ------------------------------------------------------------------ 8: output checked before the work
+@pytest.mark.parametrize("cmd", [("run", "--no-progress", "--out"), ("export", "t.json", "-o")])
+def test_an_unwritable_output_directory_is_refused_before_any_work(tmp_path, cmd):
+    """QA: `run --out /proc/forbidden` did the whole run before failing to write."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    for target in ("/proc/forbidden", str(a_file), str(a_file / "sub")):
+        proc = run_cli(*cmd, target)
+        one_line_error(proc, "--out", target, "cannot write")
+        assert proc.stdout == ""  # no results table: refused before the run, not after it
+
+
+def test_a_new_output_directory_is_not_left_behind_by_a_refused_command(tmp_path):
+    out = tmp_path / "new" / "deep"
+    proc = run_cli("run", "--no-progress", "--out", str(out), "--seed", "-1")
+    one_line_error(proc, "--seed")
+    assert not (tmp_path / "new").exists()

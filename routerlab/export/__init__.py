@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._args import ArgumentParser, fail, http_url, positive_int
+from .._args import ArgumentParser, fail, http_url, positive_int, writable_dir
 from ..errors import ConfigError, RouterlabError, kind_for_status, statuses
 from ..harness.tables import document_from_results
 from ..routers.document import KEY_ENV, _env_name, document_from_router, model_entry
@@ -280,7 +280,7 @@ def _export_parser() -> ArgumentParser:
                         "results CSV) that 'routerlab run --out DIR' or Results.to_parquet writes")
     parser.add_argument("--strategy", help="with --results: the strategy whose decisions to export")
     parser.add_argument("--to", action="append", choices=[*FORMATS, "all"], help="format(s); default: all")
-    parser.add_argument("-o", "--out", default=".", help="output directory (default: .)")
+    parser.add_argument("-o", "--out", type=writable_dir, default=".", help="output directory (default: .)")
     parser.add_argument("--api-base", type=http_url, help="serve every model from this base URL (e.g. a local server)")
     parser.add_argument("--fallbacks", type=positive_int, default=2, help="with --results: fallbacks per model (default: 2)")
     parser.add_argument("--dataset", help="with --results: the data set the results were computed on (bundled name or "
