@@ -21,7 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ._args import ArgumentParser, fail, fraction, positive_int
+from ._args import ArgumentParser, fail, fraction, names, positive_int, seed, writable_dir
+from ._text import clip_sentences
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_DATA, EXIT_CALLS = 0, 1, 2, 3, 4
 
@@ -35,14 +36,14 @@ def _run_parser(sub: Any) -> ArgumentParser:
     p.add_argument("--dataset", default="zeroeval",
                    help="bundled name (zeroeval, routellm) or a path to a JSONL / CSV / Parquet file or folder "
                         "(default: zeroeval)")
-    p.add_argument("--strategies", help="comma-separated strategy names or groups to run: 'default' (the built-ins "
+    p.add_argument("--strategies", type=names("gpt-4o,task or learners"), help="comma-separated strategy names or groups to run: 'default' (the built-ins "
                    "that fit quickly, and every model), 'learners' (the routers that learn from prompt text and the "
                    "learned cascade), 'all' (default: default)")
-    p.add_argument("--tasks", help="comma-separated tasks to keep (default: all)")
+    p.add_argument("--tasks", type=names("gsm,crux"), help="comma-separated tasks to keep (default: all)")
     p.add_argument("--test-size", type=fraction, default=0.5,
                    help="share of prompts held out for evaluation, strictly between 0 and 1; learned strategies "
                         "fit on the rest (default: 0.5)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed, default=0,
                    help="seed of the train/test split, the random router, the simulated judge and the simulated "
                         "latencies: the same seed gives the same table (default: 0)")
     p.add_argument("--store", help="results store (a SQLite file): a re-run computes only what is missing. Default: "
@@ -53,7 +54,7 @@ def _run_parser(sub: Any) -> ArgumentParser:
                    help="call again the stored units that failed for reasons outside the prompt (missing key, auth, "
                         "unavailable, timeouts, 5xx); --no-retry-failed replays stored failures as they are, to "
                         "reproduce a run exactly (default: --retry-failed)")
-    p.add_argument("--out", help="directory for results.parquet, summary.csv, summary.md and frontier.png")
+    p.add_argument("--out", type=writable_dir, help="directory for results.parquet, summary.csv, summary.md and frontier.png")
     p.add_argument("--live", action="store_true", help="call real providers through the Gateway (needs --config)")
     p.add_argument("--config", help="Gateway YAML config for --live (see examples/gateway.yaml)")
     p.add_argument("--server", action="store_true",
@@ -97,16 +98,7 @@ def _format_table(summary: Any) -> str:
 
 def _caller(args: argparse.Namespace, ds: Any) -> tuple[Any, Any, str]:
     """(caller, local server to close or None, mode): replay (None), the local server, or a live Gateway."""
-    from .errors import ConfigError
-
-    if args.live and args.server:
-        raise ConfigError("--live and --server are exclusive: --server runs live against the local server")
     if args.live:
-        if not args.config:
-            raise ConfigError("--live needs --config gateway.yaml (deployments, keys as env var names; "
-                              "see examples/gateway.yaml)")
-        if not Path(args.config).is_file():
-            raise ConfigError(f"--config {args.config}: no such file (see examples/gateway.yaml for one)")
         from .live.gateway import Gateway
 
         return Gateway.from_config(args.config), None, "live"
@@ -116,6 +108,24 @@ def _caller(args: argparse.Namespace, ds: Any) -> tuple[Any, Any, str]:
         caller, server = local_gateway(ds, models=ds.models)
         return caller, server, "server"
     return None, None, "replay"
+
+
+def _check_modes(args: argparse.Namespace) -> None:
+    """Flags that contradict each other or would be ignored, refused before any work (ConfigError)."""
+    from .errors import ConfigError
+
+    if args.live and args.server:
+        raise ConfigError("--live and --server are exclusive: --server runs live against the local server")
+    if args.config and not args.live:
+        raise ConfigError(f"--config {args.config} is read only with --live"
+                          + (": --server configures a gateway for the local server itself; drop --config, or use "
+                             "--live --config FILE for real providers" if args.server else
+                             "; add --live to call the providers it names, or drop --config to replay"))
+    if args.live and not args.config:
+        raise ConfigError("--live needs --config gateway.yaml (deployments, keys as env var names; "
+                          "see examples/gateway.yaml)")
+    if args.live and not Path(args.config).is_file():
+        raise ConfigError(f"--config {args.config}: no such file (see examples/gateway.yaml for one)")
 
 
 def _store(args: argparse.Namespace, ds: Any, caller: Any, mode: str) -> str | None:
@@ -131,13 +141,13 @@ def _store(args: argparse.Namespace, ds: Any, caller: Any, mode: str) -> str | N
     return f"routerlab-runs/{ds.name}-{mode}-{digest}.sqlite"
 
 
-def _select(train: Any, test: Any, models: list[str], seed: int, names: str | None) -> dict[str, Any]:
+def _select(train: Any, test: Any, models: list[str], seed: int, named: list[str] | None) -> dict[str, Any]:
     """The strategies ``--strategies`` names: single strategies and groups (default, learners, all),
     built and fitted on ``train``. Raises ConfigError naming unknown names and what is available."""
     from .errors import ConfigError
     from .routers.defaults import GROUPS, expand_groups
 
-    named = [s.strip() for s in (names or "").split(",") if s.strip()]
+    named = list(named or [])
     groups, wanted = expand_groups(named)
     build = [g for g in GROUPS if g in groups or set(GROUPS[g]) & set(wanted)] or ["default"]
     strategies = build_strategies(train, models, seed, evaluation=test, groups=tuple(build), explicit=tuple(named))
@@ -159,9 +169,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .harness.experiment import Experiment
 
     t0 = time.perf_counter()
+    _check_modes(args)
     ds = datasets.load(args.dataset)
     if args.tasks:
-        wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        wanted = args.tasks
         unknown = sorted(set(wanted) - set(ds.tasks))
         if unknown:
             raise ConfigError(f"--tasks: {', '.join(unknown)} not in data set {ds.name!r}; its tasks: "
@@ -257,13 +268,13 @@ def _calls_status(results: Any) -> int:
     kinds = df["error_type"].value_counts()
     first = df.loc[df["error_type"] == kinds.index[0], "error"].iloc[0]
     print(f"routerlab: every call failed ({len(df):,} rows; {', '.join(f'{k}: {v:,}' for k, v in kinds.items())}). "
-          f"First {kinds.index[0]}: {str(first)[:300]}. Fix the keys or endpoints and run again: the failed "
+          f"First {kinds.index[0]}: {_sentence(clip_sentences(str(first)))} Fix the keys or endpoints and run again: the failed "
           "units are retried (--no-retry-failed keeps them)", file=sys.stderr)
     return EXIT_CALLS
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The ``routerlab`` command; returns the exit code (see the module doc)."""
+def _parser() -> tuple[ArgumentParser, ArgumentParser]:
+    """The top-level parser and its ``run`` subparser (``serve`` and ``export`` parse their own flags)."""
     doc = __doc__ or ""
     parser = ArgumentParser(prog="routerlab", description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[-1],
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -273,9 +284,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="start the local provider server (see 'routerlab serve --help')", add_help=False)
     sub.add_parser("export", help="export a routing table to production configs (see 'routerlab export --help')",
                    add_help=False)
+    return parser, run
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence, so the next one can follow."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``routerlab`` command; returns the exit code (see the module doc)."""
+    parser, run = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:
-        from .server.app import serve_main
+        from .server.serve import serve_main
 
         return int(serve_main(argv[1:]) or 0)
     if argv[:1] == ["export"]:
@@ -293,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _guarded(args: argparse.Namespace) -> int:
     """``cmd_run`` with every expected error as one line and its exit code, never a traceback."""
-    from .errors import ConfigError, DatasetError, RouterlabError
+    from .errors import ConfigError, DatasetError, RouterlabError, StoreError
 
     try:
         with warnings.catch_warnings():
@@ -303,6 +325,8 @@ def _guarded(args: argparse.Namespace) -> int:
         return fail("routerlab run", f"data set error: {exc}", EXIT_DATA)
     except ConfigError as exc:
         return fail("routerlab run", str(exc), EXIT_CONFIG)
+    except StoreError as exc:  # the file --store (or the live default) names: the user's argument
+        return fail("routerlab run", f"{exc} (--store PATH chooses the file)", EXIT_CONFIG)
     except RouterlabError as exc:
         return fail("routerlab run", f"{type(exc).__name__}: {exc}", EXIT_CALLS)
     except OSError as exc:

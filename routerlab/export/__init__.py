@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -40,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._args import ArgumentParser, fail, positive_int
+from .._args import ArgumentParser, fail, http_url, positive_int, writable_dir
 from ..errors import ConfigError, RouterlabError, kind_for_status, statuses
 from ..harness.tables import document_from_results
 from ..routers.document import KEY_ENV, _env_name, document_from_router, model_entry
@@ -268,6 +269,27 @@ def write(table: Any, out: str | os.PathLike[str], formats: Iterable[str] = tupl
 
 
 # --------------------------------------------------------------------------------------- CLI
+def _export_parser() -> ArgumentParser:
+    head, _, examples = (export_main.__doc__ or "").partition("Examples::")
+    parser = ArgumentParser(prog="routerlab export", description=head.strip(),
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            epilog="formats: " + ", ".join(f"{k} -> {v}" for k, v in FORMATS.items()) + "\n\nexamples:\n"
+                                   + "\n".join("  " + line.strip() for line in examples.strip().splitlines()))
+    parser.add_argument("table", nargs="?", help="a routing-table JSON file")
+    parser.add_argument("--results", help="build the table from a results file instead: the results.parquet (or a "
+                        "results CSV) that 'routerlab run --out DIR' or Results.to_parquet writes")
+    parser.add_argument("--strategy", help="with --results: the strategy whose decisions to export")
+    parser.add_argument("--to", action="append", choices=[*FORMATS, "all"], help="format(s); default: all")
+    parser.add_argument("-o", "--out", type=writable_dir, default=".", help="output directory (default: .)")
+    parser.add_argument("--api-base", type=http_url, help="serve every model from this base URL (e.g. a local server)")
+    parser.add_argument("--fallbacks", type=positive_int, default=2, help="with --results: fallbacks per model (default: 2)")
+    parser.add_argument("--dataset", help="with --results: the data set the results were computed on (bundled name or "
+                        "path), whose prompts teach the table to detect tasks; default: the bundled set the results name")
+    parser.add_argument("--labels-only", action="store_true",
+                        help="with --results: export routes without task detection (requests must carry their task)")
+    return parser
+
+
 def export_main(argv: Sequence[str] | None = None) -> int:
     """``routerlab export``: a routing table (JSON) or an experiment's results to production configs.
 
@@ -276,20 +298,7 @@ def export_main(argv: Sequence[str] | None = None) -> int:
         routerlab export routing_table.json --to litellm --to env -o deploy/
         routerlab export --results runs/zeroeval.parquet --strategy task-router -o deploy/
     """
-    parser = ArgumentParser(prog="routerlab export", description=(export_main.__doc__ or "").split("\n\n")[0],
-                            epilog="formats: " + ", ".join(f"{k} -> {v}" for k, v in FORMATS.items()))
-    parser.add_argument("table", nargs="?", help="a routing-table JSON file")
-    parser.add_argument("--results", help="build the table from a results file instead: the results.parquet (or a "
-                        "results CSV) that 'routerlab run --out DIR' or Results.to_parquet writes")
-    parser.add_argument("--strategy", help="with --results: the strategy whose decisions to export")
-    parser.add_argument("--to", action="append", choices=[*FORMATS, "all"], help="format(s); default: all")
-    parser.add_argument("-o", "--out", default=".", help="output directory (default: .)")
-    parser.add_argument("--api-base", help="serve every model from this base URL (e.g. a local server)")
-    parser.add_argument("--fallbacks", type=positive_int, default=2, help="with --results: fallbacks per model (default: 2)")
-    parser.add_argument("--dataset", help="with --results: the data set the results were computed on (bundled name or "
-                        "path), whose prompts teach the table to detect tasks; default: the bundled set the results name")
-    parser.add_argument("--labels-only", action="store_true",
-                        help="with --results: export routes without task detection (requests must carry their task)")
+    parser = _export_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     formats = list(FORMATS) if not args.to or "all" in args.to else list(dict.fromkeys(args.to))
     try:

@@ -72,6 +72,24 @@ def _check_not_summary(columns: Sequence[str], path: Path) -> None:
                           f"({path.with_name('results.parquet')})")
 
 
+def _check_readable(path: Path) -> None:
+    """A missing path is FileNotFoundError with a real message; a directory a ConfigError naming the
+    results file inside it when there is one."""
+    import errno
+
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    if path.is_dir():
+        inside = path / "results.parquet"
+        hint = f"pass {inside}" if inside.is_file() else "pass the results.parquet that 'routerlab run --out DIR' writes"
+        raise ConfigError(f"{path} is a directory, not a results file: {hint}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "unreadable"
+
+
 @dataclass
 class Results:
     """An experiment's results: ``df`` (long form, :mod:`~routerlab.harness.schema`'s columns) plus
@@ -345,22 +363,40 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
-        """Read a table written by ``to_parquet`` or ``to_csv``.
+        """Read a table written by ``to_parquet`` or ``to_csv`` (Parquet is recognised by its ``PAR1``
+        magic bytes, whatever the suffix; anything else is read as CSV).
 
-        Raises ``FileNotFoundError`` for a missing file and :class:`~routerlab.errors.ConfigError` for a
-        file that is not a results table (e.g. the ``summary.csv`` written next to ``results.parquet``:
-        one row per strategy, which cannot be replayed or exported).
+        Raises ``FileNotFoundError`` (errno ENOENT, the path as ``filename``) for a missing file and
+        :class:`~routerlab.errors.ConfigError` for anything that is not a results table: a directory, a
+        PNG or other binary, a truncated Parquet file, a CSV without the results columns, or the
+        ``summary.csv`` written next to ``results.parquet`` (one row per strategy, which cannot be
+        replayed or exported). Each message names the file and what to pass instead.
         """
         path = Path(path)
-        if path.suffix == ".parquet":
+        _check_readable(path)
+        try:
+            return cls._read(path)
+        except (ConfigError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any parser's complaint means "not a results table"
+            raise ConfigError(f"{path} is not a results table ({type(exc).__name__}: {_first_line(exc)}): pass "
+                              "the results.parquet (or results CSV) that 'routerlab run --out DIR' or "
+                              "Results.to_parquet writes") from exc
+
+    @classmethod
+    def _read(cls, path: Path) -> Results:
+        with path.open("rb") as f:
+            magic = f.read(4)
+        if magic == b"PAR1":
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)
             _check_not_summary(table.column_names, path)
             meta = json.loads((table.schema.metadata or {}).get(b"routerlab", b"{}"))
             return cls(table.to_pandas(), meta)
-        import pandas as pd
-
+        if path.suffix == ".parquet":
+            raise ConfigError(f"{path} is not a Parquet file (it does not start with PAR1; truncated or "
+                              "another format): write it again with 'routerlab run --out DIR' or Results.to_parquet")
         _check_not_summary(pd.read_csv(path, nrows=0).columns, path)
         df = schema.read_csv(path)
         meta_file = path.with_suffix(path.suffix + ".meta.json")

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
 
@@ -42,6 +43,30 @@ from . import schema
 __all__ = ["ResultStore", "MemoryStore", "Snapshot", "Unit"]
 
 Unit = tuple[str, int]  # (prompt id, sample)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    """How to fix a store SQLite cannot read: a damaged or foreign file is left as it is (never repaired
+    or overwritten: its rows may be all that is left of paid calls); a lock or I/O error needs no advice."""
+    if isinstance(exc, sqlite3.OperationalError) or not isinstance(exc, sqlite3.DatabaseError):
+        return ""
+    return (". The file is damaged or not a routerlab results store and was left untouched: move it aside "
+            "(or delete it) to start a new store there, or point the store at another file")
+
+
+def _reads(method: Callable[P, R]) -> Callable[P, R]:
+    """A read of the store whose SQLite error (a malformed page, a file that is no database) becomes a
+    StoreError naming the file and the fix, not a bare ``sqlite3.DatabaseError``."""
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            store = args[0]
+            raise StoreError(f"cannot read results store {getattr(store, 'path', None)}: {exc}{_hint(exc)}") from None
+    return wrapper
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
@@ -121,8 +146,8 @@ class ResultStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._create()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open results store {self.path}: {exc}. If the file is not a "
-                             "routerlab store, pass another store= path") from None
+            self._close_quietly()
+            raise StoreError(f"cannot open results store {self.path}: {exc}{_hint(exc)}") from None
 
     def _create(self) -> None:
         """The tables, created (or an older store's brought up to date) in one transaction: processes
@@ -142,6 +167,7 @@ class ResultStore:
     def __repr__(self) -> str:
         return f"ResultStore({str(self.path) if self.path else ':memory:'!r})"
 
+    @_reads
     def done(self, config: str, strategy: str) -> set[Unit]:
         """The (prompt_id, sample) units already finished for this config and strategy."""
         with self._lock:
@@ -149,6 +175,7 @@ class ResultStore:
                                    (config, strategy))
             return {(p, int(s)) for p, s in cur.fetchall()}
 
+    @_reads
     def failures(self, config: str, strategy: str) -> dict[Unit, str]:
         """The stored units of this config and strategy that failed: (prompt_id, sample) → ``error_type``."""
         with self._lock:
@@ -159,6 +186,7 @@ class ResultStore:
                                f"AND instr(row, '{_OK}') = 0", (config, strategy))
         return {(p, int(s)): str(json.loads(r)["error_type"]) for p, s, r in cur.fetchall()}
 
+    @_reads
     def snapshot(self, config: str, strategy: str) -> Snapshot:
         """The finished units, the failures among them and the write sequence number, read at one moment."""
         with self._lock:
@@ -213,7 +241,7 @@ class ResultStore:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreError(f"could not lease units in {self.path}: {exc}") from None
+                raise StoreError(f"could not lease units in {self.path}: {exc}{_hint(exc)}") from None
         return claimed, settled
 
     def renew(self, owner: str, ttl: float) -> int:
@@ -222,7 +250,7 @@ class ResultStore:
             try:
                 cur = self._db.execute("UPDATE leases SET expires=? WHERE owner=?", (self.clock() + ttl, owner))
             except sqlite3.Error as exc:
-                raise StoreError(f"could not renew the leases of {owner} in {self.path}: {exc}") from None
+                raise StoreError(f"could not renew the leases of {owner} in {self.path}: {exc}{_hint(exc)}") from None
             return int(cur.rowcount)
 
     def release(self, owner: str, config: str | None = None, strategy: str | None = None,
@@ -241,8 +269,9 @@ class ResultStore:
                 return n
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreError(f"could not release the leases of {owner} in {self.path}: {exc}") from None
+                raise StoreError(f"could not release the leases of {owner} in {self.path}: {exc}{_hint(exc)}") from None
 
+    @_reads
     def leases(self) -> pd.DataFrame:
         """The leases held now: ``config, strategy, prompt_id, sample, owner, expires`` (clock seconds) and
         ``expired`` (True for a lease whose worker stopped renewing it: it will be claimed again)."""
@@ -296,9 +325,10 @@ class ResultStore:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise StoreError(f"could not write {len(records)} result(s) to {self.path}: {exc}") from None
+                raise StoreError(f"could not write {len(records)} result(s) to {self.path}: {exc}{_hint(exc)}") from None
         return len(records)
 
+    @_reads
     def rows(self, config: str | None = None, strategies: Iterable[str] | None = None) -> pd.DataFrame:
         """Every stored row (optionally one config / some strategies) as a results table
         (:mod:`~routerlab.harness.schema`'s columns and dtypes)."""
@@ -317,6 +347,7 @@ class ResultStore:
             data = [json.loads(r) for (r,) in self._db.execute(sql, args).fetchall()]
         return schema.from_records(data, source=f"results store {self.path or ':memory:'}")
 
+    @_reads
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
@@ -325,11 +356,13 @@ class ResultStore:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str)))
 
+    @_reads
     def get_meta(self, key: str, default: Any = None) -> Any:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
+    @_reads
     def integrity(self) -> str:
         """SQLite's own integrity check ('ok' when the file is sound)."""
         with self._lock:
@@ -338,6 +371,14 @@ class ResultStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
 
 
 class MemoryStore:

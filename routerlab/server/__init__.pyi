@@ -4,6 +4,8 @@ from .app import (
     ProviderServer as ProviderServer,
     Window as Window,
     answers_from_dataset as answers_from_dataset,
+)
+from .serve import (
     parse_fault as parse_fault,
     serve_main as serve_main,
 )

@@ -2,6 +2,6 @@
 
 import sys
 
-from .app import serve_main
+from .serve import serve_main
 
 sys.exit(serve_main())
