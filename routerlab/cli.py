@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     """The ``routerlab`` command; returns the exit code (see the module doc)."""
     parser, run = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.formatwarning = _one_line_warning  # a warning is a line for the user, not a source location
     if argv[:1] == ["serve"]:
         from .server.serve import serve_main
 
@@ -311,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     return _guarded(args)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    return f"routerlab: warning: {message}\n"
 
 
 def _guarded(args: argparse.Namespace) -> int:

@@ -319,3 +319,27 @@ def test_a_new_output_directory_is_not_left_behind_by_a_refused_command(tmp_path
     proc = run_cli("run", "--no-progress", "--out", str(out), "--seed", "-1")
     one_line_error(proc, "--seed")
     assert not (tmp_path / "new").exists()
+
+
+# ------------------------------------------------------------------ warnings are lines for the user
+def test_an_export_warning_is_one_plain_line_not_a_source_location(tmp_path, zeroeval):
+    """Exporting a strategy that does not route by task alone warns that the table differs from it; the CLI
+    printed it as 'routerlab/cli.py:273: UserWarning: ...' followed by a line of source code."""
+    import numpy as np
+
+    from routerlab.harness.experiment import Experiment
+    from routerlab.routers import FixedRouter, RandomRouter
+
+    ids = np.concatenate([zeroeval.prompts.loc[zeroeval.prompts["task"] == t, "prompt_id"].to_numpy()[:20]
+                          for t in ("gsm", "crux")])
+    ds = zeroeval.filter(prompt_ids=ids)
+    models = ["gpt-4o", "gpt-4o-mini"]
+    res = Experiment(ds, {m: FixedRouter(m) for m in models} | {"random": RandomRouter(models, seed=3)}).run(
+        progress=False)
+    res.to_parquet(tmp_path / "r.parquet")
+    proc = run_cli("export", "--results", str(tmp_path / "r.parquet"), "--strategy", "random", "--labels-only",
+                   "-o", str(tmp_path / "out"), "--to", "json")
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if "reproduces" in line]
+    assert len(warned) == 1 and warned[0].startswith("routerlab: warning: the routing table exported from 'random'")
+    assert "UserWarning" not in proc.stderr and ".py:" not in proc.stderr
