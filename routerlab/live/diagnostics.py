@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
+from .._text import clip_sentences
 from ..errors import ProviderError
 from ..types import Completion, Request
 from .balancer import LoadBalancer
@@ -80,7 +81,7 @@ class Diagnostics:
             except ProviderError as exc:  # any HTTP reply means the connection is open
                 ok, detail = self._warm_failure(name, exc)
             except Exception as exc:  # noqa: BLE001 - a report, not a crash
-                ok, detail = False, f"{type(exc).__name__}: {self._redact(str(exc))[:200]}"
+                ok, detail = False, f"{type(exc).__name__}: {clip_sentences(self._redact(str(exc)), 200)}"
         return {"deployment": name, "ok": ok, "seconds": time.perf_counter() - t0, "detail": detail}
 
     def _warm_failure(self, name: str, exc: ProviderError) -> tuple[bool, str]:
@@ -89,7 +90,7 @@ class Diagnostics:
             return False, f"HTTP {exc.status}: misconfigured"
         if exc.status is not None:
             return True, f"connected (HTTP {exc.status})"
-        return False, f"{type(exc).__name__}: {self._redact(str(exc))[:200]}"
+        return False, f"{type(exc).__name__}: {clip_sentences(self._redact(str(exc)), 200)}"
 
     # fallback chains ---------------------------------------------------------------------------
     async def check_fallbacks(self, prompt: str = "Reply with the word OK.", max_tokens: int = 8) -> Any:

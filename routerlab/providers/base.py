@@ -51,6 +51,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, Protocol, cast, runtime_checkable
 
 from .._aio import run_sync  # the package's one sync bridge (re-exported as providers.run_sync)
+from .._text import clip_sentences
 from ..catalog import Catalog, ModelSpec
 from ..errors import (
     ConfigError,
@@ -448,7 +449,7 @@ class BaseProvider:
 
     def _client_error(self, what: str) -> str:
         return (f"{self.name} (deployment {self.deployment}): the request cannot be sent: "
-                f"{self._secret.redact(what)[:400]}; fix the request (this is not the provider's fault)")
+                f"{clip_sentences(self._secret.redact(what), 400)}; fix the request (this is not the provider's fault)")
 
     def _learn(self, err: ProviderError) -> bool:
         """After a reply rejecting a parameter: drop or rename it for this deployment; True to retry once."""
@@ -509,7 +510,8 @@ class BaseProvider:
             return Timeout(f"{self.name} did not answer within {timeout:g} s", deployment=self.deployment)
         if isinstance(exc, getattr(sdk, "APIConnectionError", ())):
             cause = exc.__cause__ or exc.__context__
-            detail = f" ({type(cause).__name__}: {self._secret.redact(str(cause))[:200]})" if cause else ""
+            said = clip_sentences(self._secret.redact(str(cause)), 200) if cause else ""
+            detail = f" ({type(cause).__name__}: {said})" if cause else ""
             return ConnectionFailed(f"{self.name} at {self.base_url or 'its default URL'} could not be "
                                     f"reached{detail}", deployment=self.deployment)
         return self._local_exception(exc, timeout, state)
@@ -522,7 +524,7 @@ class BaseProvider:
         if isinstance(exc, json.JSONDecodeError) or kind == "ValidationError":
             return self._malformed(exc)
         if isinstance(exc, OSError) or module.startswith("httpx"):  # RemoteProtocolError, ReadError, ...
-            msg = self._secret.redact(str(exc))[:300]
+            msg = clip_sentences(self._secret.redact(str(exc)), 300)
             return ConnectionFailed(f"{self.name} connection failed: {kind}: {msg}", deployment=self.deployment)
         received = state is None or state.received
         if not received and isinstance(exc, (TypeError, ValueError, UnicodeError)):  # raised before any byte went out
@@ -534,7 +536,7 @@ class BaseProvider:
 
     def _malformed(self, exc: BaseException) -> MalformedResponse:
         return MalformedResponse(f"{self.name} reply is not in its wire format: {type(exc).__name__}: "
-                                 f"{self._secret.redact(str(exc))[:300]}", deployment=self.deployment)
+                                 f"{clip_sentences(self._secret.redact(str(exc)), 300)}", deployment=self.deployment)
 
     def _reply_error(self, exc: Any, state: _StreamState | None) -> ProviderError:
         """An error reply (a status error, or an error event inside a stream) classified by what it says."""
