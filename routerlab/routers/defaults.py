@@ -143,7 +143,7 @@ def _admit(built: dict[str, Callable[[], object]], train: Any,
            explicit: set[str]) -> tuple[dict[str, object], dict[str, str]]:
     """(strategies, name → why left out): build each, and route one train prompt with the routers, so
     a catalog field a strategy needs for one of the data's models is found before the run."""
-    probe = train.requests()[:1] if train is not None and len(train) else []
+    probe = [train.request(str(train.prompts["prompt_id"].iloc[0]))] if train is not None and len(train) else []
     out: dict[str, object] = {}
     why: dict[str, str] = {}
     for name, build in built.items():
