@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import difflib
+import numbers
 import re
 import types
 import typing
@@ -39,7 +40,7 @@ from typing_extensions import NotRequired, Required, get_type_hints, is_typeddic
 from .errors import ConfigError
 
 __all__ = ["Validated", "config_error", "validate", "format_path", "load_yaml", "PROVIDER_KINDS",
-           "known_provider"]
+           "known_provider", "is_real"]
 
 M = TypeVar("M", bound="Validated")
 B = TypeVar("B", bound=BaseModel)
@@ -103,6 +104,12 @@ def validate(model: type[B], data: Any, *, source: str | None = None, prefix: st
 #: The provider kinds routerlab has an adapter for (``routerlab.providers`` maps each to its class; a
 #: test holds the two equal). The one list the gateway config and the catalog file check against.
 PROVIDER_KINDS: tuple[str, ...] = ("openai", "gemini", "openai-compatible", "anthropic", "groq")
+
+
+def is_real(value: Any) -> bool:
+    """A real number (Python's or numpy's, NaN and infinities included) that is not a bool: ``True`` is no
+    count, weight, budget or temperature."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def known_provider(value: str) -> str:

@@ -140,20 +140,18 @@ def _as_answer(obj: Any, via: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ magics
-#: output tokens assumed by an estimate a router did not give (CapabilityRouter's ``expected_output_tokens``)
-EXPECTED_OUTPUT_TOKENS = 500
-
-
 def with_estimates(decision: Decision, request: Request) -> Decision:
     """``decision`` with its cost (USD) and latency (seconds) estimated from the catalog's list prices and
     latency profile where the router gave none: the request's input tokens, and ``max_tokens`` output
-    tokens capped at :data:`EXPECTED_OUTPUT_TOKENS`. A model the catalog lacks keeps ``None``."""
+    tokens capped at :data:`routerlab.routers.capability.EXPECTED_OUTPUT_TOKENS` (as CapabilityRouter
+    assumes). A model the catalog lacks keeps ``None``."""
     if decision.estimated_cost is not None and decision.estimated_latency is not None:
         return decision
     from dataclasses import replace
 
     from .catalog import Catalog
     from .routers.base import request_tokens
+    from .routers.capability import EXPECTED_OUTPUT_TOKENS
 
     catalog = Catalog.default()
     if decision.model not in catalog:

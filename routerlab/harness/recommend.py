@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import is_real
 from ..errors import ConfigError
 from ..stats.curves import NonInferiority, noninferiority
 
@@ -196,21 +197,22 @@ def recommend(results: Any, *, budget: float | None = None, max_latency: float |
     return Recommendation(choice, best, margin, alpha, s, tests, _reason(rec, feasible), cons)
 
 
+def _finite(value: Any) -> bool:
+    """A finite real number that is not a bool."""
+    return is_real(value) and bool(np.isfinite(value))
+
+
 def _check_arguments(results: Any, budget: float | None, max_latency: float | None, margin: float, alpha: float,
                      quality_floor: float | None, exclude: Sequence[str]) -> None:
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-            and bool(np.isfinite(value))
-
-    if not (number(margin) and 0 <= margin < 1):
+    if not (_finite(margin) and 0 <= margin < 1):
         raise ConfigError(f"margin must be in [0, 1) score units (the quality a cheaper strategy may lose, e.g. "
                           f"0.02), got {margin!r}")
-    if not (number(alpha) and 0 < alpha <= 0.5):
+    if not (_finite(alpha) and 0 < alpha <= 0.5):
         raise ConfigError(f"alpha must be in (0, 0.5] (one-sided level, e.g. 0.05), got {alpha!r}")
     for name, value, unit in (("budget", budget, "USD per 1,000 prompts"), ("max_latency", max_latency, "seconds")):
-        if value is not None and not (number(value) and value > 0):
+        if value is not None and not (_finite(value) and value > 0):
             raise ConfigError(f"{name} must be a positive number ({unit}) or None for no limit, got {value!r}")
-    if quality_floor is not None and not (number(quality_floor) and 0 <= quality_floor <= 1):
+    if quality_floor is not None and not (_finite(quality_floor) and 0 <= quality_floor <= 1):
         raise ConfigError(f"quality_floor must be in [0, 1] or None, got {quality_floor!r}")
     unknown = [n for n in exclude if n not in results.strategies]
     if unknown:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import StrictBool, StrictStr
 
-from .._validation import Validated
+from .._validation import Validated, is_real
 
 __all__ = ["Compat", "unsendable", "PROTECTED_PARAMS"]
 
@@ -130,14 +130,11 @@ def sampling_problem(request: Any) -> str | None:
     positive integer, ``temperature`` a number >= 0 (each host caps it: 2 for OpenAI and Groq, 1 for
     Anthropic, and answers above its cap itself), ``top_p`` in (0, 1], ``seed`` an integer, ``stop`` texts.
     A NaN is left to :func:`unsendable` (it cannot be written as JSON at all)."""
-    def real(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
     checks = (
         ("max_tokens", request.max_tokens, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
          "a positive integer"),
-        ("temperature", request.temperature, lambda v: real(v) and not v < 0, "a number >= 0"),
-        ("top_p", request.top_p, lambda v: real(v) and not (v <= 0 or v > 1), "a number in (0, 1]"),
+        ("temperature", request.temperature, lambda v: is_real(v) and not v < 0, "a number >= 0"),
+        ("top_p", request.top_p, lambda v: is_real(v) and not (v <= 0 or v > 1), "a number in (0, 1]"),
         ("seed", request.seed, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
         ("stop", request.stop, lambda v: all(isinstance(s, str) for s in v), "a list of texts"),
     )

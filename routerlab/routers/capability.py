@@ -44,7 +44,10 @@ from ..errors import ConfigError, NoModelFitsError
 from ..types import Decision, Request
 from .base import Batch, BaseRouter, explain_frame
 
-__all__ = ["CapabilityRouter", "CONSTRAINTS"]
+__all__ = ["CapabilityRouter", "CONSTRAINTS", "EXPECTED_OUTPUT_TOKENS"]
+
+#: output tokens assumed for a request's cost and latency when its ``max_tokens`` does not say fewer
+EXPECTED_OUTPUT_TOKENS = 500
 
 #: The hard constraints, in the order they are applied.
 CONSTRAINTS = ("candidates", "required", "min_scores", "min_context", "max_latency", "max_cost")
@@ -134,7 +137,7 @@ class CapabilityRouter(BaseRouter):
     cost_weight: float = 0.3
     latency_weight: float = 0.0
     cost_scale: str = "log"
-    expected_output_tokens: int = 500
+    expected_output_tokens: int = EXPECTED_OUTPUT_TOKENS
     present_at: float = 5.0
     name: str = "capability"
 

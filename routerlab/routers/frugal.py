@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import is_real
 from ..catalog import Catalog
 from ..errors import ConfigError, NotFittedError
 from ..stats.pareto import pareto_front
@@ -47,7 +48,7 @@ from ..types import Answer, Caller, Completion, Request
 from .base import BaseStrategy
 from .baselines import outcome_matrices
 from .cascade import CascadeRouter, Check, Signal, _answer_keys, _as_stages, _codes, answer_key, scorers_for
-from .utility import Sweep, _folds, _is_number, one_blas_thread, sweep_points
+from .utility import Sweep, _folds, one_blas_thread, sweep_points
 
 __all__ = ["FrugalCascade", "LearnedAcceptance", "stage_features"]
 _DECIMALS = 9
@@ -183,20 +184,20 @@ class FrugalCascade(BaseStrategy):
     name: str = "cascade-frugal"
 
     def _validate(self) -> None:
-        if not (self.threshold == "auto" or _is_number(self.threshold)):
+        if not (self.threshold == "auto" or is_real(self.threshold)):
             raise ConfigError(f"FrugalCascade threshold must be a number or 'auto', got {self.threshold!r}")
         if self.score not in ("gain", "correct"):
             raise ConfigError(f"FrugalCascade score must be 'gain' or 'correct', got {self.score!r}")
-        if not _is_number(self.budget) or not self.budget > 0:
+        if not is_real(self.budget) or not self.budget > 0:
             raise ConfigError(f"FrugalCascade budget must be a number > 0 (a share of the best single model's "
                               f"train cost), got {self.budget!r}")
         if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2:
             raise ConfigError(f"FrugalCascade cv must be an integer >= 2, got {self.cv!r}")
-        if not _is_number(self.C) or not self.C > 0:
+        if not is_real(self.C) or not self.C > 0:
             raise ConfigError(f"FrugalCascade C must be a number > 0 (the inverse L2 penalty), got {self.C!r}")
         if self.stages is not None:
             _as_stages(self.stages, "stages")
-        if self.thresholds is not None and not all(_is_number(t) and t == t for t in self.thresholds):
+        if self.thresholds is not None and not all(is_real(t) and t == t for t in self.thresholds):
             raise ConfigError(f"FrugalCascade thresholds must be numbers (±inf allowed), got {self.thresholds!r}")
 
     # -- data ------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .._validation import is_real
 from ..catalog import Catalog
 from ..embeddings import TfidfFeaturizer, features, fitted
 from ..errors import ConfigError, NotFittedError
@@ -197,11 +198,11 @@ class UtilityRouter(BaseRouter):
 
     def _validate(self) -> None:
         who = type(self).__name__
-        if not (self.lam == "auto" or (_is_number(self.lam) and float(self.lam) >= 0)):
+        if not (self.lam == "auto" or (is_real(self.lam) and float(self.lam) >= 0)):
             raise ConfigError(f"{who} lam must be a number >= 0 or 'auto', got {self.lam!r}")
         if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2:
             raise ConfigError(f"{who} cv must be an integer >= 2, got {self.cv!r}")
-        if not _is_number(self.budget) or not self.budget > 0:
+        if not is_real(self.budget) or not self.budget > 0:
             raise ConfigError(f"{who} budget must be a number > 0 (a share of the best single model's train "
                               f"cost), got {self.budget!r}")
         try:
@@ -449,11 +450,6 @@ class UtilityRouter(BaseRouter):
     def cost_quality_curve(self, dataset: Any, lambdas: Sequence[float] | None = None) -> pd.DataFrame:
         """:meth:`sweep`'s table: quality and cost (USD) on held-out prompts for each λ."""
         return self.sweep(dataset, lambdas).points
-
-
-def _is_number(value: Any) -> bool:
-    """A real number that is not a bool (``True`` is no λ)."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def one_blas_thread() -> Any:
