@@ -67,7 +67,7 @@ from ..tokens import count_message_tokens, count_text
 from ..types import Completion, Request
 from .classify import classify, parse_retry_after, unsupported, unsupported_parameter
 from .compat import Compat, candidates, sampling_problem, unsendable
-from .secret import Secret, is_env_name
+from .secret import Secret, is_env_name, redacted
 
 __all__ = [
     "Provider",
@@ -540,7 +540,7 @@ class BaseProvider:
 
     def _reply_error(self, exc: Any, state: _StreamState | None) -> ProviderError:
         """An error reply (a status error, or an error event inside a stream) classified by what it says."""
-        body = _redacted(getattr(exc, "body", None), self._secret.redact)
+        body = redacted(getattr(exc, "body", None), self._secret.redact)
         response = getattr(exc, "response", None)
         headers = dict(response.headers.items()) if response is not None else None
         status = getattr(exc, "status_code", None)
@@ -566,17 +566,6 @@ class BaseProvider:
             ttft=ttft, simulated_latency=False, finish_reason=normalize_finish_reason(finish),
             deployment=self.deployment, cached_tokens=cached, cache_write_tokens=written,
         )
-
-
-def _redacted(body: Any, redact: Callable[[str], str]) -> Any:
-    """An error body with every string scrubbed of the key (bodies can echo a partial key)."""
-    if isinstance(body, str):
-        return redact(body)
-    if isinstance(body, Mapping):
-        return {k: _redacted(v, redact) for k, v in body.items()}
-    if isinstance(body, list):
-        return [_redacted(v, redact) for v in body]
-    return body
 
 
 class _StreamState:

@@ -9,9 +9,10 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Secret", "ENV_NAME", "is_env_name"]
+__all__ = ["Secret", "ENV_NAME", "is_env_name", "redacted"]
 
 #: What an environment variable's name looks like (POSIX: letters, digits and ``_``, not starting with a
 #: digit). ``api_key_env`` must be one: a value that is not is most likely a key pasted in its place.
@@ -73,3 +74,15 @@ class Secret:
 
     def __reduce__(self) -> Any:  # never pickled into a cache or a results file
         raise TypeError("a Secret cannot be pickled; build the provider again from the environment")
+
+
+def redacted(body: Any, redact: Callable[[str], str]) -> Any:
+    """An error body (text, or JSON-like mappings and lists) with every string passed through ``redact``
+    (e.g. :meth:`Secret.redact`): bodies can echo a partial key."""
+    if isinstance(body, str):
+        return redact(body)
+    if isinstance(body, Mapping):
+        return {k: redacted(v, redact) for k, v in body.items()}
+    if isinstance(body, list):
+        return [redacted(v, redact) for v in body]
+    return body
