@@ -16,11 +16,14 @@ __all__ = ["document_from_results", "task_detection", "table_fidelity", "MIN_DET
 _RETRY_STATUS = statuses(lambda kind: kind.retry_same)
 
 
+def _answered_alone(df: Any) -> Any:
+    """The rows whose answer came from one model called alone (no cascade step, no judge), without error."""
+    return df[(df["error_type"] == "") & (df["models_called"] == df["final_model"]) & (df["final_model"] != "")]
+
+
 def _rank_models(results: Any) -> list[str]:
     """Models by quality (desc), then cost per answer (asc), from the rows each model answered alone."""
-    df = results.df
-    single = df[(df["error_type"] == "") & (df["models_called"] == df["final_model"]) & (df["final_model"] != "")]
-    stats = single.groupby("final_model").agg(quality=("score", "mean"), cost=("cost", "mean"))
+    stats = _answered_alone(results.df).groupby("final_model").agg(quality=("score", "mean"), cost=("cost", "mean"))
     stats = stats.sort_values(["quality", "cost"], ascending=[False, True], kind="stable")
     return [str(m) for m in stats.index]
 
@@ -195,8 +198,7 @@ def table_fidelity(results: Any, strategy: str, routes: Mapping[str, str], defau
     routed = mine["task"].astype(str).map(dict(routes)).fillna(default)
     answered = (mine["error_type"] == "") & (mine["final_model"] != "")
     agreement = float((mine.loc[answered, "final_model"] == routed[answered]).mean()) if answered.any() else 0.0
-    alone = df[(df["error_type"] == "") & (df["models_called"] == df["final_model"]) & (df["final_model"] != "")]
-    alone = alone.drop_duplicates(["prompt_id", "sample", "final_model"])[
+    alone = _answered_alone(df).drop_duplicates(["prompt_id", "sample", "final_model"])[
         ["prompt_id", "sample", "final_model", "score", "cost"]].rename(columns={"final_model": "model"})
     rows = mine[["prompt_id", "sample", "task"]].assign(model=routed.to_numpy())
     return {"agreement": agreement, "table_rows": rows.merge(alone, on=["prompt_id", "sample", "model"], how="left")}
